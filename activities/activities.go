@@ -1,0 +1,279 @@
+// Package activities holds every side effect of a lead's journey: loading a
+// published journey version, sending content, recording progress and
+// hand-offs. They are methods on Activities, which holds the dependencies;
+// the workflow refers to them through a nil *Activities so names are typed.
+//
+// Every activity is safe to retry: sends and hand-offs are keyed by an
+// idempotency key the workflow builds from its ID, enrolment, step and
+// occurrence, and PostgreSQL holds one row per key.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/links"
+	"github.com/nurture-dev/nurture/scoring"
+	"github.com/nurture-dev/nurture/store"
+)
+
+// Non-retryable error types: retrying cannot fix them.
+const (
+	ErrTypeTemplate        = "TemplateError"
+	ErrTypeJourneyNotFound = "JourneyNotFound"
+)
+
+// Activities holds what the side effects need.
+type Activities struct {
+	DB    store.DB
+	Mail  *email.Sender
+	Links links.Signer
+	// SalesEmail receives hand-offs unless the journey names another.
+	SalesEmail string
+	Log        *slog.Logger
+
+	mu       sync.Mutex
+	journeys map[journeyKey]journeys.Journey
+}
+
+type journeyKey struct {
+	id      string
+	version int
+}
+
+// Register registers every exported method of a as an activity; so a has no
+// exported methods that are not activities.
+func Register(w worker.Registry, a *Activities) { w.RegisterActivity(a) }
+
+// journey loads a published version, from memory when it was loaded before:
+// versions never change, so the cache needs no invalidation.
+func (a *Activities) journey(ctx context.Context, id string, version int) (journeys.Journey, int, error) {
+	if version > 0 {
+		a.mu.Lock()
+		j, ok := a.journeys[journeyKey{id, version}]
+		a.mu.Unlock()
+		if ok {
+			return j, version, nil
+		}
+	}
+	j, v, err := store.LoadJourney(ctx, a.DB, id, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return j, 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeJourneyNotFound, err)
+	}
+	if err != nil {
+		return j, 0, err
+	}
+	a.mu.Lock()
+	if a.journeys == nil {
+		a.journeys = map[journeyKey]journeys.Journey{}
+	}
+	a.journeys[journeyKey{id, v}] = j
+	a.mu.Unlock()
+	return j, v, nil
+}
+
+// JourneyRef names a journey version; version 0 means the latest.
+type JourneyRef struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+}
+
+// LoadedJourney is a journey version as a workflow interprets it.
+type LoadedJourney struct {
+	Version int              `json:"version"`
+	Journey journeys.Journey `json:"journey"`
+}
+
+// LoadJourney loads a published journey version without its content bodies
+// (the workflow needs structure, not templates), and pins it on the lead.
+func (a *Activities) LoadJourney(ctx context.Context, leadID string, ref JourneyRef) (LoadedJourney, error) {
+	j, v, err := a.journey(ctx, ref.ID, ref.Version)
+	if err != nil {
+		return LoadedJourney{}, err
+	}
+	if err := store.SetLeadJourney(ctx, a.DB, leadID, ref.ID, v); err != nil {
+		return LoadedJourney{}, err
+	}
+	return LoadedJourney{Version: v, Journey: j.WithoutBodies()}, nil
+}
+
+// SendRequest asks for one content item to be sent to one lead.
+type SendRequest struct {
+	// Key is the idempotency key: workflow, enrolment, step, occurrence.
+	Key       string       `json:"key"`
+	Lead      lead.Profile `json:"lead"`
+	Journey   JourneyRef   `json:"journey"`
+	StepID    string       `json:"step_id"`
+	ContentID string       `json:"content_id"`
+}
+
+// Send outcomes.
+const (
+	SendSent       = "sent"
+	SendDuplicate  = "duplicate"
+	SendSuppressed = "suppressed"
+	SendRejected   = "rejected"
+)
+
+// SendResult says what became of a send.
+type SendResult struct {
+	Status    string `json:"status"`
+	MessageID string `json:"message_id,omitempty"`
+	// Reason explains a suppressed or rejected send.
+	Reason string `json:"reason,omitempty"`
+}
+
+// SendContent renders a content item for the lead and mails it once. The
+// suppression list is checked now, not when the step was scheduled, so an
+// unsubscribe that arrived during a wait stops the mail.
+func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResult, error) {
+	if reason, ok, err := store.IsSuppressed(ctx, a.DB, req.Lead.Email); err != nil {
+		return SendResult{}, err
+	} else if ok {
+		return SendResult{Status: SendSuppressed, Reason: reason}, nil
+	}
+	j, _, err := a.journey(ctx, req.Journey.ID, req.Journey.Version)
+	if err != nil {
+		return SendResult{}, err
+	}
+	item, ok := j.ContentItem(req.ContentID)
+	if !ok {
+		err := fmt.Errorf("content %q is not in journey %q version %d", req.ContentID, req.Journey.ID, req.Journey.Version)
+		return SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
+	}
+	unsubscribe := a.Links.UnsubscribeURL(req.Lead.ID, req.Lead.Email)
+	body, err := item.Render(journeys.DataFor(req.Lead, unsubscribe))
+	if err != nil {
+		return SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
+	}
+	msgID := email.MessageID(req.Key, a.Mail.Domain())
+	send := store.Send{
+		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
+		StepID: req.StepID, ContentID: item.ID, To: req.Lead.Email, Subject: body.Subject, MessageID: msgID, Cost: item.Cost,
+	}
+	err = store.SendOnce(ctx, a.DB, send, func() error {
+		return a.Mail.Send(ctx, email.Message{
+			To: req.Lead.Email, ToName: fullName(req.Lead), Subject: body.Subject, Text: body.Text, HTML: body.HTML,
+			MessageID: msgID, UnsubscribeURL: unsubscribe,
+			Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Content": item.ID},
+		})
+	})
+	switch {
+	case errors.Is(err, store.ErrAlreadySent):
+		a.Log.Info("send already done; not mailing again", "key", req.Key, "lead", req.Lead.Email)
+		return SendResult{Status: SendDuplicate, MessageID: msgID}, nil
+	case err != nil && email.IsPermanent(err):
+		// The server refused the address for good; a retry would too.
+		return SendResult{Status: SendRejected, Reason: err.Error()}, nil
+	case err != nil:
+		return SendResult{}, err
+	}
+	a.Log.Info("sent", "lead", req.Lead.Email, "content", item.ID, "subject", body.Subject)
+	return SendResult{Status: SendSent, MessageID: msgID}, nil
+}
+
+func fullName(p lead.Profile) string {
+	switch {
+	case p.FirstName != "" && p.LastName != "":
+		return p.FirstName + " " + p.LastName
+	default:
+		return p.FirstName + p.LastName
+	}
+}
+
+// RecordProgress stores a score snapshot and the lead's stage and lifecycle.
+func (a *Activities) RecordProgress(ctx context.Context, s store.Snapshot) error {
+	return store.RecordProgress(ctx, a.DB, s)
+}
+
+// HandOffRequest hands a lead to sales.
+type HandOffRequest struct {
+	Key     string        `json:"key"`
+	Lead    lead.Profile  `json:"lead"`
+	Journey JourneyRef    `json:"journey"`
+	Score   scoring.Score `json:"score"`
+	Reason  string        `json:"reason"`
+	// SalesEmail overrides the worker's SALES_EMAIL.
+	SalesEmail string `json:"sales_email,omitempty"`
+}
+
+// HandOffResult identifies the hand-off, for sales' verdict.
+type HandOffResult struct {
+	ID int64 `json:"id"`
+}
+
+// HandOff records the hand-off once and tells sales by email, with the score
+// breakdown so the rep sees why the lead is ready.
+func (a *Activities) HandOff(ctx context.Context, req HandOffRequest) (HandOffResult, error) {
+	to := req.SalesEmail
+	if to == "" {
+		to = a.SalesEmail
+	}
+	id, _, err := store.InsertHandoff(ctx, a.DB, store.Handoff{
+		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
+		Score: req.Score, Reason: req.Reason, SalesEmail: to,
+	})
+	if err != nil {
+		return HandOffResult{}, err
+	}
+	if to == "" {
+		a.Log.Warn("hand-off recorded but no sales address is configured (SALES_EMAIL)", "lead", req.Lead.Email)
+		return HandOffResult{ID: id}, nil
+	}
+	subject, text := salesNotice(id, req)
+	key := req.Key + "/sales-mail"
+	msgID := email.MessageID(key, a.Mail.Domain())
+	err = store.SendOnce(ctx, a.DB, store.Send{
+		Key: key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
+		StepID: "handoff", ContentID: "sales-handoff", To: to, Subject: subject, MessageID: msgID,
+	}, func() error {
+		return a.Mail.Send(ctx, email.Message{To: to, Subject: subject, Text: text, MessageID: msgID,
+			Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Handoff": fmt.Sprint(id)}})
+	})
+	if err != nil && !errors.Is(err, store.ErrAlreadySent) {
+		return HandOffResult{}, err
+	}
+	a.Log.Info("handed off", "lead", req.Lead.Email, "score", req.Score.Total(), "handoff", id)
+	return HandOffResult{ID: id}, nil
+}
+
+func salesNotice(id int64, req HandOffRequest) (string, string) {
+	p := req.Lead
+	subject := fmt.Sprintf("Sales-ready lead: %s (%s), score %d", nonEmpty(fullName(p), p.Email), nonEmpty(p.Company, "no company"), req.Score.Total())
+	text := fmt.Sprintf("A lead is ready for sales (hand-off #%d).\n\nName:    %s\nEmail:   %s\nCompany: %s\nTitle:   %s\nJourney: %s v%d\nWhy:     %s\n\nScore %d (interest %d, intent %d):\n",
+		id, fullName(p), p.Email, p.Company, p.Title, req.Journey.ID, req.Journey.Version, req.Reason,
+		req.Score.Total(), req.Score.Interest, req.Score.Intent)
+	for _, l := range req.Score.Breakdown {
+		text += fmt.Sprintf("  %-32s x%-3d %+d\n", l.Rule, l.Count, l.Points)
+	}
+	text += "\nReply with your verdict: accepted, rejected or recycle (send back to nurture).\n"
+	return subject, text
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// VerdictRequest records sales' answer to a hand-off.
+type VerdictRequest struct {
+	HandoffID int64  `json:"handoff_id"`
+	Verdict   string `json:"verdict"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// RecordVerdict stores sales' verdict on a hand-off.
+func (a *Activities) RecordVerdict(ctx context.Context, req VerdictRequest) error {
+	return store.SetVerdict(ctx, a.DB, req.HandoffID, req.Verdict, req.Reason)
+}

@@ -1,0 +1,115 @@
+// Package config reads nurture's settings from environment variables, with
+// command-line flags to override them; every binary shares these names, so
+// an operator configures the worker, the receiver and the starter alike.
+// Secrets can also come from files (VAR_FILE), as container platforms mount
+// them.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+// Config is every setting.
+type Config struct {
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	DatabaseURL       string
+	SMTP              email.Config
+	SalesEmail        string
+	PublicURL         string
+	LinkSecret        string
+	LogLevel          string
+}
+
+// Getenv looks up an environment variable; tests pass their own.
+type Getenv func(string) string
+
+// Register declares the flags on fs with defaults from the environment.
+func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" ($"+env+")")
+	}
+	str(&c.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port")
+	str(&c.TemporalNamespace, "temporal-namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+	str(&c.TaskQueue, "task-queue", "TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue, "Temporal task queue of the nurture workers")
+	str(&c.DatabaseURL, "database-url", "DATABASE_URL", store.DefaultURL, "PostgreSQL URL; the database is created when missing")
+	str(&c.SMTP.Host, "smtp-host", "SMTP_HOST", "127.0.0.1", "SMTP server host")
+	port := 1025
+	if v := getenv("SMTP_PORT"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			port = n
+		}
+	}
+	fs.IntVar(&c.SMTP.Port, "smtp-port", port, "SMTP server port ($SMTP_PORT)")
+	str(&c.SMTP.Username, "smtp-username", "SMTP_USERNAME", "", "SMTP user, when the server wants authentication")
+	str(&c.SMTP.Password, "smtp-password", "SMTP_PASSWORD", secretFile(getenv, "SMTP_PASSWORD_FILE"), "SMTP password (or $SMTP_PASSWORD_FILE)")
+	str(&c.SMTP.TLS, "smtp-tls", "SMTP_TLS", "opportunistic", "SMTP TLS: none, opportunistic or mandatory")
+	str(&c.SMTP.From, "mail-from", "MAIL_FROM", "Nurture Demo <marketing@nurture.test>", "sender of journey emails")
+	str(&c.SalesEmail, "sales-email", "SALES_EMAIL", "sales@nurture.test", "where hand-offs are mailed")
+	str(&c.PublicURL, "public-url", "PUBLIC_URL", "http://127.0.0.1:8088", "public base URL of the webhook receiver, used in unsubscribe links")
+	str(&c.LinkSecret, "link-secret", "LINK_SECRET", secretFile(getenv, "LINK_SECRET_FILE"), "secret that signs unsubscribe links (or $LINK_SECRET_FILE)")
+	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+}
+
+func secretFile(getenv Getenv, env string) string {
+	path := getenv(env)
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		// Reported by Check, which knows the variable is set.
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Check says what is wrong with the settings, all at once.
+func (c *Config) Check(getenv Getenv) error {
+	var problems []string
+	for _, env := range []string{"SMTP_PASSWORD_FILE", "LINK_SECRET_FILE"} {
+		if p := getenv(env); p != "" {
+			if _, err := os.ReadFile(p); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", env, err))
+			}
+		}
+	}
+	if c.LinkSecret == "" {
+		problems = append(problems, "LINK_SECRET is empty: unsubscribe links must be signed (set it, or LINK_SECRET_FILE)")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("configuration: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("LOG_LEVEL %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// Logger builds the process logger.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,263 @@
+// Package journeys is the journey language: the types a marketer's YAML file
+// decodes into, loading with line:column errors, validation, template
+// rendering, and the shipped example journeys.
+//
+// A journey is a list of stages (interest, consideration, evaluation), each
+// with an ordered list of steps. Unless a step says otherwise, a lead moves to
+// the next step in the file, across stage boundaries; entering a step in a
+// stage puts the lead in that buying stage, forwards or backwards. Running
+// off the end of the last stage exits the journey as "completed".
+//
+// A published version is stored as JSON of these types and never changes, so
+// everything here must marshal to JSON and back without loss.
+package journeys
+
+import (
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/scoring"
+)
+
+// Journey is one journey definition.
+type Journey struct {
+	ID          string    `yaml:"id" json:"id"`
+	Name        string    `yaml:"name" json:"name"`
+	Description string    `yaml:"description,omitempty" json:"description,omitempty"`
+	Stages      []Stage   `yaml:"stages" json:"stages"`
+	Content     []Content `yaml:"content" json:"content"`
+	// Scoring is the model that rescored the lead after each engagement.
+	Scoring scoring.Model `yaml:"scoring" json:"scoring"`
+	Handoff HandoffRule   `yaml:"handoff" json:"handoff"`
+	// ExitOn lists the events that end the journey at once, whatever step
+	// the lead is on (unsubscribe, hard bounce, ...).
+	ExitOn  []lead.EventType `yaml:"exit_on,omitempty" json:"exit_on,omitempty"`
+	Recycle *RecycleRule     `yaml:"recycle,omitempty" json:"recycle,omitempty"`
+}
+
+// Stage is a buying stage and the steps a lead takes in it.
+type Stage struct {
+	ID    string `yaml:"id" json:"id"`
+	Steps []Step `yaml:"steps" json:"steps"`
+}
+
+// Content is one piece of content in the catalogue. Subject, HTML and Text
+// are Go templates rendered with the lead's fields (see TemplateData).
+type Content struct {
+	ID      string `yaml:"id" json:"id"`
+	Stage   string `yaml:"stage" json:"stage"`
+	Subject string `yaml:"subject" json:"subject"`
+	HTML    string `yaml:"html" json:"html,omitempty"`
+	Text    string `yaml:"text" json:"text,omitempty"`
+	// Cost of one send in the journey's currency, for cost per lead.
+	Cost float64 `yaml:"cost,omitempty" json:"cost,omitempty"`
+}
+
+// HandoffRule says when a lead is sales ready. It is checked after every
+// rescore, so a demo request during a long wait hands off at once.
+type HandoffRule struct {
+	MinScore int `yaml:"min_score" json:"min_score"`
+	// SalesEmail overrides the worker's SALES_EMAIL for this journey.
+	SalesEmail string `yaml:"sales_email,omitempty" json:"sales_email,omitempty"`
+}
+
+// RecycleRule says where a lead goes when sales sends it back.
+type RecycleRule struct {
+	// Stage whose first step the lead resumes at.
+	Stage string `yaml:"stage" json:"stage"`
+	// KeepScore keeps the behaviour score; by default it starts again at
+	// zero, since what made the lead look ready did not convince sales.
+	KeepScore bool `yaml:"keep_score,omitempty" json:"keep_score,omitempty"`
+}
+
+// Step is one step. Exactly one of the kind fields is set.
+type Step struct {
+	ID string `yaml:"id" json:"id"`
+
+	Send        string       `yaml:"send,omitempty" json:"send,omitempty"`
+	Wait        Duration     `yaml:"wait,omitempty" json:"wait,omitempty"`
+	WaitFor     *WaitFor     `yaml:"wait_for,omitempty" json:"wait_for,omitempty"`
+	Branch      *Branch      `yaml:"branch,omitempty" json:"branch,omitempty"`
+	AdjustScore *int         `yaml:"adjust_score,omitempty" json:"adjust_score,omitempty"`
+	SetStage    string       `yaml:"set_stage,omitempty" json:"set_stage,omitempty"`
+	Handoff     *HandoffStep `yaml:"handoff,omitempty" json:"handoff,omitempty"`
+	Goto        string       `yaml:"goto,omitempty" json:"goto,omitempty"`
+	Exit        string       `yaml:"exit,omitempty" json:"exit,omitempty"`
+	Next        string       `yaml:"next,omitempty" json:"next,omitempty"`
+}
+
+// Kind names the step's kind, for logs, history and diagrams.
+func (s Step) Kind() string {
+	switch {
+	case s.Send != "":
+		return "send"
+	case s.Wait != "":
+		return "wait"
+	case s.WaitFor != nil:
+		return "wait_for"
+	case s.Branch != nil:
+		return "branch"
+	case s.AdjustScore != nil:
+		return "adjust_score"
+	case s.SetStage != "":
+		return "set_stage"
+	case s.Handoff != nil:
+		return "handoff"
+	case s.Goto != "":
+		return "goto"
+	case s.Exit != "":
+		return "exit"
+	}
+	return ""
+}
+
+// kinds counts how many kind fields are set; validation wants exactly one.
+func (s Step) kinds() []string {
+	var k []string
+	add := func(set bool, name string) {
+		if set {
+			k = append(k, name)
+		}
+	}
+	add(s.Send != "", "send")
+	add(s.Wait != "", "wait")
+	add(s.WaitFor != nil, "wait_for")
+	add(s.Branch != nil, "branch")
+	add(s.AdjustScore != nil, "adjust_score")
+	add(s.SetStage != "", "set_stage")
+	add(s.Handoff != nil, "handoff")
+	add(s.Goto != "", "goto")
+	add(s.Exit != "", "exit")
+	return k
+}
+
+// WaitFor waits until one of Events arrives or Timeout passes, then goes to
+// OnEvent or OnTimeout (the next step when empty).
+type WaitFor struct {
+	Events    []lead.EventType `yaml:"events" json:"events"`
+	Timeout   Duration         `yaml:"timeout" json:"timeout"`
+	OnEvent   string           `yaml:"on_event,omitempty" json:"on_event,omitempty"`
+	OnTimeout string           `yaml:"on_timeout,omitempty" json:"on_timeout,omitempty"`
+}
+
+// Branch goes to the first case whose condition holds, else to Otherwise.
+type Branch struct {
+	Cases     []Case `yaml:"cases" json:"cases"`
+	Otherwise string `yaml:"otherwise" json:"otherwise"`
+}
+
+// Case is one branch.
+type Case struct {
+	When Condition `yaml:"when" json:"when"`
+	Goto string    `yaml:"goto" json:"goto"`
+}
+
+// Condition holds when every field that is set holds.
+type Condition struct {
+	ScoreAtLeast *int `yaml:"score_at_least,omitempty" json:"score_at_least,omitempty"`
+	ScoreBelow   *int `yaml:"score_below,omitempty" json:"score_below,omitempty"`
+	// Engaged holds when the lead ever did any of these.
+	Engaged []lead.EventType `yaml:"engaged,omitempty" json:"engaged,omitempty"`
+	Stage   string           `yaml:"stage,omitempty" json:"stage,omitempty"`
+	Field   *FieldMatch      `yaml:"field,omitempty" json:"field,omitempty"`
+}
+
+// FieldMatch compares a profile field.
+type FieldMatch struct {
+	Name  string   `yaml:"name" json:"name"`
+	OneOf []string `yaml:"one_of" json:"one_of"`
+}
+
+// HandoffStep hands the lead to sales whatever its score.
+type HandoffStep struct {
+	Note string `yaml:"note,omitempty" json:"note,omitempty"`
+}
+
+// Located is a step with the stage it belongs to.
+type Located struct {
+	Step  Step
+	Stage string
+	// Index in the flattened order of all steps.
+	Index int
+}
+
+// Steps lists all steps in file order, with their stages.
+func (j *Journey) Steps() []Located {
+	var out []Located
+	for _, st := range j.Stages {
+		for _, s := range st.Steps {
+			out = append(out, Located{Step: s, Stage: st.ID, Index: len(out)})
+		}
+	}
+	return out
+}
+
+// Step finds a step by ID.
+func (j *Journey) Step(id string) (Located, bool) {
+	for _, l := range j.Steps() {
+		if l.Step.ID == id {
+			return l, true
+		}
+	}
+	return Located{}, false
+}
+
+// After returns the step that follows id when the step names no other: its
+// Next, or the one after it in the file; "" at the end of the journey.
+func (j *Journey) After(id string) string {
+	steps := j.Steps()
+	for i, l := range steps {
+		if l.Step.ID != id {
+			continue
+		}
+		if l.Step.Next != "" {
+			return l.Step.Next
+		}
+		if i+1 < len(steps) {
+			return steps[i+1].Step.ID
+		}
+		return ""
+	}
+	return ""
+}
+
+// FirstStep returns the first step of a stage, or of the journey when stage
+// is empty.
+func (j *Journey) FirstStep(stage string) (string, bool) {
+	for _, st := range j.Stages {
+		if (stage == "" || st.ID == stage) && len(st.Steps) > 0 {
+			return st.Steps[0].ID, true
+		}
+	}
+	return "", false
+}
+
+// ContentItem finds a content item by ID.
+func (j *Journey) ContentItem(id string) (Content, bool) {
+	for _, c := range j.Content {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Content{}, false
+}
+
+// HasStage reports whether the journey defines the stage.
+func (j *Journey) HasStage(id string) bool {
+	for _, st := range j.Stages {
+		if st.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// WithoutBodies returns a copy without the content templates: what a
+// workflow needs to interpret the journey, and a smaller record in its
+// history. The send activity renders from the stored version.
+func (j Journey) WithoutBodies() Journey {
+	out := j
+	out.Content = make([]Content, len(j.Content))
+	for i, c := range j.Content {
+		out.Content[i] = Content{ID: c.ID, Stage: c.Stage, Cost: c.Cost}
+	}
+	return out
+}

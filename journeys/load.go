@@ -1,0 +1,107 @@
+package journeys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Problem is one mistake in a journey file, with where it is.
+type Problem struct {
+	File    string
+	Line    int
+	Column  int
+	Message string
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Message)
+}
+
+// Problems is every mistake found in a file, in file order.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LoadFile reads and validates a journey file, and returns its source too:
+// the source is what gets published.
+func LoadFile(path string) (*Journey, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read journey: %w", err)
+	}
+	j, err := Parse(path, data)
+	return j, data, err
+}
+
+// Parse decodes and validates a journey. The error, when not nil, is a
+// Problems listing every mistake with its line and column.
+func Parse(file string, data []byte) (*Journey, error) {
+	tree, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, Problems{yamlProblem(file, err)}
+	}
+	var j Journey
+	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
+	if err := dec.Decode(&j); err != nil {
+		return nil, Problems{yamlProblem(file, err)}
+	}
+	v := &validator{file: file, tree: tree}
+	v.journey(&j)
+	if len(v.problems) > 0 {
+		v.sort()
+		return nil, v.problems
+	}
+	return &j, nil
+}
+
+func yamlProblem(file string, err error) Problem {
+	var yerr yaml.Error
+	if errors.As(err, &yerr) && yerr.GetToken() != nil {
+		pos := yerr.GetToken().Position
+		msg := yerr.GetMessage()
+		if strings.HasPrefix(msg, "unknown field") {
+			msg += "; check the spelling (keys are lower_snake_case), every key must be one the journey language defines"
+		}
+		return Problem{File: file, Line: pos.Line, Column: pos.Column, Message: msg}
+	}
+	return Problem{File: file, Line: 1, Column: 1, Message: err.Error()}
+}
+
+// position finds the line and column of the node at a YAML path like
+// $.stages[0].steps[2].wait, falling back to its nearest parent that exists
+// (a missing key is reported where it should have been).
+func position(tree *ast.File, path string) (int, int) {
+	for path != "" {
+		if p, err := yaml.PathString(path); err == nil {
+			if node, err := p.FilterFile(tree); err == nil && node != nil {
+				tk := node.GetToken()
+				if tk != nil && tk.Position != nil {
+					return tk.Position.Line, tk.Position.Column
+				}
+			}
+		}
+		path = parent(path)
+	}
+	return 1, 1
+}
+
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i <= 1 {
+		return ""
+	}
+	return path[:i]
+}

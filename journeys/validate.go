@@ -1,0 +1,238 @@
+package journeys
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/scoring"
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+type validator struct {
+	file     string
+	tree     *ast.File
+	problems Problems
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	line, col := position(v.tree, path)
+	v.problems = append(v.problems, Problem{File: v.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) sort() {
+	sort.SliceStable(v.problems, func(i, j int) bool {
+		a, b := v.problems[i], v.problems[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+}
+
+func (v *validator) id(path, what, id string) {
+	switch {
+	case id == "":
+		v.errorf(path, "%s needs an id", what)
+	case !idPattern.MatchString(id):
+		v.errorf(path, "%s id %q: use lower-case letters, digits, - and _ (like %q)", what, id, strings.ToLower(strings.ReplaceAll(id, " ", "-")))
+	}
+}
+
+func (v *validator) eventTypes(path string, types []lead.EventType) {
+	for i, t := range types {
+		if !t.Known() {
+			v.errorf(fmt.Sprintf("%s[%d]", path, i), "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
+		}
+	}
+}
+
+func (v *validator) duration(path, what string, d Duration) {
+	if _, err := ParseDuration(string(d)); err != nil {
+		v.errorf(path, "%s: %v", what, err)
+	}
+}
+
+func (v *validator) journey(j *Journey) {
+	v.id("$.id", "journey", j.ID)
+	if strings.TrimSpace(j.Name) == "" {
+		v.errorf("$.name", "journey needs a name, shown to marketers in lists and reports")
+	}
+	if len(j.Stages) == 0 {
+		v.errorf("$.stages", "journey needs at least one stage with steps")
+	}
+
+	stages := map[string]bool{}
+	steps := map[string]bool{}
+	for si, st := range j.Stages {
+		path := fmt.Sprintf("$.stages[%d]", si)
+		v.id(path+".id", "stage", st.ID)
+		if stages[st.ID] {
+			v.errorf(path+".id", "stage %q is defined twice", st.ID)
+		}
+		stages[st.ID] = true
+		if len(st.Steps) == 0 {
+			v.errorf(path, "stage %q has no steps", st.ID)
+		}
+		for ti, s := range st.Steps {
+			spath := fmt.Sprintf("%s.steps[%d]", path, ti)
+			v.id(spath+".id", "step", s.ID)
+			if steps[s.ID] {
+				v.errorf(spath+".id", "step %q is defined twice; step ids must be unique across stages", s.ID)
+			}
+			steps[s.ID] = true
+		}
+	}
+
+	content := map[string]bool{}
+	for ci, c := range j.Content {
+		path := fmt.Sprintf("$.content[%d]", ci)
+		v.id(path+".id", "content", c.ID)
+		if content[c.ID] {
+			v.errorf(path+".id", "content %q is defined twice", c.ID)
+		}
+		content[c.ID] = true
+		if !stages[c.Stage] {
+			v.errorf(path+".stage", "content %q: stage %q is not one of the journey's stages (%s)", c.ID, c.Stage, strings.Join(stageIDs(j), ", "))
+		}
+		if strings.TrimSpace(c.Subject) == "" {
+			v.errorf(path, "content %q needs a subject", c.ID)
+		}
+		if c.HTML == "" && c.Text == "" {
+			v.errorf(path, "content %q needs an html or a text body (better both)", c.ID)
+		}
+		if c.Cost < 0 {
+			v.errorf(path+".cost", "content %q: cost cannot be negative", c.ID)
+		}
+		v.template(path, c)
+	}
+
+	ref := func(path, what, target string) {
+		if target != "" && !steps[target] {
+			v.errorf(path, "%s %q is not a step of this journey", what, target)
+		}
+	}
+	for si, st := range j.Stages {
+		for ti, s := range st.Steps {
+			v.step(fmt.Sprintf("$.stages[%d].steps[%d]", si, ti), s, stages, content, ref)
+		}
+	}
+
+	v.scoring(j.Scoring)
+	if j.Handoff.MinScore <= 0 {
+		v.errorf("$.handoff", "handoff needs min_score above zero: the score at which a lead goes to sales")
+	} else if j.Scoring.MQL > j.Handoff.MinScore {
+		v.errorf("$.scoring.mql", "mql %d is above the hand-off score %d; a lead must be an MQL before it is sales ready", j.Scoring.MQL, j.Handoff.MinScore)
+	}
+	v.eventTypes("$.exit_on", j.ExitOn)
+	if j.Recycle != nil && !stages[j.Recycle.Stage] {
+		v.errorf("$.recycle.stage", "recycle stage %q is not one of the journey's stages (%s)", j.Recycle.Stage, strings.Join(stageIDs(j), ", "))
+	}
+}
+
+func (v *validator) step(path string, s Step, stages, content map[string]bool, ref func(path, what, target string)) {
+	kinds := s.kinds()
+	switch len(kinds) {
+	case 0:
+		v.errorf(path, "step %q does nothing; give it one of: send, wait, wait_for, branch, adjust_score, set_stage, handoff, goto, exit", s.ID)
+	case 1:
+	default:
+		v.errorf(path, "step %q has %d kinds (%s); a step does one thing, split it into steps", s.ID, len(kinds), strings.Join(kinds, ", "))
+	}
+	ref(path+".next", "next", s.Next)
+	switch {
+	case s.Send != "":
+		if !content[s.Send] {
+			v.errorf(path+".send", "content %q is not in the journey's content catalogue", s.Send)
+		}
+	case s.Wait != "":
+		v.duration(path+".wait", "wait", s.Wait)
+	case s.WaitFor != nil:
+		w := s.WaitFor
+		if len(w.Events) == 0 {
+			v.errorf(path+".wait_for", "wait_for needs events: the engagement it waits for")
+		}
+		v.eventTypes(path+".wait_for.events", w.Events)
+		v.duration(path+".wait_for.timeout", "wait_for timeout", w.Timeout)
+		ref(path+".wait_for.on_event", "on_event", w.OnEvent)
+		ref(path+".wait_for.on_timeout", "on_timeout", w.OnTimeout)
+	case s.Branch != nil:
+		b := s.Branch
+		if b.Otherwise == "" {
+			v.errorf(path+".branch", "branch has no otherwise: say where a lead goes when no case holds")
+		}
+		ref(path+".branch.otherwise", "otherwise", b.Otherwise)
+		for i, c := range b.Cases {
+			cpath := fmt.Sprintf("%s.branch.cases[%d]", path, i)
+			ref(cpath+".goto", "goto", c.Goto)
+			if c.Goto == "" {
+				v.errorf(cpath, "branch case needs goto: the step to go to when it holds")
+			}
+			v.condition(cpath+".when", c.When, stages)
+		}
+	case s.SetStage != "":
+		if !stages[s.SetStage] {
+			v.errorf(path+".set_stage", "stage %q is not one of the journey's stages", s.SetStage)
+		}
+	case s.Goto != "":
+		ref(path+".goto", "goto", s.Goto)
+	}
+}
+
+func (v *validator) condition(path string, c Condition, stages map[string]bool) {
+	if c.ScoreAtLeast == nil && c.ScoreBelow == nil && len(c.Engaged) == 0 && c.Stage == "" && c.Field == nil {
+		v.errorf(path, "condition is empty; use score_at_least, score_below, engaged, stage or field")
+	}
+	v.eventTypes(path+".engaged", c.Engaged)
+	if c.Stage != "" && !stages[c.Stage] {
+		v.errorf(path+".stage", "stage %q is not one of the journey's stages", c.Stage)
+	}
+	if c.Field != nil && (c.Field.Name == "" || len(c.Field.OneOf) == 0) {
+		v.errorf(path+".field", "field condition needs name and one_of")
+	}
+}
+
+func (v *validator) scoring(m scoring.Model) {
+	if m.MQL < 0 {
+		v.errorf("$.scoring.mql", "mql cannot be negative")
+	}
+	types := make([]string, 0, len(m.Events))
+	for t := range m.Events {
+		types = append(types, string(t))
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		path := "$.scoring.events." + t
+		if !lead.EventType(t).Known() {
+			v.errorf(path, "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
+		}
+		switch m.Events[lead.EventType(t)].Axis {
+		case scoring.Interest, scoring.Intent:
+		default:
+			v.errorf(path, "event %q needs axis: interest or intent", t)
+		}
+	}
+}
+
+// template parses and trial-renders a content item with sample data, so a
+// template that does not parse or names a field leads do not have fails now
+// rather than at the first send.
+func (v *validator) template(path string, c Content) {
+	sample := TemplateData{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Company: "Analytical Engines", Title: "CTO", Fields: map[string]string{}, UnsubscribeURL: "https://example.com/u/x"}
+	if _, err := c.Render(sample); err != nil {
+		v.errorf(path, "content %q: template error: %v (templates can use .FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL)", c.ID, err)
+	}
+}
+
+func stageIDs(j *Journey) []string {
+	ids := make([]string, len(j.Stages))
+	for i, s := range j.Stages {
+		ids[i] = s.ID
+	}
+	return ids
+}

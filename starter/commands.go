@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/nurture-dev/nurture/config"
+	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+// connection is what most commands need.
+type connection struct {
+	db       *pgxpool.Pool
+	temporal client.Client
+}
+
+func (c *connection) Close() {
+	if c.temporal != nil {
+		c.temporal.Close()
+	}
+	if c.db != nil {
+		c.db.Close()
+	}
+}
+
+func connect(ctx context.Context, env *environment, cfg *config.Config, withTemporal bool) (*connection, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	conn := &connection{db: db}
+	if withTemporal {
+		conn.temporal, err = client.DialContext(ctx, client.Options{
+			HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+			Logger: sdklog.NewStructuredLogger(cfg.Logger(env.stderr)),
+		})
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+		}
+	}
+	return conn, nil
+}
+
+func runPublish(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "publish", "FILE...", "Validates each journey file and stores it as a new immutable version.\nPublishing a file whose content did not change is a no-op.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("name at least one journey file")
+	}
+	type loaded struct {
+		j   *journeys.Journey
+		src []byte
+	}
+	var all []loaded
+	var problems []string
+	for _, path := range fs.Args() {
+		j, src, err := journeys.LoadFile(path)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		all = append(all, loaded{j, src})
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("nothing published; fix these first:\n%s", strings.Join(problems, "\n"))
+	}
+	conn, err := connect(ctx, env, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, l := range all {
+		p, err := store.PublishJourney(ctx, conn.db, l.j, l.src)
+		if err != nil {
+			return err
+		}
+		if p.Created {
+			fmt.Fprintf(env.stdout, "published %s version %d (%s)\n", p.JourneyID, p.Version, p.Hash[:12])
+		} else {
+			fmt.Fprintf(env.stdout, "%s is unchanged; still version %d\n", p.JourneyID, p.Version)
+		}
+	}
+	return nil
+}
+
+func runEnroll(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "enroll", "EMAIL", "Enrols a lead in a journey (the latest published version). Enrolling a lead\nthat is already in a journey updates its profile.")
+	p := lead.Profile{Fields: map[string]string{}}
+	journey := fs.String("journey", "b2b-nurture", "journey ID")
+	stage := fs.String("stage", "", "stage to start at (a demo-request lead can start at evaluation)")
+	fs.StringVar(&p.FirstName, "first-name", "", "first name")
+	fs.StringVar(&p.LastName, "last-name", "", "last name")
+	fs.StringVar(&p.Company, "company", "", "company")
+	fs.StringVar(&p.Title, "title", "", "job title")
+	fs.StringVar(&p.TimeZone, "tz", "UTC", "IANA time zone, like Europe/Berlin")
+	fs.StringVar(&p.Source, "source", "cli", "where the lead came from")
+	fs.Var(keyValues(p.Fields), "field", "profile field key=value (repeatable): industry=saas, employees=250, ...")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("name the lead's e-mail address")
+	}
+	p.Email = fs.Arg(0)
+	conn, err := connect(ctx, env, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue, DefaultJourney: *journey}
+	p, err = in.Enroll(ctx, p, *journey, *stage)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "enrolled %s (lead %s) in %s; workflow %s\n", p.Email, p.ID, *journey, workflows.WorkflowID(p.ID))
+	return nil
+}
+
+// leadID accepts an e-mail address or a lead ID.
+func leadID(s string) string {
+	if strings.Contains(s, "@") {
+		return lead.IDForEmail(s)
+	}
+	return s
+}
+
+func runEvent(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "event", "EMAIL|LEAD-ID TYPE", "Records an engagement event: stored in PostgreSQL (once per ID), then\nsignalled to the lead's journey.\n\nevent types: "+lead.KnownEventTypeList())
+	id := fs.String("id", "", "the sender's event ID; a new one when empty (repeat an ID and the event counts once)")
+	at := fs.String("at", "", "when it happened, RFC 3339; now when empty")
+	props := keyValues{}
+	fs.Var(props, "prop", "event property key=value (repeatable): page=/pricing, asset=benchmark-2026")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return errors.New("name the lead and the event type")
+	}
+	ev := lead.Event{ID: *id, LeadID: leadID(fs.Arg(0)), Type: lead.EventType(fs.Arg(1)), Source: "cli", Properties: props, OccurredAt: time.Now().UTC()}
+	if ev.ID == "" {
+		ev.ID = uuid.NewString()
+	}
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("-at %q: write a time like 2026-11-23T10:00:00Z", *at)
+		}
+		ev.OccurredAt = t
+	}
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	conn, err := connect(ctx, env, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue, DefaultJourney: "b2b-nurture"}
+	isNew, err := in.Record(ctx, ev)
+	if err != nil {
+		return err
+	}
+	if isNew {
+		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s\n", ev.Type, ev.ID, ev.LeadID)
+	} else {
+		fmt.Fprintf(env.stdout, "event %s was already recorded; delivered again, it counts once\n", ev.ID)
+	}
+	return nil
+}
+
+func runFeedback(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "feedback", "EMAIL|LEAD-ID accepted|rejected|recycle", "Passes sales' verdict on the lead's open hand-off to its journey.")
+	reason := fs.String("reason", "", "why, in sales' words")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return errors.New("name the lead and the verdict")
+	}
+	fb := workflows.SalesFeedback{Verdict: fs.Arg(1), Reason: *reason}
+	if err := fb.Validate(); err != nil {
+		return err
+	}
+	conn, err := connect(ctx, env, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := workflows.SendFeedback(ctx, conn.temporal, leadID(fs.Arg(0)), fb); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "verdict %s sent\n", fb.Verdict)
+	return nil
+}
+
+func runStatus(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "status", "EMAIL|LEAD-ID", "Shows a lead's journey position, lifecycle, score breakdown and last steps.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("name the lead")
+	}
+	conn, err := connect(ctx, env, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	id := leadID(fs.Arg(0))
+	row, err := store.GetLead(ctx, conn.db, id)
+	if err != nil {
+		return err
+	}
+	st, qerr := workflows.QueryLead(ctx, conn.temporal, id)
+	if qerr != nil {
+		// The journey may be gone from Temporal (retention); the database
+		// still knows the last recorded state.
+		fmt.Fprintf(env.stderr, "(live state unavailable: %v; showing the last recorded state)\n", qerr)
+		st = workflows.Status{LeadID: id, Email: row.Profile.Email, JourneyID: row.JourneyID, JourneyVersion: row.JourneyVersion,
+			BuyingStage: row.BuyingStage, Lifecycle: row.Lifecycle, Total: row.Score}
+		if snap, err := store.LatestSnapshot(ctx, conn.db, id); err == nil {
+			st.Score = snap.Score
+		}
+	}
+	printStatus(env, row, st)
+	handoffs, err := store.ListHandoffs(ctx, conn.db, id)
+	if err != nil {
+		return err
+	}
+	for _, h := range handoffs {
+		verdict := h.Verdict
+		if verdict == "" {
+			verdict = "awaiting verdict"
+		}
+		fmt.Fprintf(env.stdout, "hand-off #%d  %s  score %d  %s  (%s)\n", h.ID, h.CreatedAt.Format(time.RFC3339), h.Total, h.Reason, verdict)
+	}
+	return nil
+}
+
+func printStatus(env *environment, row store.LeadRow, st workflows.Status) {
+	p := row.Profile
+	w := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintf(w, "lead\t%s %s <%s>  %s, %s\n", p.FirstName, p.LastName, p.Email, p.Title, p.Company)
+	fmt.Fprintf(w, "journey\t%s v%d, step %q\n", st.JourneyID, st.JourneyVersion, st.Step)
+	fmt.Fprintf(w, "stage\t%s (lifecycle %s)\n", st.BuyingStage, st.Lifecycle)
+	if st.ExitReason != "" {
+		fmt.Fprintf(w, "exit\t%s\n", st.ExitReason)
+	}
+	fmt.Fprintf(w, "score\t%d  (interest %d, intent %d, adjusted %d)\n", st.Score.Total(), st.Score.Interest, st.Score.Intent, st.Score.Adjusted)
+	for _, l := range st.Score.Breakdown {
+		fmt.Fprintf(w, "\t  %s\tx%d\t%+d\n", l.Rule, l.Count, l.Points)
+	}
+	fmt.Fprintf(w, "emails\t%d sent, %d events seen\n", st.EmailsSent, st.EventsSeen)
+	w.Flush()
+	if len(st.LastSteps) > 0 {
+		fmt.Fprintln(env.stdout, "last steps:")
+		for _, s := range st.LastSteps {
+			fmt.Fprintf(env.stdout, "  %s  %-14s %-22s %s\n", s.At, s.Stage, s.Step+" ("+s.Kind+")", s.Outcome)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+// Command starter is the CLI marketers and operators use: publish journeys,
+// enrol leads, record engagement, read a lead's status, pass on sales'
+// verdicts, and run the whole system on one machine with `starter demo`.
+//
+// Only the demo links the embedded Temporal server (through devstack); every
+// other command talks to the Temporal server at TEMPORAL_ADDRESS.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/nurture-dev/nurture/config"
+	"github.com/nurture-dev/nurture/store"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *environment, args []string) error
+}
+
+// environment is what commands read and write instead of process globals.
+type environment struct {
+	getenv config.Getenv
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"demo":     {"run the whole system on this machine and watch sample leads go through a journey", runDemo},
+		"publish":  {"validate journey files and publish each as a new immutable version", runPublish},
+		"enroll":   {"enrol a lead (by e-mail and profile fields) in a journey", runEnroll},
+		"event":    {"record an engagement event for a lead: stored, then signalled", runEvent},
+		"status":   {"show a lead's stage, score with its breakdown, and last steps", runStatus},
+		"feedback": {"pass on sales' verdict on a hand-off: accepted, rejected or recycle", runFeedback},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &environment{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}
+	if err := dispatch(ctx, env, os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		if hint := store.Hint(err); hint != "" {
+			fmt.Fprintln(os.Stderr, "starter:", hint)
+		} else {
+			fmt.Fprintln(os.Stderr, "starter:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func dispatch(ctx context.Context, env *environment, args []string) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(env.stdout, cmds)
+		if len(args) == 0 {
+			return errors.New("name a command")
+		}
+		return nil
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		usage(env.stderr, cmds)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return cmd.run(ctx, env, args[1:])
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: starter COMMAND [flags] [args]\n\ncommands:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun starter COMMAND -h for a command's flags. Flags default to environment variables (DATABASE_URL, TEMPORAL_ADDRESS, ...).")
+}
+
+// flags makes a command's flag set with the shared configuration on it.
+func flags(env *environment, name, argsUsage, about string) (*flag.FlagSet, *config.Config) {
+	fs := flag.NewFlagSet("starter "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var cfg config.Config
+	cfg.Register(fs, env.getenv)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "usage: starter %s [flags] %s\n\n%s\n\nflags:\n", name, argsUsage, about)
+		fs.PrintDefaults()
+	}
+	return fs, &cfg
+}
+
+// keyValues parses repeated key=value arguments.
+type keyValues map[string]string
+
+func (kv keyValues) String() string {
+	parts := make([]string, 0, len(kv))
+	for k, v := range kv {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (kv keyValues) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: write key=value", s)
+	}
+	kv[k] = v
+	return nil
+}

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nurture-dev/nurture/journeys"
+)
+
+// Published identifies a stored journey version.
+type Published struct {
+	JourneyID string
+	Version   int
+	Hash      string
+	// Created is false when the source was already the latest version.
+	Created bool
+}
+
+// PublishJourney stores a validated journey as a new immutable version,
+// unless its source is the same as the latest version's (then it is a no-op).
+// Publishes of one journey are serialised by an advisory lock.
+func PublishJourney(ctx context.Context, db DB, j *journeys.Journey, source []byte) (Published, error) {
+	sum := sha256.Sum256(source)
+	p := Published{JourneyID: j.ID, Hash: hex.EncodeToString(sum[:])}
+	def, err := json.Marshal(j)
+	if err != nil {
+		return p, fmt.Errorf("encode journey %q: %w", j.ID, err)
+	}
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtext('journey:' || $1))`, j.ID); err != nil {
+			return err
+		}
+		var latestHash string
+		err := tx.QueryRow(ctx, `select version, hash from journey_versions where journey_id = $1 order by version desc limit 1`, j.ID).
+			Scan(&p.Version, &latestHash)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if latestHash == p.Hash {
+			return nil
+		}
+		p.Version++
+		p.Created = true
+		_, err = tx.Exec(ctx, `insert into journey_versions (journey_id, version, hash, source, definition) values ($1, $2, $3, $4, $5)`,
+			j.ID, p.Version, p.Hash, string(source), def)
+		return err
+	})
+	if err != nil {
+		return p, fmt.Errorf("publish journey %q: %w", j.ID, err)
+	}
+	return p, nil
+}
+
+// LoadJourney loads a published version; version 0 means the latest.
+func LoadJourney(ctx context.Context, db DB, id string, version int) (journeys.Journey, int, error) {
+	var j journeys.Journey
+	var def []byte
+	err := db.QueryRow(ctx, `
+select version, definition from journey_versions
+where journey_id = $1 and ($2 = 0 or version = $2)
+order by version desc limit 1`, id, version).Scan(&version, &def)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return j, 0, fmt.Errorf("journey %q version %d: %w (publish it first: starter publish FILE)", id, version, ErrNotFound)
+	}
+	if err != nil {
+		return j, 0, fmt.Errorf("load journey %q: %w", id, err)
+	}
+	if err := json.Unmarshal(def, &j); err != nil {
+		return j, 0, fmt.Errorf("decode journey %q version %d: %w", id, version, err)
+	}
+	return j, version, nil
+}

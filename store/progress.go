@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nurture-dev/nurture/scoring"
+)
+
+// Snapshot is a lead's score and position at one moment, with why it changed.
+type Snapshot struct {
+	LeadID      string
+	JourneyID   string
+	Version     int
+	Score       scoring.Score
+	Lifecycle   string
+	BuyingStage string
+	Reason      string
+	At          time.Time
+}
+
+// RecordProgress stores a score snapshot and brings the lead row up to date,
+// in one transaction.
+func RecordProgress(ctx context.Context, db DB, s Snapshot) error {
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+insert into score_snapshots (lead_id, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			s.LeadID, s.JourneyID, s.Version, s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Score.Adjusted, breakdown(s.Score),
+			s.Lifecycle, s.BuyingStage, s.Reason, s.At); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `update leads set score = $2, lifecycle = $3, buying_stage = $4, updated_at = now() where id = $1`,
+			s.LeadID, s.Score.Total(), s.Lifecycle, s.BuyingStage)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record progress of lead %s: %w", s.LeadID, err)
+	}
+	return nil
+}
+
+// LatestSnapshot loads a lead's newest score snapshot.
+func LatestSnapshot(ctx context.Context, db DB, leadID string) (Snapshot, error) {
+	s := Snapshot{LeadID: leadID}
+	err := db.QueryRow(ctx, `
+select journey_id, version, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at
+from score_snapshots where lead_id = $1 order by id desc limit 1`, leadID).
+		Scan(&s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, fmt.Errorf("score of lead %s: %w", leadID, ErrNotFound)
+	}
+	if err != nil {
+		return s, fmt.Errorf("load score of lead %s: %w", leadID, err)
+	}
+	return s, nil
+}
+
+// Handoff is a lead handed to sales.
+type Handoff struct {
+	ID        int64
+	Key       string
+	LeadID    string
+	JourneyID string
+	Version   int
+	Score     scoring.Score
+	// Total is the score at hand-off as stored; set when listing.
+	Total      int
+	Reason     string
+	SalesEmail string
+	Verdict    string
+	CreatedAt  time.Time
+}
+
+// InsertHandoff records a hand-off once per key and reports whether this
+// call created it.
+func InsertHandoff(ctx context.Context, db DB, h Handoff) (int64, bool, error) {
+	var id int64
+	err := db.QueryRow(ctx, `
+insert into handoffs (idempotency_key, lead_id, journey_id, version, score, breakdown, reason, sales_email)
+values ($1, $2, $3, $4, $5, $6, $7, $8)
+on conflict (idempotency_key) do nothing
+returning id`, h.Key, h.LeadID, h.JourneyID, h.Version, h.Score.Total(), breakdown(h.Score), h.Reason, h.SalesEmail).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = db.QueryRow(ctx, `select id from handoffs where idempotency_key = $1`, h.Key).Scan(&id)
+		if err != nil {
+			return 0, false, fmt.Errorf("load hand-off %s: %w", h.Key, err)
+		}
+		return id, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("record hand-off of lead %s: %w", h.LeadID, err)
+	}
+	return id, true, nil
+}
+
+// SetVerdict records sales' answer to a hand-off.
+func SetVerdict(ctx context.Context, db DB, handoffID int64, verdict, reason string) error {
+	_, err := db.Exec(ctx, `update handoffs set verdict = $2, verdict_reason = $3, verdict_at = now() where id = $1`, handoffID, verdict, reason)
+	if err != nil {
+		return fmt.Errorf("record verdict on hand-off %d: %w", handoffID, err)
+	}
+	return nil
+}
+
+// ListHandoffs lists a lead's hand-offs, oldest first.
+func ListHandoffs(ctx context.Context, db DB, leadID string) ([]Handoff, error) {
+	rows, err := db.Query(ctx, `
+select id, idempotency_key, lead_id, journey_id, version, score, reason, sales_email, coalesce(verdict, ''), created_at
+from handoffs where lead_id = $1 order by id`, leadID)
+	if err != nil {
+		return nil, fmt.Errorf("list hand-offs of lead %s: %w", leadID, err)
+	}
+	var out []Handoff
+	for rows.Next() {
+		var h Handoff
+		if err := rows.Scan(&h.ID, &h.Key, &h.LeadID, &h.JourneyID, &h.Version, &h.Total, &h.Reason, &h.SalesEmail, &h.Verdict, &h.CreatedAt); err != nil {
+			return nil, fmt.Errorf("list hand-offs of lead %s: %w", leadID, err)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// SnapshotsSince lists the snapshots of some leads stored after id, oldest
+// first: a feed for the demo's live output.
+func SnapshotsSince(ctx context.Context, db DB, afterID int64, leadIDs []string) ([]Snapshot, int64, error) {
+	rows, err := db.Query(ctx, `
+select id, lead_id, journey_id, version, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at
+from score_snapshots where id > $1 and lead_id = any($2) order by id`, afterID, leadIDs)
+	if err != nil {
+		return nil, afterID, fmt.Errorf("list score snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []Snapshot
+	for rows.Next() {
+		var s Snapshot
+		if err := rows.Scan(&afterID, &s.LeadID, &s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted,
+			&s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At); err != nil {
+			return nil, afterID, fmt.Errorf("list score snapshots: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, afterID, rows.Err()
+}
+
+// LastSnapshotID is the newest snapshot's ID, 0 when there is none.
+func LastSnapshotID(ctx context.Context, db DB) (int64, error) {
+	var id int64
+	if err := db.QueryRow(ctx, `select coalesce(max(id), 0) from score_snapshots`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("last score snapshot: %w", err)
+	}
+	return id, nil
+}
+
+// breakdown is never NULL in the database: a score with no lines yet is an
+// empty list.
+func breakdown(s scoring.Score) []scoring.Line {
+	if s.Breakdown == nil {
+		return []scoring.Line{}
+	}
+	return s.Breakdown
+}

@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/scoring"
+)
+
+// maxRecentEvents bounds the event IDs remembered for de-duplication across
+// continue-as-new; a sender retries within minutes, not thousands of events.
+const maxRecentEvents = 1000
+
+// maxHistory bounds the step records kept for the status query.
+const maxHistory = 20
+
+// State is everything a lead's journey knows; it is carried across
+// continue-as-new, so it must stay bounded.
+type State struct {
+	Lead           lead.Profile  `json:"lead"`
+	JourneyID      string        `json:"journey_id"`
+	JourneyVersion int           `json:"journey_version"`
+	TimeScale      float64       `json:"time_scale,omitempty"`
+	Enrollment     string        `json:"enrollment"`
+	Step           string        `json:"step"`
+	BuyingStage    string        `json:"buying_stage"`
+	Lifecycle      string        `json:"lifecycle"`
+	Score          scoring.Score `json:"score"`
+	// Entered is true once the current step's entry (occurrence count, wait
+	// deadline) has happened, so a run continued as new resumes the step
+	// instead of repeating it.
+	Entered bool `json:"entered,omitempty"`
+	// WaitUntil is the current wait's deadline in workflow time (Unix ms).
+	WaitUntil int64 `json:"wait_until,omitempty"`
+	// Occurrences counts visits per step; with the enrolment it makes each
+	// send's idempotency key.
+	Occurrences map[string]int         `json:"occurrences"`
+	EventCounts map[lead.EventType]int `json:"event_counts"`
+	RecentIDs   []string               `json:"recent_ids"`
+	History     []StepRecord           `json:"history"`
+	EmailsSent  int                    `json:"emails_sent"`
+	EventsSeen  int                    `json:"events_seen"`
+	HandoffID   int64                  `json:"handoff_id,omitempty"`
+	Handoffs    int                    `json:"handoffs,omitempty"`
+	ExitReason  string                 `json:"exit_reason,omitempty"`
+
+	// Messages received but not yet acted on when the run continued as new.
+	Pending  []lead.Event    `json:"pending,omitempty"`
+	Feedback []SalesFeedback `json:"feedback,omitempty"`
+	Enrolls  []Enrollment    `json:"enrolls,omitempty"`
+}
+
+func (s *State) remember(id string) {
+	s.RecentIDs = append(s.RecentIDs, id)
+	if len(s.RecentIDs) > maxRecentEvents {
+		s.RecentIDs = append([]string(nil), s.RecentIDs[len(s.RecentIDs)-maxRecentEvents:]...)
+	}
+}
+
+func (s *State) record(r StepRecord) {
+	s.History = append(s.History, r)
+	if len(s.History) > maxHistory {
+		s.History = append([]StepRecord(nil), s.History[len(s.History)-maxHistory:]...)
+	}
+}
+
+// active reports whether the lead is still being nurtured.
+func (s *State) active() bool {
+	return s.Lifecycle == LifecycleNurturing || s.Lifecycle == LifecycleMQL
+}
+
+// finished reports whether the journey is over for good.
+func (s *State) finished() bool {
+	switch s.Lifecycle {
+	case LifecycleSQL, LifecycleDisqualified, LifecycleExited:
+		return true
+	}
+	return false
+}
+
+func (s *State) status() Status {
+	return Status{
+		LeadID: s.Lead.ID, Email: s.Lead.Email, JourneyID: s.JourneyID, JourneyVersion: s.JourneyVersion,
+		Step: s.Step, BuyingStage: s.BuyingStage, Lifecycle: s.Lifecycle, Score: s.Score, Total: s.Score.Total(),
+		EmailsSent: s.EmailsSent, EventsSeen: s.EventsSeen, HandoffID: s.HandoffID, ExitReason: s.ExitReason,
+		LastSteps: append([]StepRecord(nil), s.History...),
+	}
+}
