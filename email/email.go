@@ -190,7 +190,9 @@ func (s *Sender) build(m Message) (*gomail.Msg, error) {
 	msg.Subject(m.Subject)
 	msg.SetDate()
 	if m.MessageID != "" {
-		msg.SetGenHeaderPreformatted(gomail.HeaderMessageID, m.MessageID)
+		// go-mail replaces a preformatted Message-ID with a random one; the
+		// generic header is kept.
+		msg.SetMessageIDWithValue(strings.Trim(m.MessageID, "<>"))
 	} else {
 		msg.SetMessageID()
 	}

@@ -98,6 +98,23 @@ func position(tree *ast.File, path string) (int, int) {
 	return 1, 1
 }
 
+// keyPosition finds where a key of the mapping at path is written, for
+// mistakes in the key itself (an unknown event type in a points table).
+func keyPosition(tree *ast.File, path, key string) (int, int) {
+	if p, err := yaml.PathString(path); err == nil {
+		if node, err := p.FilterFile(tree); err == nil {
+			if m, ok := node.(*ast.MappingNode); ok {
+				for _, v := range m.Values {
+					if tk := v.Key.GetToken(); tk != nil && tk.Value == key {
+						return tk.Position.Line, tk.Position.Column
+					}
+				}
+			}
+		}
+	}
+	return position(tree, path)
+}
+
 func parent(path string) string {
 	i := strings.LastIndexAny(path, ".[")
 	if i <= 1 {

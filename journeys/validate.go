@@ -25,6 +25,11 @@ func (v *validator) errorf(path, format string, args ...any) {
 	v.problems = append(v.problems, Problem{File: v.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
 }
 
+func (v *validator) keyErrorf(path, key, format string, args ...any) {
+	line, col := keyPosition(v.tree, path, key)
+	v.problems = append(v.problems, Problem{File: v.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+}
+
 func (v *validator) sort() {
 	sort.SliceStable(v.problems, func(i, j int) bool {
 		a, b := v.problems[i], v.problems[j]
@@ -125,7 +130,7 @@ func (v *validator) journey(j *Journey) {
 
 	v.scoring(j.Scoring)
 	if j.Handoff.MinScore <= 0 {
-		v.errorf("$.handoff", "handoff needs min_score above zero: the score at which a lead goes to sales")
+		v.errorf("$.handoff.min_score", "handoff needs min_score above zero: the score at which a lead goes to sales")
 	} else if j.Scoring.MQL > j.Handoff.MinScore {
 		v.errorf("$.scoring.mql", "mql %d is above the hand-off score %d; a lead must be an MQL before it is sales ready", j.Scoring.MQL, j.Handoff.MinScore)
 	}
@@ -209,7 +214,8 @@ func (v *validator) scoring(m scoring.Model) {
 	for _, t := range types {
 		path := "$.scoring.events." + t
 		if !lead.EventType(t).Known() {
-			v.errorf(path, "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
+			v.keyErrorf("$.scoring.events", t, "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
+			continue
 		}
 		switch m.Events[lead.EventType(t)].Axis {
 		case scoring.Interest, scoring.Intent:
@@ -219,13 +225,22 @@ func (v *validator) scoring(m scoring.Model) {
 	}
 }
 
-// template parses and trial-renders a content item with sample data, so a
-// template that does not parse or names a field leads do not have fails now
-// rather than at the first send.
+// template parses and trial-renders each of a content item's templates with
+// sample data, so a template that does not parse or names a field leads do
+// not have fails now, at its line, rather than at the first send.
 func (v *validator) template(path string, c Content) {
 	sample := TemplateData{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Company: "Analytical Engines", Title: "CTO", Fields: map[string]string{}, UnsubscribeURL: "https://example.com/u/x"}
-	if _, err := c.Render(sample); err != nil {
-		v.errorf(path, "content %q: template error: %v (templates can use .FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL)", c.ID, err)
+	for _, part := range []struct {
+		key  string
+		item Content
+	}{
+		{"subject", Content{ID: c.ID, Subject: c.Subject}},
+		{"html", Content{ID: c.ID, HTML: c.HTML}},
+		{"text", Content{ID: c.ID, Text: c.Text}},
+	} {
+		if _, err := part.item.Render(sample); err != nil {
+			v.errorf(path+"."+part.key, "content %q %s: template error: %v (templates can use .FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL)", c.ID, part.key, err)
+		}
 	}
 }
 

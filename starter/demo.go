@@ -467,4 +467,3 @@ func redact(url string) string {
 	}
 	return url
 }
-

@@ -93,7 +93,9 @@ func ensureDatabase(ctx context.Context, cfg *pgxpool.Config) error {
 	}
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "create database "+pgx.Identifier{name}.Sanitize())
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database: a concurrent start won
+	// A concurrent start that won the race shows as duplicate_database, or
+	// as a unique violation on pg_database when both inserts met.
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
 		return nil
 	}
 	if err != nil {

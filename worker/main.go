@@ -100,4 +100,3 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	log.Info("worker stopped")
 	return nil
 }
-

@@ -37,7 +37,7 @@ func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 	} else {
 		r.st = State{
 			Lead: in.Lead, JourneyID: in.JourneyID, JourneyVersion: in.JourneyVersion, TimeScale: in.TimeScale,
-			Enrollment: workflow.GetInfo(ctx).FirstRunID, Lifecycle: LifecycleNurturing,
+			Enrollment: enrollmentID(workflow.GetInfo(ctx)), Lifecycle: LifecycleNurturing,
 			Occurrences: map[string]int{}, EventCounts: map[lead.EventType]int{},
 		}
 	}
@@ -84,6 +84,16 @@ func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 		}
 	}
 	return r.loop()
+}
+
+// enrollmentID names this enrolment in send keys: the first run of the
+// continue-as-new chain, which a re-enrolment after the journey ended does
+// not share. (The SDK's test environment leaves FirstRunID empty.)
+func enrollmentID(info *workflow.Info) string {
+	if info.FirstRunID != "" {
+		return info.FirstRunID
+	}
+	return info.WorkflowExecution.RunID
 }
 
 type run struct {

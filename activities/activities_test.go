@@ -1,0 +1,194 @@
+package activities_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nurture-dev/nurture/activities"
+	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/links"
+	"github.com/nurture-dev/nurture/scoring"
+	"github.com/nurture-dev/nurture/smtpsink"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/store/storetest"
+)
+
+type testBundle struct {
+	sink    *smtpsink.Sink
+	lead    lead.Profile
+	journey activities.JourneyRef
+	signer  links.Signer
+}
+
+func setup(t *testing.T) (*activities.Activities, *testBundle) {
+	t.Helper()
+	ctx := context.Background()
+	pool := storetest.Pool(t)
+	sink, err := smtpsink.Start(smtpsink.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sink.Close() })
+	sender, err := email.New(email.Config{Host: sink.Host(), Port: sink.Port(), TLS: "none", From: "Acme Marketing <marketing@acme.test>"})
+	require.NoError(t, err)
+	t.Cleanup(sender.Close)
+
+	j, src, err := journeys.LoadShipped("b2b-nurture.yaml")
+	require.NoError(t, err)
+	pub, err := store.PublishJourney(ctx, pool, j, src)
+	require.NoError(t, err)
+	p := lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", LastName: "Lovelace", Company: "Analytical Engines", Title: "CTO"}
+	require.NoError(t, p.Normalize())
+	require.NoError(t, store.UpsertLead(ctx, pool, p))
+
+	signer := links.Signer{Secret: []byte("test-secret"), BaseURL: "https://hooks.acme.test"}
+	a := &activities.Activities{DB: pool, Mail: sender, Links: signer, SalesEmail: "sales@acme.test", Log: slog.New(slog.DiscardHandler)}
+	return a, &testBundle{sink: sink, lead: p, journey: activities.JourneyRef{ID: j.ID, Version: pub.Version}, signer: signer}
+}
+
+func TestSendContentMailsOnceWhenRetried(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	req := activities.SendRequest{Key: "lead-x/run-1/send-benchmark/1", Lead: b.lead, Journey: b.journey, StepID: "send-benchmark", ContentID: "benchmark-report"}
+
+	first, err := a.SendContent(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSent, first.Status)
+
+	// The activity is retried (a worker died after sending, before
+	// reporting): same key, concurrently and in sequence.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := a.SendContent(ctx, req)
+			require.NoError(t, err)
+			require.Equal(t, activities.SendDuplicate, res.Status)
+			require.Equal(t, first.MessageID, res.MessageID)
+		}()
+	}
+	wg.Wait()
+	require.Len(t, b.sink.To(b.lead.Email), 1, "a retried send must not mail twice")
+
+	// The next occurrence of the step is a new send.
+	req.Key = "lead-x/run-1/send-benchmark/2"
+	res, err := a.SendContent(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSent, res.Status)
+	require.Len(t, b.sink.To(b.lead.Email), 2)
+}
+
+func TestSentMailHasTheHeadersReceiversNeed(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	res, err := a.SendContent(ctx, activities.SendRequest{Key: "k/1", Lead: b.lead, Journey: b.journey, StepID: "s", ContentID: "benchmark-report"})
+	require.NoError(t, err)
+
+	msgs := b.sink.To(b.lead.Email)
+	require.Len(t, msgs, 1)
+	m, err := mail.ReadMessage(bytes.NewReader(msgs[0].Raw))
+	require.NoError(t, err)
+	require.Equal(t, res.MessageID, m.Header.Get("Message-ID"))
+	require.Equal(t, email.MessageID("k/1", "acme.test"), res.MessageID, "the Message-ID is derived from the send key")
+	require.Equal(t, "List-Unsubscribe=One-Click", m.Header.Get("List-Unsubscribe-Post"))
+	unsub := m.Header.Get("List-Unsubscribe")
+	require.True(t, strings.HasPrefix(unsub, "<https://hooks.acme.test/unsubscribe/"), unsub)
+	token := strings.TrimSuffix(strings.TrimPrefix(unsub, "<https://hooks.acme.test/unsubscribe/"), ">")
+	leadID, addr, err := b.signer.Verify("unsubscribe", token)
+	require.NoError(t, err)
+	require.Equal(t, b.lead.ID, leadID)
+	require.Equal(t, b.lead.Email, addr)
+	require.Equal(t, "Ada, the 2026 B2B pipeline benchmark is here", msgs[0].Subject)
+	require.Equal(t, "benchmark-report", m.Header.Get("X-Nurture-Content"))
+
+	// HTML and plain text, as alternatives.
+	mediaType, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	require.Equal(t, "multipart/alternative", mediaType)
+	parts := map[string]string{}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		body, err := io.ReadAll(p)
+		require.NoError(t, err)
+		parts[ct] = string(body)
+	}
+	require.Contains(t, parts, "text/plain")
+	require.Contains(t, parts, "text/html")
+	require.Contains(t, parts["text/html"], "Analytical Engines")
+}
+
+func TestSendContentChecksSuppressionAtSendTime(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	require.NoError(t, store.Suppress(ctx, a.DB, b.lead.Email, "unsubscribe"))
+	res, err := a.SendContent(ctx, activities.SendRequest{Key: "k/1", Lead: b.lead, Journey: b.journey, StepID: "s", ContentID: "benchmark-report"})
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSuppressed, res.Status)
+	require.Equal(t, "unsubscribe", res.Reason)
+	require.Empty(t, b.sink.Messages())
+}
+
+func TestHandOffIsRecordedOnceAndMailsSales(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	score := scoring.Score{Interest: 45, Intent: 55, Breakdown: []scoring.Line{{Rule: "event:demo_request", Axis: scoring.Intent, Count: 1, Points: 40}}}
+	req := activities.HandOffRequest{Key: "lead-x/run-1/handoff/1", Lead: b.lead, Journey: b.journey, Score: score, Reason: "score 100 reached 90"}
+	first, err := a.HandOff(ctx, req)
+	require.NoError(t, err)
+	again, err := a.HandOff(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, again.ID)
+
+	hs, err := store.ListHandoffs(ctx, a.DB, b.lead.ID)
+	require.NoError(t, err)
+	require.Len(t, hs, 1)
+	require.Equal(t, 100, hs[0].Total)
+	notices := b.sink.To("sales@acme.test")
+	require.Len(t, notices, 1)
+	require.Contains(t, string(notices[0].Raw), "event:demo_request")
+
+	require.NoError(t, a.RecordVerdict(ctx, activities.VerdictRequest{HandoffID: first.ID, Verdict: "accepted"}))
+	hs, err = store.ListHandoffs(ctx, a.DB, b.lead.ID)
+	require.NoError(t, err)
+	require.Equal(t, "accepted", hs[0].Verdict)
+}
+
+func TestLoadJourneyPinsTheVersionAndDropsBodies(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	got, err := a.LoadJourney(ctx, b.lead.ID, activities.JourneyRef{ID: b.journey.ID})
+	require.NoError(t, err)
+	require.Equal(t, b.journey.Version, got.Version)
+	for _, c := range got.Journey.Content {
+		require.Empty(t, c.HTML+c.Text+c.Subject, "content bodies stay out of workflow history")
+	}
+	row, err := store.GetLead(ctx, a.DB, b.lead.ID)
+	require.NoError(t, err)
+	require.Equal(t, b.journey.Version, row.JourneyVersion)
+
+	_, err = a.LoadJourney(ctx, b.lead.ID, activities.JourneyRef{ID: "missing"})
+	require.ErrorContains(t, err, "publish it first")
+}
+

@@ -1,0 +1,282 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nurture-dev/nurture/activities"
+	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+const day = 24 * time.Hour
+
+// recorder keeps what the fake activities were asked to do.
+type recorder struct {
+	mu       sync.Mutex
+	sends    []activities.SendRequest
+	progress []store.Snapshot
+	handoffs []activities.HandOffRequest
+	verdicts []activities.VerdictRequest
+	sendAt   []time.Duration
+	start    time.Time
+	env      *testsuite.TestWorkflowEnvironment
+	suppress bool
+}
+
+func (r *recorder) contents() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, s := range r.sends {
+		out = append(out, s.ContentID)
+	}
+	return out
+}
+
+type testBundle struct {
+	env     *testsuite.TestWorkflowEnvironment
+	rec     *recorder
+	journey journeys.Journey
+	input   workflows.Input
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	env := suite.NewTestWorkflowEnvironment()
+	j, _, err := journeys.LoadShipped("b2b-nurture.yaml")
+	require.NoError(t, err)
+	rec := &recorder{env: env, start: env.Now()}
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	env.OnActivity(a.LoadJourney, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, _ string, ref activities.JourneyRef) (activities.LoadedJourney, error) {
+			return activities.LoadedJourney{Version: 3, Journey: j.WithoutBodies()}, nil
+		})
+	env.OnActivity(a.SendContent, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.SendRequest) (activities.SendResult, error) {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if rec.suppress {
+				return activities.SendResult{Status: activities.SendSuppressed, Reason: "unsubscribe"}, nil
+			}
+			rec.sends = append(rec.sends, req)
+			rec.sendAt = append(rec.sendAt, env.Now().Sub(rec.start).Round(time.Second))
+			return activities.SendResult{Status: activities.SendSent, MessageID: "<" + req.Key + ">"}, nil
+		})
+	env.OnActivity(a.RecordProgress, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, s store.Snapshot) error {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.progress = append(rec.progress, s)
+			return nil
+		})
+	env.OnActivity(a.HandOff, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.HandOffRequest) (activities.HandOffResult, error) {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.handoffs = append(rec.handoffs, req)
+			return activities.HandOffResult{ID: int64(40 + len(rec.handoffs))}, nil
+		})
+	env.OnActivity(a.RecordVerdict, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.VerdictRequest) error {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.verdicts = append(rec.verdicts, req)
+			return nil
+		})
+	p := lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", Company: "Analytical Engines"}
+	require.NoError(t, p.Normalize())
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.WorkflowID(p.ID)})
+	return &testBundle{env: env, rec: rec, journey: *j, input: workflows.Input{Lead: p, JourneyID: j.ID}}
+}
+
+// signalAt delivers an engagement event after d of journey time.
+func (b *testBundle) signalAt(d time.Duration, id string, typ lead.EventType) {
+	b.env.RegisterDelayedCallback(func() {
+		b.env.SignalWorkflow(workflows.SignalEngagement, lead.Event{ID: id, LeadID: b.input.Lead.ID, Type: typ, OccurredAt: b.env.Now()})
+	}, d)
+}
+
+func (b *testBundle) status(t *testing.T) workflows.Status {
+	t.Helper()
+	v, err := b.env.QueryWorkflow(workflows.QueryStatus)
+	require.NoError(t, err)
+	var st workflows.Status
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+func (b *testBundle) result(t *testing.T) workflows.Result {
+	t.Helper()
+	require.True(t, b.env.IsWorkflowCompleted())
+	require.NoError(t, b.env.GetWorkflowError())
+	var r workflows.Result
+	require.NoError(t, b.env.GetWorkflowResult(&r))
+	return r
+}
+
+func TestQuietLeadGetsAReminderThenLeaves(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+
+	r := b.result(t)
+	require.Equal(t, workflows.LifecycleExited, r.Lifecycle)
+	require.Equal(t, "no_engagement", r.ExitReason)
+	require.Equal(t, []string{"benchmark-report", "benchmark-reminder"}, b.rec.contents())
+	require.Equal(t, 3*day, b.rec.sendAt[1], "the reminder goes when the 3-day wait times out")
+}
+
+func TestEngagedLeadIsHandedOffDuringAWaitAndAccepted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.signalAt(12*time.Hour, "e1", lead.EmailClick)     // branch: webinar invite at once
+	b.signalAt(day+time.Hour, "e2", lead.WebinarSignup) // during the 2-day settle wait
+	b.signalAt(day+2*time.Hour, "e3", lead.ContactForm) // 3+20+30 = 53: MQL
+	b.signalAt(day+3*time.Hour, "e4", lead.DemoRequest) // 93: sales ready, mid-wait
+	b.signalAt(day+4*time.Hour, "e4", lead.DemoRequest) // a retried delivery: counts once
+	var atHandoff workflows.Status
+	b.env.RegisterDelayedCallback(func() { atHandoff = b.status(t) }, day+5*time.Hour)
+	b.env.RegisterDelayedCallback(func() {
+		b.env.SignalWorkflow(workflows.SignalSalesFeedback, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted})
+	}, 2*day+12*time.Hour)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+
+	r := b.result(t)
+	require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+	require.Equal(t, 93, r.Score)
+	require.Equal(t, []string{"benchmark-report", "webinar-invite"}, b.rec.contents(), "no content after the hand-off")
+	require.Equal(t, 12*time.Hour, b.rec.sendAt[1])
+
+	require.Len(t, b.rec.handoffs, 1)
+	h := b.rec.handoffs[0]
+	require.Equal(t, 93, h.Score.Total())
+	require.Contains(t, h.Reason, "score 93 reached the hand-off score 90")
+	require.Equal(t, workflows.LifecycleHandedOff, atHandoff.Lifecycle, "handed off within the hour, not after the wait")
+	require.Equal(t, 4, atHandoff.EventsSeen)
+	require.Equal(t, []activities.VerdictRequest{{HandoffID: 41, Verdict: "accepted"}}, b.rec.verdicts)
+
+	var lifecycles []string
+	for _, p := range b.rec.progress {
+		lifecycles = append(lifecycles, p.Lifecycle)
+	}
+	require.Contains(t, lifecycles, workflows.LifecycleMQL)
+	require.Equal(t, workflows.LifecycleSQL, lifecycles[len(lifecycles)-1])
+	require.Equal(t, 3, b.rec.progress[len(b.rec.progress)-1].Version, "progress names the pinned version")
+}
+
+func TestSendKeysAreStableAndNameTheOccurrence(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	b.result(t)
+	require.Len(t, b.rec.sends, 2)
+	// workflow ID / enrolment (the first run of the chain) / step / occurrence
+	parts := strings.Split(b.rec.sends[0].Key, "/")
+	require.Len(t, parts, 4)
+	require.Equal(t, workflows.WorkflowID(b.input.Lead.ID), parts[0])
+	require.NotEmpty(t, parts[1])
+	require.Equal(t, []string{parts[0], parts[1], "send-benchmark", "1"}, parts)
+	require.Equal(t, strings.Join([]string{parts[0], parts[1], "send-reminder", "1"}, "/"), b.rec.sends[1].Key)
+}
+
+func TestUnsubscribeEndsTheJourneyAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.signalAt(day, "u1", lead.Unsubscribe)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	r := b.result(t)
+	require.Equal(t, workflows.LifecycleExited, r.Lifecycle)
+	require.Equal(t, "unsubscribe", r.ExitReason)
+	require.Equal(t, []string{"benchmark-report"}, b.rec.contents())
+}
+
+func TestSuppressedAtSendTimeEndsTheJourney(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.rec.suppress = true
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	r := b.result(t)
+	require.Equal(t, "suppressed: unsubscribe", r.ExitReason)
+}
+
+func TestStartStageAndRecycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.StartStage = "evaluation"
+	b.signalAt(time.Hour, "d1", lead.DemoRequest)
+	b.signalAt(2*time.Hour, "c1", lead.ContactForm)
+	b.signalAt(3*time.Hour, "p1", lead.PricingPageView) // 85
+	b.signalAt(4*time.Hour, "o1", lead.EmailOpen)
+	b.signalAt(5*time.Hour, "k1", lead.EmailClick) // 90: hand-off
+	b.env.RegisterDelayedCallback(func() {
+		b.env.SignalWorkflow(workflows.SignalSalesFeedback, workflows.SalesFeedback{Verdict: workflows.VerdictRecycle, Reason: "next quarter"})
+	}, day)
+	var afterRecycle workflows.Status
+	b.env.RegisterDelayedCallback(func() { afterRecycle = b.status(t) }, day+time.Hour)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+
+	r := b.result(t)
+	require.Equal(t, "product-comparison", b.rec.contents()[0], "a demo-request lead starts at evaluation")
+	require.Len(t, b.rec.handoffs, 1)
+	require.Equal(t, workflows.LifecycleNurturing, afterRecycle.Lifecycle)
+	require.Equal(t, "consideration", afterRecycle.BuyingStage, "recycled to the stage the journey names")
+	require.Equal(t, 0, afterRecycle.Total, "recycling starts the behaviour score again")
+	require.Contains(t, b.rec.contents(), "case-study")
+	require.Equal(t, "completed", r.ExitReason)
+}
+
+func TestContinueAsNewCarriesTheJourneyOn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.signalAt(12*time.Hour, "e1", lead.EmailClick)
+	b.env.RegisterDelayedCallback(func() { b.env.SetContinueAsNewSuggested(true) }, 2*day)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+
+	require.True(t, b.env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(b.env.GetWorkflowError(), &can), "got %v", b.env.GetWorkflowError())
+	var next workflows.Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Carried)
+	st := next.Carried
+	require.Equal(t, "settle", st.Step, "resumes the wait it was in")
+	require.True(t, st.Entered, "and does not enter the step again")
+	require.NotZero(t, st.WaitUntil)
+	require.Equal(t, 3, st.JourneyVersion)
+	require.Equal(t, []string{"e1"}, st.RecentIDs)
+	require.Equal(t, 3, st.Score.Total())
+
+	// The next run picks up where this one stopped: the settle wait ends,
+	// consideration begins, and the duplicate of e1 is ignored.
+	c := setup(t)
+	c.env.SetStartTime(b.env.Now())
+	c.signalAt(time.Hour, "e1", lead.EmailClick)
+	c.env.ExecuteWorkflow(workflows.LeadJourney, next)
+	r := c.result(t)
+	require.Equal(t, "case-study", c.rec.contents()[0], "no content repeated after continue-as-new")
+	require.Equal(t, 3, c.rec.progress[0].Score.Total(), "the duplicate event did not count again")
+	require.Equal(t, "completed", r.ExitReason)
+	for _, s := range c.rec.sends {
+		require.Contains(t, s.Key, st.Enrollment, "send keys keep the enrolment across runs")
+	}
+}
