@@ -122,6 +122,9 @@ const (
 	SendDuplicate  = "duplicate"
 	SendSuppressed = "suppressed"
 	SendRejected   = "rejected"
+	// SendUnconfirmed: an earlier attempt died during the SMTP conversation;
+	// the message may have gone out, so it is not sent again.
+	SendUnconfirmed = "unconfirmed"
 )
 
 // SendResult says what became of a send.
@@ -171,6 +174,9 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	case errors.Is(err, store.ErrAlreadySent):
 		a.Log.Info("send already done; not mailing again", "key", req.Key, "lead", req.Lead.Email)
 		return SendResult{Status: SendDuplicate, MessageID: msgID}, nil
+	case errors.Is(err, store.ErrUnconfirmed):
+		a.Log.Warn("an earlier attempt died mid-send; not mailing again", "key", req.Key, "lead", req.Lead.Email)
+		return SendResult{Status: SendUnconfirmed, MessageID: msgID}, nil
 	case err != nil && email.IsPermanent(err):
 		// The server refused the address for good; a retry would too.
 		return SendResult{Status: SendRejected, Reason: err.Error()}, nil
@@ -239,7 +245,7 @@ func (a *Activities) HandOff(ctx context.Context, req HandOffRequest) (HandOffRe
 		return a.Mail.Send(ctx, email.Message{To: to, Subject: subject, Text: text, MessageID: msgID,
 			Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Handoff": fmt.Sprint(id)}})
 	})
-	if err != nil && !errors.Is(err, store.ErrAlreadySent) {
+	if err != nil && !errors.Is(err, store.ErrAlreadySent) && !errors.Is(err, store.ErrUnconfirmed) {
 		return HandOffResult{}, err
 	}
 	a.Log.Info("handed off", "lead", req.Lead.Email, "score", req.Score.Total(), "handoff", id)

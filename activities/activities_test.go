@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -88,6 +89,39 @@ func TestSendContentMailsOnceWhenRetried(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, activities.SendSent, res.Status)
 	require.Len(t, b.sink.To(b.lead.Email), 2)
+}
+
+func TestSendContentAfterAWorkerDiedMidSend(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	req := activities.SendRequest{Key: "lead-x/run-1/send-benchmark/1", Lead: b.lead, Journey: b.journey, StepID: "send-benchmark", ContentID: "benchmark-report"}
+	// An earlier attempt claimed the send and its worker was killed before
+	// it could say whether the SMTP server took the message.
+	_, err := a.DB.Exec(ctx, `insert into sends (idempotency_key, lead_id, journey_id, version, step_id, content_id, to_address, subject, message_id)
+values ($1, $2, $3, $4, 'send-benchmark', 'benchmark-report', $5, 's', 'm')`, req.Key, b.lead.ID, b.journey.ID, b.journey.Version, b.lead.Email)
+	require.NoError(t, err)
+	res, err := a.SendContent(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, activities.SendUnconfirmed, res.Status)
+	require.Empty(t, b.sink.Messages(), "never mailed twice")
+}
+
+func TestSendContentRetriesAfterAnSMTPOutage(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	down, err := email.New(email.Config{Host: "127.0.0.1", Port: 1, TLS: "none", From: "m@acme.test", Timeout: time.Second})
+	require.NoError(t, err)
+	outage := &activities.Activities{DB: a.DB, Mail: down, Links: a.Links, Log: a.Log}
+	req := activities.SendRequest{Key: "lead-x/run-1/send-benchmark/1", Lead: b.lead, Journey: b.journey, StepID: "send-benchmark", ContentID: "benchmark-report"}
+	_, err = outage.SendContent(ctx, req)
+	require.Error(t, err, "the activity fails, so Temporal retries it")
+
+	res, err := a.SendContent(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSent, res.Status)
+	require.Len(t, b.sink.Messages(), 1)
 }
 
 func TestSentMailHasTheHeadersReceiversNeed(t *testing.T) {
@@ -191,4 +225,3 @@ func TestLoadJourneyPinsTheVersionAndDropsBodies(t *testing.T) {
 	_, err = a.LoadJourney(ctx, b.lead.ID, activities.JourneyRef{ID: "missing"})
 	require.ErrorContains(t, err, "publish it first")
 }
-

@@ -159,7 +159,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer mail.Close()
-	w := worker.New(c, cfg.TaskQueue, worker.Options{})
+	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
 	workflows.Register(w)
 	activities.Register(w, &activities.Activities{DB: db, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log,
 		Links: links.Signer{Secret: []byte(cfg.LinkSecret), BaseURL: cfg.PublicURL}})

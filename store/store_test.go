@@ -128,9 +128,12 @@ func TestSendOnce(t *testing.T) {
 	require.NoError(t, store.UpsertLead(ctx, pool, p))
 	s := store.Send{Key: "lead-x/run/step/1", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "step", ContentID: "c", To: p.Email, Subject: "s", MessageID: "<m@x>"}
 
-	// A delivery that fails leaves no row, so the retry sends.
+	// A delivery that fails releases the key, so the retry sends.
 	boom := errors.New("smtp down")
 	require.ErrorIs(t, store.SendOnce(ctx, pool, s, func() error { return boom }), boom)
+	status, err := store.SendStatus(ctx, pool, s.Key)
+	require.NoError(t, err)
+	require.Equal(t, "failed", status)
 
 	var mu sync.Mutex
 	delivered := 0
@@ -145,14 +148,38 @@ func TestSendOnce(t *testing.T) {
 				mu.Unlock()
 				return nil
 			})
-			if err != nil {
-				require.ErrorIs(t, err, store.ErrAlreadySent)
+			if err != nil && !errors.Is(err, store.ErrAlreadySent) && !errors.Is(err, store.ErrUnconfirmed) {
+				t.Errorf("unexpected error: %v", err)
 			}
 		}()
 	}
 	wg.Wait()
 	require.Equal(t, 1, delivered, "five concurrent attempts with one key deliver once")
+	require.ErrorIs(t, store.SendOnce(ctx, pool, s, func() error { t.Fatal("delivered again"); return nil }), store.ErrAlreadySent)
 	n, err := store.CountSends(ctx, pool, p.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
+}
+
+func TestSendClaimedByADeadAttemptIsNotSentAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := storetest.Pool(t)
+	p := lead.Profile{Email: "linus@example.com"}
+	require.NoError(t, p.Normalize())
+	require.NoError(t, store.UpsertLead(ctx, pool, p))
+	s := store.Send{Key: "lead-y/run/step/1", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "step", ContentID: "c", To: p.Email, Subject: "s", MessageID: "<m@y>"}
+
+	// The worker dies during the SMTP conversation: the claim stays.
+	crashed := errors.New("worker killed")
+	func() {
+		defer func() { _ = recover() }()
+		_ = store.SendOnce(ctx, pool, s, func() error { panic(crashed) })
+	}()
+	status, err := store.SendStatus(ctx, pool, s.Key)
+	require.NoError(t, err)
+	require.Equal(t, "sending", status)
+
+	err = store.SendOnce(ctx, pool, s, func() error { t.Fatal("mailed twice"); return nil })
+	require.ErrorIs(t, err, store.ErrUnconfirmed)
 }

@@ -149,8 +149,15 @@ func (r *run) canSuggested() bool { return workflow.GetInfo(r.ctx).GetContinueAs
 func (r *run) loop() (Result, error) {
 	stepsWithoutWait := 0
 	for {
-		if err := r.handleMessages(); err != nil {
+		// Engagement that arrived while the previous step ran (a click
+		// reported before the send activity finished) counts for a wait_for
+		// that is about to begin.
+		got, err := r.handleMessagesFor(r.upcomingWant())
+		if err != nil {
 			return Result{}, err
+		}
+		if got != "" {
+			r.st.Matched = got
 		}
 		if r.st.finished() {
 			return r.result(), nil
@@ -180,6 +187,14 @@ func (r *run) loop() (Result, error) {
 			r.exit("loop_without_wait")
 		}
 	}
+}
+
+// upcomingWant is what the current step waits for, if it is a wait_for.
+func (r *run) upcomingWant() []lead.EventType {
+	if loc, ok := r.j.Step(r.st.Step); ok && loc.Step.WaitFor != nil && r.st.active() {
+		return loc.Step.WaitFor.Events
+	}
+	return nil
 }
 
 func (r *run) unwind(err error) (Result, error) {
@@ -340,7 +355,7 @@ func (r *run) send(step journeys.Step) (activities.SendResult, error) {
 	if err := workflow.ExecuteActivity(r.ctx, r.acts.SendContent, req).Get(r.ctx, &res); err != nil {
 		return res, fmt.Errorf("send %q at step %q: %w", step.Send, step.ID, err)
 	}
-	if res.Status == activities.SendSent || res.Status == activities.SendDuplicate {
+	if res.Status == activities.SendSent || res.Status == activities.SendDuplicate || res.Status == activities.SendUnconfirmed {
 		r.st.EmailsSent++
 	}
 	return res, nil
@@ -367,6 +382,11 @@ func (r *run) wait(d time.Duration, want []lead.EventType) (lead.EventType, erro
 		r.st.WaitUntil = workflow.Now(r.ctx).Add(r.scaled(d)).UnixMilli()
 	}
 	deadline := time.UnixMilli(r.st.WaitUntil)
+	if got := r.st.Matched; got != "" && contains(want, got) {
+		r.st.Matched = ""
+		return got, nil
+	}
+	r.st.Matched = ""
 	for {
 		got, err := r.handleMessagesFor(want)
 		if err != nil || got != "" || !r.st.active() {

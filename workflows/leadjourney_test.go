@@ -57,8 +57,18 @@ type testBundle struct {
 	input   workflows.Input
 }
 
-func setup(t *testing.T) *testBundle {
+// setupOptions change the fakes.
+type setupOptions struct {
+	// sendTakes is how long each send activity runs, in journey time.
+	sendTakes time.Duration
+}
+
+func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 	t.Helper()
+	var o setupOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	env := suite.NewTestWorkflowEnvironment()
@@ -71,7 +81,7 @@ func setup(t *testing.T) *testBundle {
 		func(_ context.Context, _ string, ref activities.JourneyRef) (activities.LoadedJourney, error) {
 			return activities.LoadedJourney{Version: 3, Journey: j.WithoutBodies()}, nil
 		})
-	env.OnActivity(a.SendContent, mock.Anything, mock.Anything).Return(
+	env.OnActivity(a.SendContent, mock.Anything, mock.Anything).After(o.sendTakes).Return(
 		func(_ context.Context, req activities.SendRequest) (activities.SendResult, error) {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
@@ -279,4 +289,19 @@ func TestContinueAsNewCarriesTheJourneyOn(t *testing.T) {
 	for _, s := range c.rec.sends {
 		require.Contains(t, s.Key, st.Enrollment, "send keys keep the enrolment across runs")
 	}
+}
+
+func TestEventDuringTheSendCountsForTheWaitThatFollows(t *testing.T) {
+	t.Parallel()
+	// The click is reported while the first send's activity is still
+	// running: the send takes a journey hour here.
+	b := setup(t, func(o *setupOptions) { o.sendTakes = time.Hour })
+	b.signalAt(time.Minute, "c1", lead.EmailClick)
+	var st workflows.Status
+	b.env.RegisterDelayedCallback(func() { st = b.status(t) }, 3*time.Hour)
+	b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 4*time.Hour)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	require.Equal(t, "settle", st.Step, "the click ended the wait for engagement at once: %+v", st.LastSteps)
+	require.Equal(t, []string{"benchmark-report", "webinar-invite"}, b.rec.contents())
+	require.Equal(t, 2*time.Hour, b.rec.sendAt[1], "the invitation went as soon as the first send finished")
 }

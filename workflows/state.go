@@ -30,6 +30,9 @@ type State struct {
 	Entered bool `json:"entered,omitempty"`
 	// WaitUntil is the current wait's deadline in workflow time (Unix ms).
 	WaitUntil int64 `json:"wait_until,omitempty"`
+	// Matched is an event the coming wait_for wants that arrived just
+	// before the wait began.
+	Matched lead.EventType `json:"matched,omitempty"`
 	// Occurrences counts visits per step; with the enrolment it makes each
 	// send's idempotency key.
 	Occurrences map[string]int         `json:"occurrences"`

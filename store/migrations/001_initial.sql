@@ -66,7 +66,10 @@ create table score_snapshots (
 create index score_snapshots_lead_idx on score_snapshots (lead_id, id);
 
 -- The idempotency key (workflow, enrolment, step, occurrence) is the primary
--- key: a retried send activity finds its row and does not mail twice.
+-- key: a retried send activity finds its row and does not mail twice. A row
+-- is claimed as 'sending' before the SMTP conversation and marked 'sent' or
+-- 'failed' after it; a 'sending' row left by a worker that died mid-send is
+-- never mailed again (at most once), and stays visible for operators.
 create table sends (
     idempotency_key text primary key,
     lead_id         text        not null references leads (id),
@@ -78,7 +81,10 @@ create table sends (
     subject         text        not null,
     message_id      text        not null,
     cost            numeric(12, 4) not null default 0,
-    sent_at         timestamptz not null default now()
+    status          text        not null default 'sending',
+    error           text        not null default '',
+    claimed_at      timestamptz not null default now(),
+    sent_at         timestamptz
 );
 create index sends_lead_idx on sends (lead_id, sent_at);
 

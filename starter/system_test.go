@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/nurture-dev/nurture/activities"
+	"github.com/nurture-dev/nurture/devstack"
+	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/links"
+	"github.com/nurture-dev/nurture/smtpsink"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/store/storetest"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+// system is the whole engine on real parts: PostgreSQL (a schema of its
+// own), the embedded Temporal server, a worker and the SMTP sink.
+type system struct {
+	db       *pgxpool.Pool
+	temporal *devstack.Temporal
+	client   client.Client
+	worker   worker.Worker
+	sink     *smtpsink.Sink
+	intake   *ingest.Intake
+	version  int
+}
+
+func testLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
+func startSystem(t *testing.T, dbFile string, scale float64) *system {
+	t.Helper()
+	ctx := context.Background()
+	s := &system{db: storetest.Pool(t)}
+	var err error
+	s.sink, err = smtpsink.Start(smtpsink.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.sink.Close() })
+	s.startTemporal(t, dbFile)
+
+	j, src, err := journeys.LoadShipped("b2b-nurture.yaml")
+	require.NoError(t, err)
+	pub, err := store.PublishJourney(ctx, s.db, j, src)
+	require.NoError(t, err)
+	s.version = pub.Version
+	s.intake = &ingest.Intake{DB: s.db, Temporal: s.client, TaskQueue: t.Name(), DefaultJourney: j.ID, TimeScale: scale}
+	return s
+}
+
+// startTemporal starts (or restarts) the server and a worker on it.
+func (s *system) startTemporal(t *testing.T, dbFile string) {
+	t.Helper()
+	var err error
+	s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Logger: testLogger()})
+	require.NoError(t, err)
+	s.client, err = client.Dial(client.Options{HostPort: s.temporal.Address, Logger: sdklog.NewStructuredLogger(testLogger())})
+	require.NoError(t, err)
+	mail, err := email.New(email.Config{Host: s.sink.Host(), Port: s.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
+	require.NoError(t, err)
+	s.worker = worker.New(s.client, t.Name(), worker.Options{WorkerStopTimeout: 10 * time.Second})
+	workflows.Register(s.worker)
+	activities.Register(s.worker, &activities.Activities{DB: s.db, Mail: mail, SalesEmail: "sales@acme.test", Log: testLogger(),
+		Links: links.Signer{Secret: []byte("secret"), BaseURL: "https://hooks.acme.test"}})
+	require.NoError(t, s.worker.Start())
+	if s.intake != nil {
+		s.intake.Temporal = s.client
+	}
+	t.Cleanup(s.stop)
+}
+
+func (s *system) stop() {
+	if s.worker != nil {
+		s.worker.Stop()
+		s.client.Close()
+		s.temporal.Stop()
+		s.worker = nil
+	}
+}
+
+func (s *system) event(t *testing.T, l lead.Profile, id string, typ lead.EventType) {
+	t.Helper()
+	_, err := s.intake.Record(context.Background(), lead.Event{ID: id, LeadID: l.ID, Type: typ, OccurredAt: time.Now().UTC()})
+	require.NoError(t, err)
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestLeadGoesFromEnrolmentToSales(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Real time: the 3-day wait for engagement outlasts the test, so every
+	// move below is caused by an event, not a timer.
+	s := startSystem(t, "", 1)
+	p, err := s.intake.Enroll(ctx, lead.Profile{Email: "Ada@Analytical.test", FirstName: "Ada", Company: "Analytical Engines", Title: "CTO"}, "", "")
+	require.NoError(t, err)
+
+	// The first email arrives at the SMTP server.
+	msgs, err := s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) >= 1 })
+	require.NoError(t, err)
+	require.Equal(t, []string{"ada@analytical.test"}, msgs[0].To)
+	require.Equal(t, "benchmark-report", msgs[0].Header.Get("X-Nurture-Content"))
+	require.Equal(t, "List-Unsubscribe=One-Click", msgs[0].Header.Get("List-Unsubscribe-Post"))
+
+	// A click ends the wait for engagement: the webinar invitation goes out.
+	s.event(t, p, "click-1", lead.EmailClick)
+	msgs, err = s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) >= 2 })
+	require.NoError(t, err)
+	require.Equal(t, "webinar-invite", msgs[1].Header.Get("X-Nurture-Content"))
+
+	// The score is persisted with its breakdown.
+	eventually(t, "score 3 persisted", func() bool {
+		snap, err := store.LatestSnapshot(ctx, s.db, p.ID)
+		return err == nil && snap.Score.Total() == 3
+	})
+	snap, err := store.LatestSnapshot(ctx, s.db, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, "event:email_click", snap.Score.Breakdown[0].Rule)
+	require.Equal(t, s.version, snap.Version)
+
+	// Intent during the wait crosses the threshold: handed off at once.
+	s.event(t, p, "demo-1", lead.DemoRequest)
+	s.event(t, p, "form-1", lead.ContactForm)
+	s.event(t, p, "webinar-1", lead.WebinarSignup)
+	s.event(t, p, "webinar-1", lead.WebinarSignup) // a retried webhook: stored once, counted once
+	eventually(t, "hand-off row", func() bool {
+		hs, err := store.ListHandoffs(ctx, s.db, p.ID)
+		return err == nil && len(hs) == 1
+	})
+	hs, err := store.ListHandoffs(ctx, s.db, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, 93, hs[0].Total)
+	_, err = s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(s.sink.To("sales@acme.test")) == 1 })
+	require.NoError(t, err)
+	n, err := store.CountEvents(ctx, s.db, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+
+	st, err := workflows.QueryLead(ctx, s.client, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, workflows.LifecycleHandedOff, st.Lifecycle)
+	require.Equal(t, 93, st.Total)
+
+	// Sales accepts; the journey ends with the lead an SQL.
+	require.NoError(t, workflows.SendFeedback(ctx, s.client, p.ID, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted}))
+	var res workflows.Result
+	require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(p.ID), "").Get(ctx, &res))
+	require.Equal(t, workflows.LifecycleSQL, res.Lifecycle)
+	row, err := store.GetLead(ctx, s.db, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, workflows.LifecycleSQL, row.Lifecycle)
+	require.Equal(t, 93, row.Score)
+	require.Len(t, s.sink.To("ada@analytical.test"), 2, "no content after the hand-off")
+}
+
+func TestRestartKeepsRunningJourneys(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbFile := filepath.Join(t.TempDir(), "temporal.db")
+	// A day lasts 2s: the reminder is due 6s after enrolment.
+	s := startSystem(t, dbFile, 43200)
+	p, err := s.intake.Enroll(ctx, lead.Profile{Email: "grace@cobol.test", FirstName: "Grace"}, "", "")
+	require.NoError(t, err)
+	_, err = s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) == 1 })
+	require.NoError(t, err)
+
+	// The server and worker go away mid-wait and come back on the same file.
+	s.stop()
+	time.Sleep(time.Second)
+	s.startTemporal(t, dbFile)
+
+	var res workflows.Result
+	require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(p.ID), "").Get(ctx, &res))
+	require.Equal(t, "no_engagement", res.ExitReason)
+	var contents []string
+	for _, m := range s.sink.To("grace@cobol.test") {
+		contents = append(contents, m.Header.Get("X-Nurture-Content"))
+	}
+	require.Equal(t, []string{"benchmark-report", "benchmark-reminder"}, contents, "the journey went on, and nothing was sent twice")
+}
+
+func TestDemoCommand(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	env := &environment{
+		getenv: func(k string) string {
+			if k == "DATABASE_URL" {
+				return storetest.NewDatabase(t) // does not exist yet: the demo creates it
+			}
+			return ""
+		},
+		stdout: &out, stderr: &errOut,
+	}
+	err := dispatch(ctx, env, []string{"demo", "-data", t.TempDir(), "-temporal-port", "0", "-ui-port", "0",
+		"-smtp-listen", "127.0.0.1:0", "-time-scale", "172800", "-task-queue", "demo-test"})
+	require.NoError(t, err, "stderr: %s\nstdout: %s", errOut.String(), out.String())
+	got := out.String()
+	for _, want := range []string{
+		`MAIL      ada@analytical.test      "Ada, the 2026 B2B pipeline benchmark is here" [benchmark-report]`,
+		"HANDOFF   ada@analytical.test      to sales at score 100",
+		"SALES     ada@analytical.test      verdict accepted",
+		"EXIT      linus@kernel.test        unsubscribe",
+		"summary after",
+	} {
+		require.Contains(t, got, want)
+	}
+	summary := got[strings.Index(got, "summary after"):]
+	require.Regexp(t, `ada@analytical.test\s+sql\s+100`, summary)
+	require.Regexp(t, `margaret@apollo.test\s+exited\s+\d+\s+\d+\s+handed off at 90, sales said recycle`, summary)
+	require.Regexp(t, `grace@cobol.test\s+exited\s+\d+\s+2\s+exit: no_engagement`, summary)
+}
+
+func TestDemoSaysWhenPostgresIsDown(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	env := &environment{getenv: func(k string) string {
+		if k == "DATABASE_URL" {
+			return "postgres://postgres@127.0.0.1:1/nurture?sslmode=disable"
+		}
+		return ""
+	}, stdout: &out, stderr: &errOut}
+	err := dispatch(context.Background(), env, []string{"demo", "-data", t.TempDir()})
+	require.ErrorIs(t, err, store.ErrUnreachable)
+	require.Contains(t, store.Hint(err), "start one")
+}
