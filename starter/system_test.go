@@ -45,7 +45,7 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
-func startSystem(t *testing.T, dbFile string, scale float64) *system {
+func startSystem(t testing.TB, dbFile string, scale float64) *system {
 	t.Helper()
 	ctx := context.Background()
 	s := &system{db: storetest.Pool(t)}
@@ -65,7 +65,7 @@ func startSystem(t *testing.T, dbFile string, scale float64) *system {
 }
 
 // startTemporal starts (or restarts) the server and a worker on it.
-func (s *system) startTemporal(t *testing.T, dbFile string) {
+func (s *system) startTemporal(t testing.TB, dbFile string) {
 	t.Helper()
 	var err error
 	s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Logger: testLogger()})

@@ -13,7 +13,11 @@ import (
 
 // Snapshot is a lead's score and position at one moment, with why it changed.
 type Snapshot struct {
-	LeadID      string
+	LeadID string
+	// Enrollment and Seq identify the snapshot, so a retried write is a
+	// no-op.
+	Enrollment  string
+	Seq         int
 	JourneyID   string
 	Version     int
 	Score       scoring.Score
@@ -27,14 +31,16 @@ type Snapshot struct {
 // in one transaction.
 func RecordProgress(ctx context.Context, db DB, s Snapshot) error {
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `
-insert into score_snapshots (lead_id, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			s.LeadID, s.JourneyID, s.Version, s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Score.Adjusted, breakdown(s.Score),
-			s.Lifecycle, s.BuyingStage, s.Reason, s.At); err != nil {
-			return err
+		tag, err := tx.Exec(ctx, `
+insert into score_snapshots (lead_id, enrollment, seq, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+on conflict (lead_id, enrollment, seq) do nothing`,
+			s.LeadID, s.Enrollment, s.Seq, s.JourneyID, s.Version, s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Score.Adjusted, breakdown(s.Score),
+			s.Lifecycle, s.BuyingStage, s.Reason, s.At)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // written by an earlier attempt
 		}
-		_, err := tx.Exec(ctx, `update leads set score = $2, lifecycle = $3, buying_stage = $4, updated_at = now() where id = $1`,
+		_, err = tx.Exec(ctx, `update leads set score = $2, lifecycle = $3, buying_stage = $4, updated_at = now() where id = $1`,
 			s.LeadID, s.Score.Total(), s.Lifecycle, s.BuyingStage)
 		return err
 	})

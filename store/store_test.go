@@ -12,6 +12,7 @@ import (
 
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/scoring"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/store/storetest"
 )
@@ -182,4 +183,28 @@ func TestSendClaimedByADeadAttemptIsNotSentAgain(t *testing.T) {
 
 	err = store.SendOnce(ctx, pool, s, func() error { t.Fatal("mailed twice"); return nil })
 	require.ErrorIs(t, err, store.ErrUnconfirmed)
+}
+
+func TestProgressIsRecordedOncePerSequence(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := storetest.Pool(t)
+	p := lead.Profile{Email: "margaret@example.com"}
+	require.NoError(t, p.Normalize())
+	require.NoError(t, store.UpsertLead(ctx, pool, p))
+	snap := store.Snapshot{LeadID: p.ID, Enrollment: "run-1", Seq: 1, JourneyID: "j", Version: 1,
+		Score: scoring.Score{Intent: 40}, Lifecycle: "mql", BuyingStage: "evaluation", Reason: "demo_request", At: testTime}
+	require.NoError(t, store.RecordProgress(ctx, pool, snap))
+	require.NoError(t, store.RecordProgress(ctx, pool, snap), "a retried write is a no-op")
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, "select count(*) from score_snapshots where lead_id = $1", p.ID).Scan(&n))
+	require.Equal(t, 1, n)
+	got, err := store.LatestSnapshot(ctx, pool, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, 40, got.Score.Total())
+	require.NotNil(t, got.Score.Breakdown, "an empty breakdown is stored as a list, not NULL")
+	row, err := store.GetLead(ctx, pool, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, 40, row.Score)
+	require.Equal(t, "mql", row.Lifecycle)
 }

@@ -591,14 +591,24 @@ func (r *run) exit(reason string) {
 	}
 }
 
-// progress stores a snapshot of score, stage and lifecycle.
+// progress stores a snapshot of score, stage and lifecycle. It is a local
+// activity: a short database write that runs inside the workflow task, with
+// no round trip through the server, which roughly doubles the engagement a
+// worker processes (see the README's benchmark). The (enrolment, seq) key
+// makes a retried write land once.
 func (r *run) progress(reason string) error {
+	r.st.ProgressSeq++
 	snap := store.Snapshot{
-		LeadID: r.st.Lead.ID, JourneyID: r.st.JourneyID, Version: r.st.JourneyVersion,
+		LeadID: r.st.Lead.ID, Enrollment: r.st.Enrollment, Seq: r.st.ProgressSeq,
+		JourneyID: r.st.JourneyID, Version: r.st.JourneyVersion,
 		Score: r.st.Score, Lifecycle: r.st.Lifecycle, BuyingStage: r.st.BuyingStage,
 		Reason: reason, At: workflow.Now(r.ctx),
 	}
-	if err := workflow.ExecuteActivity(r.ctx, r.acts.RecordProgress, snap).Get(r.ctx, nil); err != nil {
+	ctx := workflow.WithLocalActivityOptions(r.ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})
+	if err := workflow.ExecuteLocalActivity(ctx, r.acts.RecordProgress, snap).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record progress: %w", err)
 	}
 	return nil

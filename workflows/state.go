@@ -40,10 +40,12 @@ type State struct {
 	RecentIDs   []string               `json:"recent_ids"`
 	History     []StepRecord           `json:"history"`
 	EmailsSent  int                    `json:"emails_sent"`
-	EventsSeen  int                    `json:"events_seen"`
-	HandoffID   int64                  `json:"handoff_id,omitempty"`
-	Handoffs    int                    `json:"handoffs,omitempty"`
-	ExitReason  string                 `json:"exit_reason,omitempty"`
+	// ProgressSeq numbers the score snapshots of this enrolment.
+	ProgressSeq int    `json:"progress_seq"`
+	EventsSeen  int    `json:"events_seen"`
+	HandoffID   int64  `json:"handoff_id,omitempty"`
+	Handoffs    int    `json:"handoffs,omitempty"`
+	ExitReason  string `json:"exit_reason,omitempty"`
 
 	// Messages received but not yet acted on when the run continued as new.
 	Pending  []lead.Event    `json:"pending,omitempty"`

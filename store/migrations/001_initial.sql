@@ -47,10 +47,13 @@ create table events (
 );
 create index events_lead_idx on events (lead_id, occurred_at);
 
--- One row per rescore, with the breakdown that explains it.
+-- One row per rescore, with the breakdown that explains it. (enrollment,
+-- seq) makes a retried write land once.
 create table score_snapshots (
     id           bigint generated always as identity primary key,
     lead_id      text        not null references leads (id),
+    enrollment   text        not null,
+    seq          int         not null,
     journey_id   text        not null,
     version      int         not null,
     total        int         not null,
@@ -61,7 +64,8 @@ create table score_snapshots (
     lifecycle    text        not null,
     buying_stage text        not null,
     reason       text        not null,
-    at           timestamptz not null default now()
+    at           timestamptz not null default now(),
+    unique (lead_id, enrollment, seq)
 );
 create index score_snapshots_lead_idx on score_snapshots (lead_id, id);
 

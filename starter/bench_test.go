@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/smtpsink"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+// bareLead is the floor: a workflow that receives the same engagement
+// signals and only counts them (deduplicated), with the same status query.
+func bareLead(ctx workflow.Context, in workflows.Input) error {
+	seen := map[string]bool{}
+	if err := workflow.SetQueryHandler(ctx, workflows.QueryStatus, func() (workflows.Status, error) {
+		return workflows.Status{EventsSeen: len(seen)}, nil
+	}); err != nil {
+		return err
+	}
+	ch := workflow.GetSignalChannel(ctx, workflows.SignalEngagement)
+	for {
+		var ev lead.Event
+		ch.Receive(ctx, &ev)
+		seen[ev.ID] = true
+	}
+}
+
+type engine struct {
+	name string
+	// send delivers one event the way the engine's edge would.
+	send func(ctx context.Context, l lead.Profile, ev lead.Event) error
+	// processed says how many events the engine has processed for a lead.
+	processed func(ctx context.Context, l lead.Profile) int
+}
+
+type measurement struct {
+	acceptedPerSec, processedPerSec float64
+	p50, p99                        time.Duration
+}
+
+const (
+	benchLeads       = 20
+	benchEventsEach  = 20
+	benchSenders     = 8
+	benchLatencyRuns = 60
+)
+
+// BenchmarkEngagement runs the same engagement load through a bare workflow
+// (the floor) and through nurture (HTTP-edge equivalent: store in
+// PostgreSQL, SignalWithStart; then dedupe, rescore and persist the score in
+// the workflow), on one embedded server in one run, and reports both and
+// their ratio. Run: go test ./starter -run '^$' -bench Engagement -benchtime 1x
+func BenchmarkEngagement(b *testing.B) {
+	ctx := context.Background()
+	s := startSystem(b, "", 1)
+	bareQueue := "bare-" + b.Name()
+	bw := worker.New(s.client, bareQueue, worker.Options{})
+	bw.RegisterWorkflow(bareLead)
+	if err := bw.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer bw.Stop()
+
+	bare := engine{name: "bare", send: func(ctx context.Context, l lead.Profile, ev lead.Event) error {
+		_, err := s.client.SignalWithStartWorkflow(ctx, "bare-"+l.ID, workflows.SignalEngagement, ev,
+			client.StartWorkflowOptions{ID: "bare-" + l.ID, TaskQueue: bareQueue}, bareLead, workflows.Input{Lead: l})
+		return err
+	}, processed: func(ctx context.Context, l lead.Profile) int {
+		// The floor has no database: ask the workflow.
+		v, err := s.client.QueryWorkflow(ctx, "bare-"+l.ID, "", workflows.QueryStatus)
+		if err != nil {
+			b.Fatalf("query: %v", err)
+		}
+		var st workflows.Status
+		if err := v.Get(&st); err != nil {
+			b.Fatal(err)
+		}
+		return st.EventsSeen
+	}}
+	ours := engine{name: "nurture", send: func(ctx context.Context, _ lead.Profile, ev lead.Event) error {
+		_, err := s.intake.Record(ctx, ev)
+		return err
+	}, processed: func(ctx context.Context, l lead.Profile) int {
+		// Processed means rescored and persisted: every page view is a
+		// point, so the lead's stored score counts them.
+		var score int
+		if err := s.db.QueryRow(ctx, `select score from leads where id = $1`, l.ID).Scan(&score); err != nil {
+			b.Fatal(err)
+		}
+		return score // fresh leads start at 0
+	}}
+
+	for i := 0; i < b.N; i++ {
+		leads := make([]lead.Profile, benchLeads)
+		for n := range leads {
+			p, err := s.intake.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("bench-%d-%d@load.test", i, n)}, "", "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			leads[n] = p
+		}
+		// Every lead has had its first email and sits in a 3-day wait.
+		if _, err := s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) >= (i+1)*benchLeads }); err != nil {
+			b.Fatal(err)
+		}
+		idPrefix := fmt.Sprintf("run%d", i)
+		floor := measure(b, ctx, bare, leads, idPrefix)
+		got := measure(b, ctx, ours, leads, idPrefix)
+
+		b.ReportMetric(floor.acceptedPerSec, "bare-accepted/s")
+		b.ReportMetric(got.acceptedPerSec, "nurture-accepted/s")
+		b.ReportMetric(got.acceptedPerSec/floor.acceptedPerSec, "accepted-ratio")
+		b.ReportMetric(floor.processedPerSec, "bare-processed/s")
+		b.ReportMetric(got.processedPerSec, "nurture-processed/s")
+		b.ReportMetric(got.processedPerSec/floor.processedPerSec, "processed-ratio")
+		b.ReportMetric(ms(floor.p50), "bare-p50-ms")
+		b.ReportMetric(ms(floor.p99), "bare-p99-ms")
+		b.ReportMetric(ms(got.p50), "nurture-p50-ms")
+		b.ReportMetric(ms(got.p99), "nurture-p99-ms")
+
+		events, bytes := historyCost(b, ctx, s.client, workflows.WorkflowID(leads[0].ID))
+		perEvent := float64(benchEventsEach + benchLatencyRuns/benchLeads + 1)
+		b.ReportMetric(float64(events)/perEvent, "history-events/event")
+		b.ReportMetric(float64(bytes)/perEvent, "history-bytes/event")
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// measure sends benchEventsEach events to every lead from benchSenders
+// goroutines (throughput), then benchLatencyRuns events one at a time, each
+// timed from request until the workflow reports it processed (latency).
+func measure(b *testing.B, ctx context.Context, e engine, leads []lead.Profile, idPrefix string) measurement {
+	b.Helper()
+	type job struct {
+		l  lead.Profile
+		ev lead.Event
+	}
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	errs := make(chan error, benchSenders)
+	start := time.Now()
+	for range benchSenders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := e.send(ctx, j.l, j.ev); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for n := range benchEventsEach {
+		for _, l := range leads {
+			jobs <- job{l, lead.Event{ID: fmt.Sprintf("%s-%s-%s-%d", idPrefix, e.name, l.ID, n), LeadID: l.ID, Type: lead.PageView, OccurredAt: time.Now().UTC()}}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	accepted := time.Since(start)
+	select {
+	case err := <-errs:
+		b.Fatalf("%s: %v", e.name, err)
+	default:
+	}
+	seen := func(l lead.Profile) int { return e.processed(ctx, l) }
+	pendingLeads := append([]lead.Profile(nil), leads...)
+	for len(pendingLeads) > 0 {
+		var still []lead.Profile
+		for _, l := range pendingLeads {
+			if seen(l) < benchEventsEach {
+				still = append(still, l)
+			}
+		}
+		pendingLeads = still
+		if len(still) > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	processed := time.Since(start)
+	total := float64(benchEventsEach * len(leads))
+
+	var lat []time.Duration
+	for n := range benchLatencyRuns {
+		l := leads[n%len(leads)]
+		before := seen(l)
+		t0 := time.Now()
+		if err := e.send(ctx, l, lead.Event{ID: fmt.Sprintf("%s-%s-lat-%d", idPrefix, e.name, n), LeadID: l.ID, Type: lead.PageView, OccurredAt: time.Now().UTC()}); err != nil {
+			b.Fatal(err)
+		}
+		for seen(l) == before {
+			time.Sleep(time.Millisecond)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return measurement{
+		acceptedPerSec:  total / accepted.Seconds(),
+		processedPerSec: total / processed.Seconds(),
+		p50:             lat[len(lat)/2],
+		p99:             lat[len(lat)*99/100],
+	}
+}
+
+// historyCost counts a workflow's history events and their encoded size.
+func historyCost(b *testing.B, ctx context.Context, c client.Client, workflowID string) (int, int) {
+	b.Helper()
+	it := c.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	events, bytes := 0, 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		events++
+		bytes += proto.Size(ev)
+	}
+	return events, bytes
+}
