@@ -12,9 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/devstack"
@@ -177,6 +179,27 @@ func TestLeadGoesFromEnrolmentToSales(t *testing.T) {
 	require.Equal(t, workflows.LifecycleSQL, row.Lifecycle)
 	require.Equal(t, 93, row.Score)
 	require.Len(t, s.sink.To("ada@analytical.test"), 2, "no content after the hand-off")
+	recordHistory(t, s.client, workflows.WorkflowID(p.ID), "handoff-accepted")
+}
+
+// recordHistory saves a finished workflow's history for the replay test in
+// workflows/ when UPDATE_HISTORIES=1; commit the file with the change that
+// made it. Old files stay: running journeys must keep replaying.
+func recordHistory(t *testing.T, c client.Client, workflowID, name string) {
+	t.Helper()
+	if os.Getenv("UPDATE_HISTORIES") != "1" {
+		return
+	}
+	var events []*historypb.HistoryEvent
+	it := c.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		events = append(events, ev)
+	}
+	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&historypb.History{Events: events})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), data, 0o644))
 }
 
 func TestRestartKeepsRunningJourneys(t *testing.T) {
