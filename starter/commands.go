@@ -57,10 +57,11 @@ func connect(ctx context.Context, env *environment, cfg *config.Config, withTemp
 
 func runPublish(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "publish", "FILE...", "Validates each journey file and stores it as a new immutable version.\nPublishing a file whose content did not change is a no-op.")
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(args) == 0 {
 		fs.Usage()
 		return errors.New("name at least one journey file")
 	}
@@ -70,7 +71,7 @@ func runPublish(ctx context.Context, env *environment, args []string) error {
 	}
 	var all []loaded
 	var problems []string
-	for _, path := range fs.Args() {
+	for _, path := range args {
 		j, src, err := journeys.LoadFile(path)
 		if err != nil {
 			problems = append(problems, err.Error())
@@ -112,14 +113,15 @@ func runEnroll(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&p.TimeZone, "tz", "UTC", "IANA time zone, like Europe/Berlin")
 	fs.StringVar(&p.Source, "source", "cli", "where the lead came from")
 	fs.Var(keyValues(p.Fields), "field", "profile field key=value (repeatable): industry=saas, employees=250, ...")
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		fs.Usage()
 		return errors.New("name the lead's e-mail address")
 	}
-	p.Email = fs.Arg(0)
+	p.Email = args[0]
 	conn, err := connect(ctx, env, cfg, true)
 	if err != nil {
 		return err
@@ -148,14 +150,15 @@ func runEvent(ctx context.Context, env *environment, args []string) error {
 	at := fs.String("at", "", "when it happened, RFC 3339; now when empty")
 	props := keyValues{}
 	fs.Var(props, "prop", "event property key=value (repeatable): page=/pricing, asset=benchmark-2026")
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
+	if len(args) != 2 {
 		fs.Usage()
 		return errors.New("name the lead and the event type")
 	}
-	ev := lead.Event{ID: *id, LeadID: leadID(fs.Arg(0)), Type: lead.EventType(fs.Arg(1)), Source: "cli", Properties: props, OccurredAt: time.Now().UTC()}
+	ev := lead.Event{ID: *id, LeadID: leadID(args[0]), Type: lead.EventType(args[1]), Source: "cli", Properties: props, OccurredAt: time.Now().UTC()}
 	if ev.ID == "" {
 		ev.ID = uuid.NewString()
 	}
@@ -190,14 +193,15 @@ func runEvent(ctx context.Context, env *environment, args []string) error {
 func runFeedback(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "feedback", "EMAIL|LEAD-ID accepted|rejected|recycle", "Passes sales' verdict on the lead's open hand-off to its journey.")
 	reason := fs.String("reason", "", "why, in sales' words")
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
+	if len(args) != 2 {
 		fs.Usage()
 		return errors.New("name the lead and the verdict")
 	}
-	fb := workflows.SalesFeedback{Verdict: fs.Arg(1), Reason: *reason}
+	fb := workflows.SalesFeedback{Verdict: args[1], Reason: *reason}
 	if err := fb.Validate(); err != nil {
 		return err
 	}
@@ -206,7 +210,7 @@ func runFeedback(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	if err := workflows.SendFeedback(ctx, conn.temporal, leadID(fs.Arg(0)), fb); err != nil {
+	if err := workflows.SendFeedback(ctx, conn.temporal, leadID(args[0]), fb); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "verdict %s sent\n", fb.Verdict)
@@ -215,10 +219,11 @@ func runFeedback(ctx context.Context, env *environment, args []string) error {
 
 func runStatus(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "status", "EMAIL|LEAD-ID", "Shows a lead's journey position, lifecycle, score breakdown and last steps.")
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		fs.Usage()
 		return errors.New("name the lead")
 	}
@@ -227,7 +232,7 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	id := leadID(fs.Arg(0))
+	id := leadID(args[0])
 	row, err := store.GetLead(ctx, conn.db, id)
 	if err != nil {
 		return err

@@ -103,8 +103,13 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	uiPort := fs.Int("ui-port", 8233, "port of Temporal's Web UI (0 for none)")
 	smtpAddr := fs.String("smtp-listen", "127.0.0.1:2525", "address of the SMTP sink")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up waiting for the sample leads after this long")
-	if err := fs.Parse(args); err != nil {
+	args, err := parse(fs, args)
+	if err != nil {
 		return err
+	}
+	if len(args) > 0 {
+		fs.Usage()
+		return fmt.Errorf("demo takes no arguments, got %q", args)
 	}
 	if cfg.LinkSecret == "" {
 		cfg.LinkSecret = randomSecret()

@@ -125,3 +125,21 @@ func (kv keyValues) Set(s string) error {
 	kv[k] = v
 	return nil
 }
+
+// parse parses flags wherever they stand among the arguments, so
+// `starter enroll ada@acme.test -company Acme` works as people write it, and
+// returns the positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}

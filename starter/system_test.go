@@ -49,8 +49,13 @@ func testLogger() *slog.Logger {
 
 func startSystem(t testing.TB, dbFile string, scale float64) *system {
 	t.Helper()
+	return startSystemOn(t, storetest.Pool(t), dbFile, scale)
+}
+
+func startSystemOn(t testing.TB, db *pgxpool.Pool, dbFile string, scale float64) *system {
+	t.Helper()
 	ctx := context.Background()
-	s := &system{db: storetest.Pool(t)}
+	s := &system{db: db}
 	var err error
 	s.sink, err = smtpsink.Start(smtpsink.Options{})
 	require.NoError(t, err)

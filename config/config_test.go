@@ -1,0 +1,46 @@
+package config_test
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nurture-dev/nurture/config"
+)
+
+func env(m map[string]string) config.Getenv { return func(k string) string { return m[k] } }
+
+func TestEnvironmentWithFlagOverrides(t *testing.T) {
+	t.Parallel()
+	secret := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(secret, []byte("from-file\n"), 0o600))
+	getenv := env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "SMTP_PORT": "2525", "LINK_SECRET_FILE": secret})
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	var c config.Config
+	c.Register(fs, getenv)
+	require.NoError(t, fs.Parse([]string{"-smtp-host", "mail.acme.test"}))
+	require.Equal(t, "temporal:7233", c.TemporalAddress, "from the environment")
+	require.Equal(t, 2525, c.SMTP.Port)
+	require.Equal(t, "mail.acme.test", c.SMTP.Host, "a flag overrides")
+	require.Equal(t, "from-file", c.LinkSecret, "secrets can come from files")
+	require.Equal(t, "nurture", c.TaskQueue, "defaults")
+	require.NoError(t, c.Check(getenv))
+}
+
+func TestCheckSaysEverythingThatIsWrong(t *testing.T) {
+	t.Parallel()
+	getenv := env(map[string]string{"LINK_SECRET_FILE": "/no/such/file", "LOG_LEVEL": "loud"})
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var c config.Config
+	c.Register(fs, getenv)
+	require.NoError(t, fs.Parse(nil))
+	err := c.Check(getenv)
+	require.ErrorContains(t, err, "LINK_SECRET_FILE: open /no/such/file")
+	require.ErrorContains(t, err, "LINK_SECRET is empty")
+	require.ErrorContains(t, err, `LOG_LEVEL "loud"`)
+}
