@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -193,6 +194,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	fmt.Fprintf(env.stdout, "  Log          %s\n\n", logFile.Name())
 
 	if *resume {
+		d.started = time.Now()
 		fmt.Fprintln(env.stdout, "resuming the journeys in the data folder; interrupt (Ctrl-C) to stop")
 		<-ctx.Done()
 		return nil
@@ -200,6 +202,10 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 
 	d.intake = &ingest.Intake{DB: db, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: j.ID, TimeScale: d.scale}
 	if err := d.run(ctx, out, *timeout); err != nil {
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintf(env.stdout, "\ninterrupted: the journeys keep their place in %s; run the demo with -resume to let them carry on\n", *dataDir)
+			return nil
+		}
 		return err
 	}
 	fmt.Fprintf(env.stdout, "\nwhere to look:\n")
