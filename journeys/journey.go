@@ -31,6 +31,54 @@ type Journey struct {
 	// the lead is on (unsubscribe, hard bounce, ...).
 	ExitOn  []lead.EventType `yaml:"exit_on,omitempty" json:"exit_on,omitempty"`
 	Recycle *RecycleRule     `yaml:"recycle,omitempty" json:"recycle,omitempty"`
+	// Entry says which sources and events enrol a lead, and at which stage.
+	Entry   []EntryRule  `yaml:"entry,omitempty" json:"entry,omitempty"`
+	Reentry *ReentryRule `yaml:"reentry,omitempty" json:"reentry,omitempty"`
+	// Personas the journey targets: content with variants must have one
+	// for each. A lead's persona is its profile field "persona".
+	Personas []string `yaml:"personas,omitempty" json:"personas,omitempty"`
+	// TimeZone is used for leads whose profile has none (IANA name).
+	TimeZone     string        `yaml:"time_zone,omitempty" json:"time_zone,omitempty"`
+	SendWindow   *SendWindow   `yaml:"send_window,omitempty" json:"send_window,omitempty"`
+	FrequencyCap *FrequencyCap `yaml:"frequency_cap,omitempty" json:"frequency_cap,omitempty"`
+	// MaxDuration ends the journey this long after enrolment, wherever the
+	// lead is (a lead handed to sales is no longer in nurture and is not
+	// cut off).
+	MaxDuration Duration `yaml:"max_duration,omitempty" json:"max_duration,omitempty"`
+}
+
+// EntryRule enrols leads from a source or by an event, at a stage.
+type EntryRule struct {
+	// Source matches the lead's source (case-insensitive), like
+	// "demo request form".
+	Source string `yaml:"source,omitempty" json:"source,omitempty"`
+	// Event enrols a lead the first time it does this.
+	Event lead.EventType `yaml:"event,omitempty" json:"event,omitempty"`
+	// Stage to start at; the first stage when empty.
+	Stage string `yaml:"stage,omitempty" json:"stage,omitempty"`
+}
+
+// ReentryRule says whether a lead whose journey ended may start it again.
+type ReentryRule struct {
+	Allowed bool `yaml:"allowed" json:"allowed"`
+	// After is how long after the end it may (empty: at once).
+	After Duration `yaml:"after,omitempty" json:"after,omitempty"`
+}
+
+// SendWindow is when email may go out, in the lead's time zone.
+type SendWindow struct {
+	// Days are mon, tue, wed, thu, fri, sat, sun; all days when empty.
+	Days []string `yaml:"days,omitempty" json:"days,omitempty"`
+	// From and To are HH:MM on the lead's clock; To is exclusive.
+	From string `yaml:"from" json:"from"`
+	To   string `yaml:"to" json:"to"`
+}
+
+// FrequencyCap limits how many journey emails a lead gets in a period; a
+// send over the cap waits until it fits.
+type FrequencyCap struct {
+	Max int      `yaml:"max" json:"max"`
+	Per Duration `yaml:"per" json:"per"`
 }
 
 // Stage is a buying stage and the steps a lead takes in it.
@@ -49,6 +97,27 @@ type Content struct {
 	Text    string `yaml:"text" json:"text,omitempty"`
 	// Cost of one send in the journey's currency, for cost per lead.
 	Cost float64 `yaml:"cost,omitempty" json:"cost,omitempty"`
+	// Variants per persona replace subject and bodies for leads of that
+	// persona; others get the ones above.
+	Variants map[string]Variant `yaml:"variants,omitempty" json:"variants,omitempty"`
+}
+
+// Variant is a content item's version for one persona.
+type Variant struct {
+	Subject string `yaml:"subject" json:"subject"`
+	HTML    string `yaml:"html,omitempty" json:"html,omitempty"`
+	Text    string `yaml:"text,omitempty" json:"text,omitempty"`
+}
+
+// ForPersona returns the item as a lead of the persona gets it.
+func (c Content) ForPersona(persona string) Content {
+	v, ok := c.Variants[persona]
+	if !ok || persona == "" {
+		return c
+	}
+	out := c
+	out.Subject, out.HTML, out.Text = v.Subject, v.HTML, v.Text
+	return out
 }
 
 // HandoffRule says when a lead is sales ready. It is checked after every
@@ -61,8 +130,12 @@ type HandoffRule struct {
 
 // RecycleRule says where a lead goes when sales sends it back.
 type RecycleRule struct {
-	// Stage whose first step the lead resumes at.
-	Stage string `yaml:"stage" json:"stage"`
+	// Journey to continue in (its latest published version); this journey
+	// when empty.
+	Journey string `yaml:"journey,omitempty" json:"journey,omitempty"`
+	// Stage whose first step the lead resumes at; the first stage when
+	// empty.
+	Stage string `yaml:"stage,omitempty" json:"stage,omitempty"`
 	// KeepScore keeps the behaviour score; by default it starts again at
 	// zero, since what made the lead look ready did not convince sales.
 	KeepScore bool `yaml:"keep_score,omitempty" json:"keep_score,omitempty"`
@@ -74,7 +147,9 @@ type Step struct {
 
 	Send        string       `yaml:"send,omitempty" json:"send,omitempty"`
 	Wait        Duration     `yaml:"wait,omitempty" json:"wait,omitempty"`
+	WaitUntil   *WaitUntil   `yaml:"wait_until,omitempty" json:"wait_until,omitempty"`
 	WaitFor     *WaitFor     `yaml:"wait_for,omitempty" json:"wait_for,omitempty"`
+	Task        *Task        `yaml:"task,omitempty" json:"task,omitempty"`
 	Branch      *Branch      `yaml:"branch,omitempty" json:"branch,omitempty"`
 	AdjustScore *int         `yaml:"adjust_score,omitempty" json:"adjust_score,omitempty"`
 	SetStage    string       `yaml:"set_stage,omitempty" json:"set_stage,omitempty"`
@@ -91,8 +166,12 @@ func (s Step) Kind() string {
 		return "send"
 	case s.Wait != "":
 		return "wait"
+	case s.WaitUntil != nil:
+		return "wait_until"
 	case s.WaitFor != nil:
 		return "wait_for"
+	case s.Task != nil:
+		return "task"
 	case s.Branch != nil:
 		return "branch"
 	case s.AdjustScore != nil:
@@ -119,7 +198,9 @@ func (s Step) kinds() []string {
 	}
 	add(s.Send != "", "send")
 	add(s.Wait != "", "wait")
+	add(s.WaitUntil != nil, "wait_until")
 	add(s.WaitFor != nil, "wait_for")
+	add(s.Task != nil, "task")
 	add(s.Branch != nil, "branch")
 	add(s.AdjustScore != nil, "adjust_score")
 	add(s.SetStage != "", "set_stage")
@@ -129,13 +210,42 @@ func (s Step) kinds() []string {
 	return k
 }
 
-// WaitFor waits until one of Events arrives or Timeout passes, then goes to
-// OnEvent or OnTimeout (the next step when empty).
+// WaitFor waits until one of Events arrives or Timeout passes. The event
+// that came goes to its branch in On, else to OnEvent; a timeout goes to
+// OnTimeout; each falls back to the next step.
 type WaitFor struct {
-	Events    []lead.EventType `yaml:"events" json:"events"`
-	Timeout   Duration         `yaml:"timeout" json:"timeout"`
-	OnEvent   string           `yaml:"on_event,omitempty" json:"on_event,omitempty"`
-	OnTimeout string           `yaml:"on_timeout,omitempty" json:"on_timeout,omitempty"`
+	Events    []lead.EventType          `yaml:"events" json:"events"`
+	Timeout   Duration                  `yaml:"timeout" json:"timeout"`
+	On        map[lead.EventType]string `yaml:"on,omitempty" json:"on,omitempty"`
+	OnEvent   string                    `yaml:"on_event,omitempty" json:"on_event,omitempty"`
+	OnTimeout string                    `yaml:"on_timeout,omitempty" json:"on_timeout,omitempty"`
+}
+
+// WaitUntil waits for a date or for the send window to open.
+type WaitUntil struct {
+	// Date is 2026-12-01 (midnight in the lead's time zone) or an RFC 3339
+	// time.
+	Date string `yaml:"date,omitempty" json:"date,omitempty"`
+	// SendWindow waits until the journey's send window is open.
+	SendWindow bool `yaml:"send_window,omitempty" json:"send_window,omitempty"`
+}
+
+// Task asks a person (a sales rep) to do something, like a phone call, and
+// waits for its outcome, which the rep reports with `starter task`.
+type Task struct {
+	// Title is a template, like "Call {{.FirstName}} at {{.Company}}".
+	Title string `yaml:"title" json:"title"`
+	// Assignee is the e-mail address the task is sent to; the sales
+	// address when empty.
+	Assignee string `yaml:"assignee,omitempty" json:"assignee,omitempty"`
+	// Cost of doing it once, for cost per lead: a call costs far more than
+	// an email.
+	Cost    float64  `yaml:"cost,omitempty" json:"cost,omitempty"`
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+	// Outcomes maps each outcome the rep may report to the step it leads
+	// to, like {reached: send-demo, no_answer: retry-later}.
+	Outcomes  map[string]string `yaml:"outcomes" json:"outcomes"`
+	OnTimeout string            `yaml:"on_timeout,omitempty" json:"on_timeout,omitempty"`
 }
 
 // Branch goes to the first case whose condition holds, else to Otherwise.
