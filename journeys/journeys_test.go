@@ -87,7 +87,7 @@ func TestValidationErrorsSayWhatAndWhere(t *testing.T) {
 		column  int
 		message string
 	}{
-		{"unknown key", [2]string{"        wait: 3d", "        wiat: 3d"}, 15, 9, `unknown field "wiat"`},
+		{"unknown key", [2]string{"        wait: 3d", "        wiat: 3d"}, 15, 9, `unknown key "wiat"; did you mean "wait"?`},
 		{"bad duration", [2]string{"wait: 3d", "wait: 3 days"}, 15, 15, `wait: duration "3 days" has unknown unit " "; use w, d, h, m or s`},
 		{"unknown content", [2]string{"send: hello", "send: helo"}, 13, 15, `content "helo" is not in the journey's content catalogue`},
 		{"unknown event type", [2]string{"email_click: {", "email_clik: {"}, 6, 5, `unknown event type "email_clik"`},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -53,12 +54,18 @@ func Parse(file string, data []byte) (*Journey, error) {
 	if err != nil {
 		return nil, Problems{yamlProblem(file, err)}
 	}
-	var j Journey
-	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
-	if err := dec.Decode(&j); err != nil {
-		return nil, Problems{yamlProblem(file, err)}
-	}
 	v := &validator{file: file, tree: tree}
+	if len(tree.Docs) > 0 {
+		v.problems, v.unknownAt = unknownKeys(file, tree.Docs[0], reflect.TypeOf(Journey{}))
+	}
+	var j Journey
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&j); err != nil {
+		// A value of the wrong type leaves the rest undecoded: report it
+		// with the unknown keys, but do not check meaning on half a journey.
+		v.problems = append(v.problems, yamlProblem(file, err))
+		v.sort()
+		return nil, v.problems
+	}
 	v.journey(&j)
 	if len(v.problems) > 0 {
 		v.sort()
@@ -72,9 +79,6 @@ func yamlProblem(file string, err error) Problem {
 	if errors.As(err, &yerr) && yerr.GetToken() != nil {
 		pos := yerr.GetToken().Position
 		msg := yerr.GetMessage()
-		if strings.HasPrefix(msg, "unknown field") {
-			msg += "; check the spelling (keys are lower_snake_case), every key must be one the journey language defines"
-		}
 		return Problem{File: file, Line: pos.Line, Column: pos.Column, Message: msg}
 	}
 	return Problem{File: file, Line: 1, Column: 1, Message: err.Error()}

@@ -2,9 +2,11 @@ package journeys
 
 import (
 	"fmt"
+	"net/mail"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml/ast"
 
@@ -14,10 +16,14 @@ import (
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
+var stepKinds = []string{"send", "wait", "wait_until", "wait_for", "task", "branch", "adjust_score", "set_stage", "handoff", "goto", "exit"}
+
 type validator struct {
 	file     string
 	tree     *ast.File
 	problems Problems
+	// unknownAt holds the paths of mappings with unknown keys.
+	unknownAt map[string]bool
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -122,11 +128,24 @@ func (v *validator) journey(j *Journey) {
 			v.errorf(path, "%s %q is not a step of this journey", what, target)
 		}
 	}
+	stepPath := map[string]string{}
 	for si, st := range j.Stages {
 		for ti, s := range st.Steps {
-			v.step(fmt.Sprintf("$.stages[%d].steps[%d]", si, ti), s, stages, content, ref)
+			path := fmt.Sprintf("$.stages[%d].steps[%d]", si, ti)
+			stepPath[s.ID] = path
+			v.step(path, s, j, stages, content, ref)
 		}
 	}
+	if len(v.problems) == 0 {
+		// The graph is only meaningful once every reference resolves.
+		for _, id := range j.unreachable() {
+			v.errorf(stepPath[id]+".id", "step %q is unreachable: no step leads to it and it does not start a stage; remove it, or point a goto, next or branch at it", id)
+		}
+		for _, loop := range j.loopsWithoutWait() {
+			v.errorf(stepPath[loop[0]]+".id", "steps %s form a loop without a wait: a lead would go round it forever; add a wait, wait_for or task to the loop", strings.Join(quoteAll(loop), " → "))
+		}
+	}
+	v.rules(j, stages)
 
 	v.scoring(j.Scoring)
 	if j.Handoff.MinScore <= 0 {
@@ -140,11 +159,112 @@ func (v *validator) journey(j *Journey) {
 	}
 }
 
-func (v *validator) step(path string, s Step, stages, content map[string]bool, ref func(path, what, target string)) {
+// rules checks the journey-wide rules: entry, re-entry, personas, time
+// zone, send window, frequency cap, maximum duration.
+func (v *validator) rules(j *Journey, stages map[string]bool) {
+	for i, e := range j.Entry {
+		path := fmt.Sprintf("$.entry[%d]", i)
+		if (e.Source == "") == (e.Event == "") {
+			v.errorf(path, "entry rule needs either source (where the lead came from) or event (what it did), not both")
+		}
+		if e.Event != "" && !e.Event.Known() {
+			v.errorf(path+".event", "unknown event type %q; known types: %s", e.Event, lead.KnownEventTypeList())
+		}
+		if e.Stage != "" && !stages[e.Stage] {
+			v.errorf(path+".stage", "stage %q is not one of the journey's stages (%s)", e.Stage, strings.Join(stageIDs(j), ", "))
+		}
+	}
+	if r := j.Reentry; r != nil && r.After != "" {
+		v.duration("$.reentry.after", "reentry after", r.After)
+	}
+	personas := map[string]bool{}
+	for i, p := range j.Personas {
+		v.id(fmt.Sprintf("$.personas[%d]", i), "persona", p)
+		personas[p] = true
+	}
+	for ci, c := range j.Content {
+		if len(c.Variants) == 0 {
+			continue
+		}
+		path := fmt.Sprintf("$.content[%d]", ci)
+		for _, p := range j.Personas {
+			if _, ok := c.Variants[p]; !ok {
+				v.keyErrorf(path, "variants", "content %q has no variant for persona %q, which the journey targets", c.ID, p)
+			}
+		}
+		for _, name := range sortedVariantKeys(c.Variants) {
+			vpath := path + ".variants." + name
+			if !personas[name] {
+				v.keyErrorf(path+".variants", name, "content %q has a variant for %q, which is not one of the journey's personas (%s)", c.ID, name, strings.Join(j.Personas, ", "))
+			}
+			vr := c.Variants[name]
+			if strings.TrimSpace(vr.Subject) == "" {
+				v.errorf(vpath, "content %q variant %q needs a subject", c.ID, name)
+			}
+			v.template(vpath, Content{ID: c.ID + "/" + name, Subject: vr.Subject, HTML: vr.HTML, Text: vr.Text})
+		}
+	}
+	if j.TimeZone != "" {
+		if _, err := time.LoadLocation(j.TimeZone); err != nil {
+			v.errorf("$.time_zone", "time zone %q is not an IANA zone name (like Europe/Berlin or America/New_York)", j.TimeZone)
+		}
+	}
+	if w := j.SendWindow; w != nil {
+		for i, d := range w.Days {
+			if _, ok := weekdays[strings.ToLower(d)]; !ok {
+				v.errorf(fmt.Sprintf("$.send_window.days[%d]", i), "day %q: use mon, tue, wed, thu, fri, sat or sun", d)
+			}
+		}
+		from, errFrom := parseClock(w.From)
+		to, errTo := parseClock(w.To)
+		if errFrom != nil {
+			v.errorf("$.send_window.from", "send window from: %v", errFrom)
+		}
+		if errTo != nil {
+			v.errorf("$.send_window.to", "send window to: %v", errTo)
+		}
+		if errFrom == nil && errTo == nil && from >= to {
+			v.errorf("$.send_window.to", "send window ends (%s) before it starts (%s)", w.To, w.From)
+		}
+	}
+	if c := j.FrequencyCap; c != nil {
+		if c.Max <= 0 {
+			v.errorf("$.frequency_cap.max", "frequency cap max must be at least 1 email")
+		}
+		v.duration("$.frequency_cap.per", "frequency cap per", c.Per)
+	}
+	if j.MaxDuration != "" {
+		v.duration("$.max_duration", "max_duration", j.MaxDuration)
+	}
+	if r := j.Recycle; r != nil && r.Journey != "" {
+		v.id("$.recycle.journey", "recycle journey", r.Journey)
+	}
+}
+
+func quoteAll(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = fmt.Sprintf("%q", id)
+	}
+	return out
+}
+
+func sortedVariantKeys(m map[string]Variant) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (v *validator) step(path string, s Step, j *Journey, stages, content map[string]bool, ref func(path, what, target string)) {
 	kinds := s.kinds()
 	switch len(kinds) {
 	case 0:
-		v.errorf(path, "step %q does nothing; give it one of: send, wait, wait_for, branch, adjust_score, set_stage, handoff, goto, exit", s.ID)
+		if !v.unknownAt[path] { // the unknown key is the mistake
+			v.errorf(path, "step %q does nothing; give it one of: %s", s.ID, strings.Join(stepKinds, ", "))
+		}
 	case 1:
 	default:
 		v.errorf(path, "step %q has %d kinds (%s); a step does one thing, split it into steps", s.ID, len(kinds), strings.Join(kinds, ", "))
@@ -164,6 +284,15 @@ func (v *validator) step(path string, s Step, stages, content map[string]bool, r
 		}
 		v.eventTypes(path+".wait_for.events", w.Events)
 		v.duration(path+".wait_for.timeout", "wait_for timeout", w.Timeout)
+		for _, t := range sortedEventKeys(w.On) {
+			switch {
+			case !t.Known():
+				v.keyErrorf(path+".wait_for.on", string(t), "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
+			case !contains(w.Events, t):
+				v.keyErrorf(path+".wait_for.on", string(t), "on %q: the step does not wait for %s; add it to events", t, t)
+			}
+			ref(path+".wait_for.on."+string(t), "on "+string(t), w.On[t])
+		}
 		ref(path+".wait_for.on_event", "on_event", w.OnEvent)
 		ref(path+".wait_for.on_timeout", "on_timeout", w.OnTimeout)
 	case s.Branch != nil:
@@ -180,6 +309,44 @@ func (v *validator) step(path string, s Step, stages, content map[string]bool, r
 			}
 			v.condition(cpath+".when", c.When, stages)
 		}
+	case s.WaitUntil != nil:
+		w := s.WaitUntil
+		switch {
+		case (w.Date == "") == !w.SendWindow:
+			v.errorf(path+".wait_until", "wait_until needs either date (like 2026-12-01) or send_window: true")
+		case w.Date != "":
+			if _, err := ParseDate(w.Date, time.UTC); err != nil {
+				v.errorf(path+".wait_until.date", "%v", err)
+			}
+		case j.SendWindow == nil:
+			v.errorf(path+".wait_until.send_window", "wait_until send_window, but the journey has no send_window")
+		}
+	case s.Task != nil:
+		t := s.Task
+		if strings.TrimSpace(t.Title) == "" {
+			v.errorf(path+".task", "task needs a title, like \"Call {{.FirstName}} at {{.Company}}\"")
+		} else if _, err := renderText("task", t.Title, sampleData); err != nil {
+			v.errorf(path+".task.title", "task title: template error: %v", err)
+		}
+		if t.Assignee != "" {
+			if _, err := mail.ParseAddress(t.Assignee); err != nil {
+				v.errorf(path+".task.assignee", "task assignee %q is not an e-mail address", t.Assignee)
+			}
+		}
+		if t.Cost < 0 {
+			v.errorf(path+".task.cost", "task cost cannot be negative")
+		}
+		v.duration(path+".task.timeout", "task timeout", t.Timeout)
+		if len(t.Outcomes) == 0 {
+			v.errorf(path+".task", "task needs outcomes: what the rep may report (like reached, no_answer) and the step each leads to")
+		}
+		for _, o := range sortedKeys(t.Outcomes) {
+			if !idPattern.MatchString(o) {
+				v.keyErrorf(path+".task.outcomes", o, "outcome %q: use lower-case letters, digits, - and _", o)
+			}
+			ref(path+".task.outcomes."+o, "outcome "+o, t.Outcomes[o])
+		}
+		ref(path+".task.on_timeout", "on_timeout", t.OnTimeout)
 	case s.SetStage != "":
 		if !stages[s.SetStage] {
 			v.errorf(path+".set_stage", "stage %q is not one of the journey's stages", s.SetStage)
@@ -229,7 +396,7 @@ func (v *validator) scoring(m scoring.Model) {
 // sample data, so a template that does not parse or names a field leads do
 // not have fails now, at its line, rather than at the first send.
 func (v *validator) template(path string, c Content) {
-	sample := TemplateData{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Company: "Analytical Engines", Title: "CTO", Fields: map[string]string{}, UnsubscribeURL: "https://example.com/u/x"}
+	sample := sampleData
 	for _, part := range []struct {
 		key  string
 		item Content
@@ -244,10 +411,31 @@ func (v *validator) template(path string, c Content) {
 	}
 }
 
+// sampleData is what templates are trial-rendered with.
+var sampleData = TemplateData{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Company: "Analytical Engines", Title: "CTO", Fields: map[string]string{}, UnsubscribeURL: "https://example.com/u/x"}
+
+func contains(xs []lead.EventType, t lead.EventType) bool {
+	for _, x := range xs {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
 func stageIDs(j *Journey) []string {
 	ids := make([]string, len(j.Stages))
 	for i, s := range j.Stages {
 		ids[i] = s.ID
 	}
 	return ids
+}
+
+func sortedEventKeys(m map[lead.EventType]string) []lead.EventType {
+	keys := make([]lead.EventType, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
 }

@@ -1,0 +1,173 @@
+package journeys
+
+import "sort"
+
+// Next lists the steps a step can lead to, in a stable order: where the lead
+// may go after it. An exit leads nowhere; "" (the end of the journey) is
+// left out.
+func (j *Journey) Next(s Step) []string {
+	var out []string
+	add := func(id string) {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	after := j.After(s.ID)
+	switch s.Kind() {
+	case "exit":
+		return nil
+	case "goto":
+		add(s.Goto)
+		return out
+	case "branch":
+		for _, c := range s.Branch.Cases {
+			add(c.Goto)
+		}
+		add(s.Branch.Otherwise)
+		return out
+	case "wait_for":
+		w := s.WaitFor
+		for _, t := range sortedEventKeys(w.On) {
+			add(w.On[t])
+		}
+		add(or(w.OnEvent, after))
+		add(or(w.OnTimeout, after))
+		return out
+	case "task":
+		for _, o := range sortedKeys(s.Task.Outcomes) {
+			add(s.Task.Outcomes[o])
+		}
+		add(or(s.Task.OnTimeout, after))
+		return out
+	}
+	add(after)
+	return out
+}
+
+// waits reports whether a step makes the lead wait, which is what keeps a
+// loop from spinning.
+func (s Step) waits() bool {
+	switch s.Kind() {
+	case "wait", "wait_until", "wait_for", "task":
+		return true
+	}
+	return false
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// unreachable lists the steps no lead can get to. A lead can be enrolled at
+// the first step of any stage, so those are the ways in.
+func (j *Journey) unreachable() []string {
+	seen := map[string]bool{}
+	var stack []string
+	for _, st := range j.Stages {
+		if len(st.Steps) > 0 {
+			stack = append(stack, st.Steps[0].ID)
+		}
+	}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if loc, ok := j.Step(id); ok {
+			stack = append(stack, j.Next(loc.Step)...)
+		}
+	}
+	var out []string
+	for _, l := range j.Steps() {
+		if !seen[l.Step.ID] {
+			out = append(out, l.Step.ID)
+		}
+	}
+	return out
+}
+
+// loopsWithoutWait finds cycles made only of steps that do not wait: a lead
+// in one would spin forever (and be mailed each time round). It returns one
+// cycle per strongly connected component, each as the step IDs in file order.
+func (j *Journey) loopsWithoutWait() [][]string {
+	steps := j.Steps()
+	index := map[string]int{}
+	for i, l := range steps {
+		index[l.Step.ID] = i
+	}
+	// Tarjan's algorithm over the steps that do not wait.
+	n := len(steps)
+	idx, low := make([]int, n), make([]int, n)
+	onStack := make([]bool, n)
+	for i := range idx {
+		idx[i] = -1
+	}
+	var stack []int
+	var loops [][]string
+	counter := 0
+	var visit func(v int)
+	visit = func(v int) {
+		idx[v], low[v] = counter, counter
+		counter++
+		stack = append(stack, v)
+		onStack[v] = true
+		selfLoop := false
+		for _, next := range j.Next(steps[v].Step) {
+			w, ok := index[next]
+			if !ok || steps[w].Step.waits() {
+				continue
+			}
+			if w == v {
+				selfLoop = true
+			}
+			if idx[w] == -1 {
+				visit(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], idx[w])
+			}
+		}
+		if low[v] != idx[v] {
+			return
+		}
+		var comp []int
+		for {
+			w := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			onStack[w] = false
+			comp = append(comp, w)
+			if w == v {
+				break
+			}
+		}
+		if len(comp) > 1 || selfLoop {
+			sort.Ints(comp)
+			ids := make([]string, len(comp))
+			for i, c := range comp {
+				ids[i] = steps[c].Step.ID
+			}
+			loops = append(loops, ids)
+		}
+	}
+	for v := range steps {
+		if idx[v] == -1 && !steps[v].Step.waits() {
+			visit(v)
+		}
+	}
+	sort.Slice(loops, func(a, b int) bool { return index[loops[a][0]] < index[loops[b][0]] })
+	return loops
+}
