@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -153,6 +155,9 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 		err := fmt.Errorf("content %q is not in journey %q version %d", req.ContentID, req.Journey.ID, req.Journey.Version)
 		return SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
 	}
+	// The lead's persona picks the content's variant, at send time, so a
+	// persona learned during the journey counts.
+	item = item.ForPersona(req.Lead.Fields["persona"])
 	unsubscribe := a.Links.UnsubscribeURL(req.Lead.ID, req.Lead.Email)
 	body, err := item.Render(journeys.DataFor(req.Lead, unsubscribe))
 	if err != nil {
@@ -282,4 +287,76 @@ type VerdictRequest struct {
 // RecordVerdict stores sales' verdict on a hand-off.
 func (a *Activities) RecordVerdict(ctx context.Context, req VerdictRequest) error {
 	return store.SetVerdict(ctx, a.DB, req.HandoffID, req.Verdict, req.Reason)
+}
+
+// TaskRequest asks a person to do something for a lead.
+type TaskRequest struct {
+	Key     string       `json:"key"`
+	Lead    lead.Profile `json:"lead"`
+	Journey JourneyRef   `json:"journey"`
+	StepID  string       `json:"step_id"`
+	// Title is the step's template; it is rendered here.
+	Title    string   `json:"title"`
+	Assignee string   `json:"assignee,omitempty"`
+	Cost     float64  `json:"cost,omitempty"`
+	Outcomes []string `json:"outcomes"`
+	// Due is when the journey stops waiting, for the assignee's mail.
+	Due time.Time `json:"due"`
+}
+
+// TaskResult identifies the task, for its outcome.
+type TaskResult struct {
+	ID int64 `json:"id"`
+}
+
+// CreateTask records a task once and mails it to its assignee (the sales
+// address by default) with how to report the outcome.
+func (a *Activities) CreateTask(ctx context.Context, req TaskRequest) (TaskResult, error) {
+	title, err := journeys.Content{ID: "task", Subject: req.Title}.Render(journeys.DataFor(req.Lead, ""))
+	if err != nil {
+		return TaskResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
+	}
+	to := req.Assignee
+	if to == "" {
+		to = a.SalesEmail
+	}
+	id, _, err := store.InsertTask(ctx, a.DB, store.Task{
+		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
+		StepID: req.StepID, Title: title.Subject, Assignee: to, Cost: req.Cost, Outcomes: req.Outcomes,
+	})
+	if err != nil {
+		return TaskResult{}, err
+	}
+	if to == "" {
+		a.Log.Warn("task recorded but nobody to mail it to (SALES_EMAIL)", "lead", req.Lead.Email, "task", id)
+		return TaskResult{ID: id}, nil
+	}
+	p := req.Lead
+	text := fmt.Sprintf("%s\n\nLead:    %s <%s>\nCompany: %s\nTitle:   %s\nDue:     %s\n\nWhen it is done, report what came of it (one of: %s):\n\n  starter task %s OUTCOME\n",
+		title.Subject, fullName(p), p.Email, p.Company, p.Title, req.Due.UTC().Format(time.RFC1123), strings.Join(req.Outcomes, ", "), p.Email)
+	key := req.Key + "/mail"
+	msgID := email.MessageID(key, a.Mail.Domain())
+	err = store.SendOnce(ctx, a.DB, store.Send{
+		Key: key, LeadID: p.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
+		StepID: req.StepID, ContentID: "task", To: to, Subject: "Task: " + title.Subject, MessageID: msgID,
+	}, func() error {
+		return a.Mail.Send(ctx, email.Message{To: to, Subject: "Task: " + title.Subject, Text: text, MessageID: msgID,
+			Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Task": fmt.Sprint(id)}})
+	})
+	if err != nil && !errors.Is(err, store.ErrAlreadySent) && !errors.Is(err, store.ErrUnconfirmed) {
+		return TaskResult{}, err
+	}
+	return TaskResult{ID: id}, nil
+}
+
+// TaskOutcomeRequest records what came of a task.
+type TaskOutcomeRequest struct {
+	TaskID  int64  `json:"task_id"`
+	Outcome string `json:"outcome"`
+	Note    string `json:"note,omitempty"`
+}
+
+// RecordTaskOutcome stores a task's outcome.
+func (a *Activities) RecordTaskOutcome(ctx context.Context, req TaskOutcomeRequest) error {
+	return store.SetTaskOutcome(ctx, a.DB, req.TaskID, req.Outcome, req.Note)
 }

@@ -154,7 +154,8 @@ func (v *validator) journey(j *Journey) {
 		v.errorf("$.scoring.mql", "mql %d is above the hand-off score %d; a lead must be an MQL before it is sales ready", j.Scoring.MQL, j.Handoff.MinScore)
 	}
 	v.eventTypes("$.exit_on", j.ExitOn)
-	if j.Recycle != nil && !stages[j.Recycle.Stage] {
+	// A stage of another journey is checked when this one is published.
+	if rc := j.Recycle; rc != nil && (rc.Journey == "" || rc.Journey == j.ID) && rc.Stage != "" && !stages[rc.Stage] {
 		v.errorf("$.recycle.stage", "recycle stage %q is not one of the journey's stages (%s)", j.Recycle.Stage, strings.Join(stageIDs(j), ", "))
 	}
 }

@@ -26,6 +26,8 @@ const (
 	SignalEngagement = "engagement"
 	// SignalSalesFeedback carries a SalesFeedback.
 	SignalSalesFeedback = "sales-feedback"
+	// SignalTaskOutcome carries a TaskOutcome.
+	SignalTaskOutcome = "task-outcome"
 	// QueryStatus returns a Status.
 	QueryStatus = "status"
 )
@@ -81,6 +83,21 @@ func (f SalesFeedback) Validate() error {
 	return fmt.Errorf("verdict %q: use accepted, rejected or recycle", f.Verdict)
 }
 
+// TaskOutcome is what a person reports about a task a journey gave them.
+type TaskOutcome struct {
+	TaskID  int64  `json:"task_id"`
+	Outcome string `json:"outcome"`
+	Note    string `json:"note,omitempty"`
+}
+
+// SendTaskOutcome delivers a task's outcome to the lead's journey.
+func SendTaskOutcome(ctx context.Context, c client.Client, leadID string, o TaskOutcome) error {
+	if err := c.SignalWorkflow(ctx, WorkflowID(leadID), "", SignalTaskOutcome, o); err != nil {
+		return fmt.Errorf("send task outcome to lead %s: %w", leadID, err)
+	}
+	return nil
+}
+
 // Lifecycle stages of a lead.
 const (
 	LifecycleNurturing    = "nurturing"
@@ -114,6 +131,7 @@ type Status struct {
 	EmailsSent     int           `json:"emails_sent"`
 	EventsSeen     int           `json:"events_seen"`
 	HandoffID      int64         `json:"handoff_id,omitempty"`
+	TaskID         int64         `json:"task_id,omitempty"`
 	ExitReason     string        `json:"exit_reason,omitempty"`
 	LastSteps      []StepRecord  `json:"last_steps"`
 }

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -34,6 +35,9 @@ type recorder struct {
 	progress []store.Snapshot
 	handoffs []activities.HandOffRequest
 	verdicts []activities.VerdictRequest
+	tasks    []activities.TaskRequest
+	outcomes []activities.TaskOutcomeRequest
+	loads    []activities.JourneyRef
 	sendAt   []time.Duration
 	start    time.Time
 	env      *testsuite.TestWorkflowEnvironment
@@ -61,6 +65,8 @@ type testBundle struct {
 type setupOptions struct {
 	// sendTakes is how long each send activity runs, in journey time.
 	sendTakes time.Duration
+	// journeys are served by LoadJourney by ID, instead of the shipped one.
+	journeys map[string]*journeys.Journey
 }
 
 func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
@@ -74,12 +80,40 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 	env := suite.NewTestWorkflowEnvironment()
 	j, _, err := journeys.LoadShipped("b2b-nurture.yaml")
 	require.NoError(t, err)
+	if o.journeys == nil {
+		o.journeys = map[string]*journeys.Journey{j.ID: j}
+	} else {
+		for _, first := range o.journeys {
+			j = first
+		}
+	}
 	rec := &recorder{env: env, start: env.Now()}
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
 	env.OnActivity(a.LoadJourney, mock.Anything, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, _ string, ref activities.JourneyRef) (activities.LoadedJourney, error) {
-			return activities.LoadedJourney{Version: 3, Journey: j.WithoutBodies()}, nil
+			rec.mu.Lock()
+			rec.loads = append(rec.loads, ref)
+			rec.mu.Unlock()
+			got, ok := o.journeys[ref.ID]
+			if !ok {
+				return activities.LoadedJourney{}, fmt.Errorf("no journey %q", ref.ID)
+			}
+			return activities.LoadedJourney{Version: 3, Journey: got.WithoutBodies()}, nil
+		})
+	env.OnActivity(a.CreateTask, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.TaskRequest) (activities.TaskResult, error) {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.tasks = append(rec.tasks, req)
+			return activities.TaskResult{ID: int64(70 + len(rec.tasks))}, nil
+		})
+	env.OnActivity(a.RecordTaskOutcome, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.TaskOutcomeRequest) error {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.outcomes = append(rec.outcomes, req)
+			return nil
 		})
 	env.OnActivity(a.SendContent, mock.Anything, mock.Anything).After(o.sendTakes).Return(
 		func(_ context.Context, req activities.SendRequest) (activities.SendResult, error) {

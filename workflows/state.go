@@ -15,15 +15,19 @@ const maxHistory = 20
 // State is everything a lead's journey knows; it is carried across
 // continue-as-new, so it must stay bounded.
 type State struct {
-	Lead           lead.Profile  `json:"lead"`
-	JourneyID      string        `json:"journey_id"`
-	JourneyVersion int           `json:"journey_version"`
-	TimeScale      float64       `json:"time_scale,omitempty"`
-	Enrollment     string        `json:"enrollment"`
-	Step           string        `json:"step"`
-	BuyingStage    string        `json:"buying_stage"`
-	Lifecycle      string        `json:"lifecycle"`
-	Score          scoring.Score `json:"score"`
+	Lead           lead.Profile `json:"lead"`
+	JourneyID      string       `json:"journey_id"`
+	JourneyVersion int          `json:"journey_version"`
+	TimeScale      float64      `json:"time_scale,omitempty"`
+	Enrollment     string       `json:"enrollment"`
+	// StartedAt anchors the journey clock (workflow time, Unix ms): journey
+	// time runs TimeScale times faster from here, and max_duration counts
+	// from here.
+	StartedAt   int64         `json:"started_at"`
+	Step        string        `json:"step"`
+	BuyingStage string        `json:"buying_stage"`
+	Lifecycle   string        `json:"lifecycle"`
+	Score       scoring.Score `json:"score"`
 	// Entered is true once the current step's entry (occurrence count, wait
 	// deadline) has happened, so a run continued as new resumes the step
 	// instead of repeating it.
@@ -41,16 +45,24 @@ type State struct {
 	History     []StepRecord           `json:"history"`
 	EmailsSent  int                    `json:"emails_sent"`
 	// ProgressSeq numbers the score snapshots of this enrolment.
-	ProgressSeq int    `json:"progress_seq"`
-	EventsSeen  int    `json:"events_seen"`
-	HandoffID   int64  `json:"handoff_id,omitempty"`
-	Handoffs    int    `json:"handoffs,omitempty"`
-	ExitReason  string `json:"exit_reason,omitempty"`
+	ProgressSeq int `json:"progress_seq"`
+	// RecentSends are the journey times (Unix ms) of the last emails, as
+	// many as the frequency cap counts.
+	RecentSends []int64 `json:"recent_sends,omitempty"`
+	// TaskID is the open task the lead waits on; TaskResult its outcome
+	// once reported.
+	TaskID     int64  `json:"task_id,omitempty"`
+	TaskResult string `json:"task_result,omitempty"`
+	EventsSeen int    `json:"events_seen"`
+	HandoffID  int64  `json:"handoff_id,omitempty"`
+	Handoffs   int    `json:"handoffs,omitempty"`
+	ExitReason string `json:"exit_reason,omitempty"`
 
 	// Messages received but not yet acted on when the run continued as new.
 	Pending  []lead.Event    `json:"pending,omitempty"`
 	Feedback []SalesFeedback `json:"feedback,omitempty"`
 	Enrolls  []Enrollment    `json:"enrolls,omitempty"`
+	Outcomes []TaskOutcome   `json:"outcomes,omitempty"`
 }
 
 func (s *State) remember(id string) {
@@ -85,7 +97,7 @@ func (s *State) status() Status {
 	return Status{
 		LeadID: s.Lead.ID, Email: s.Lead.Email, JourneyID: s.JourneyID, JourneyVersion: s.JourneyVersion,
 		Step: s.Step, BuyingStage: s.BuyingStage, Lifecycle: s.Lifecycle, Score: s.Score, Total: s.Score.Total(),
-		EmailsSent: s.EmailsSent, EventsSeen: s.EventsSeen, HandoffID: s.HandoffID, ExitReason: s.ExitReason,
+		EmailsSent: s.EmailsSent, EventsSeen: s.EventsSeen, HandoffID: s.HandoffID, TaskID: s.TaskID, ExitReason: s.ExitReason,
 		LastSteps: append([]StepRecord(nil), s.History...),
 	}
 }

@@ -1,0 +1,142 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nurture-dev/nurture/lead"
+)
+
+// The journey clock. Journey time is workflow time sped up by the time
+// scale from the enrolment on (the demo runs a day a second); every
+// duration, date and send window in a journey is in journey time, and every
+// timer in workflow time. Neither ever reads the wall clock.
+
+func (r *run) journeyNow() time.Time {
+	now := workflow.Now(r.ctx)
+	if r.st.TimeScale <= 1 {
+		return now
+	}
+	anchor := time.UnixMilli(r.st.StartedAt)
+	return anchor.Add(time.Duration(float64(now.Sub(anchor)) * r.st.TimeScale))
+}
+
+// scaled turns a span of journey time into workflow time.
+func (r *run) scaled(d time.Duration) time.Duration {
+	if d <= 0 || r.st.TimeScale <= 1 {
+		return max(d, 0)
+	}
+	return max(time.Duration(float64(d)/r.st.TimeScale), time.Millisecond)
+}
+
+// realAt is the workflow time at which a journey time comes.
+func (r *run) realAt(journeyTime time.Time) time.Time {
+	return workflow.Now(r.ctx).Add(r.scaled(journeyTime.Sub(r.journeyNow())))
+}
+
+// location is the lead's time zone, else the journey's, else UTC.
+func (r *run) location() *time.Location {
+	for _, name := range []string{r.st.Lead.TimeZone, r.j.TimeZone} {
+		if name == "" {
+			continue
+		}
+		if loc, err := time.LoadLocation(name); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+// endsAt is the journey time at which max_duration ends the journey; zero
+// when it has none.
+func (r *run) endsAt() time.Time {
+	if r.j.MaxDuration == "" {
+		return time.Time{}
+	}
+	return time.UnixMilli(r.st.StartedAt).Add(r.j.MaxDuration.Value())
+}
+
+func (r *run) overdue() bool {
+	end := r.endsAt()
+	return !end.IsZero() && !r.journeyNow().Before(end)
+}
+
+// sendAllowedAt is the first journey time at which the next email may go:
+// under the frequency cap and inside the send window.
+func (r *run) sendAllowedAt() time.Time {
+	at := r.journeyNow()
+	if c := r.j.FrequencyCap; c != nil && c.Max > 0 && len(r.st.RecentSends) >= c.Max {
+		oldest := time.UnixMilli(r.st.RecentSends[len(r.st.RecentSends)-c.Max])
+		if free := oldest.Add(c.Per.Value()); free.After(at) {
+			at = free
+		}
+	}
+	return r.j.SendWindow.NextOpen(at.In(r.location()))
+}
+
+// sent remembers an email for the frequency cap.
+func (r *run) sent() {
+	c := r.j.FrequencyCap
+	if c == nil || c.Max <= 0 {
+		return
+	}
+	r.st.RecentSends = append(r.st.RecentSends, r.journeyNow().UnixMilli())
+	if len(r.st.RecentSends) > c.Max {
+		r.st.RecentSends = append([]int64(nil), r.st.RecentSends[len(r.st.RecentSends)-c.Max:]...)
+	}
+}
+
+// waitResult says what ended a wait: an event in want, a task outcome, or
+// (both empty) the deadline or a change of lifecycle.
+type waitResult struct {
+	event   lead.EventType
+	outcome string
+}
+
+// wait waits until the workflow time deadline() (computed once per step and
+// kept in the state, so a run continued as new waits only for what is left,
+// and never past max_duration), until an event in want arrives, or, for a
+// task, until its outcome is reported. Engagement is handled as it comes; a
+// hand-off or exit ends the wait early.
+func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) (waitResult, error) {
+	if r.st.WaitUntil == 0 {
+		d := deadline()
+		if end := r.endsAt(); !end.IsZero() {
+			if e := r.realAt(end); e.Before(d) {
+				d = e
+			}
+		}
+		r.st.WaitUntil = d.UnixMilli()
+	}
+	until := time.UnixMilli(r.st.WaitUntil)
+	if got := r.st.Matched; got != "" && contains(want, got) {
+		r.st.Matched = ""
+		return waitResult{event: got}, nil
+	}
+	r.st.Matched = ""
+	for {
+		got, err := r.handleMessagesFor(want)
+		if err != nil || got != "" || !r.st.active() {
+			return waitResult{event: got}, err
+		}
+		if task && r.st.TaskResult != "" {
+			return waitResult{outcome: r.st.TaskResult}, nil
+		}
+		if r.canSuggested() {
+			return waitResult{}, errContinueAsNew
+		}
+		left := until.Sub(workflow.Now(r.ctx))
+		if left <= 0 {
+			return waitResult{}, nil
+		}
+		if _, err := workflow.AwaitWithTimeout(r.ctx, left, func() bool { return r.hasMessages() || r.canSuggested() }); err != nil {
+			return waitResult{}, err
+		}
+	}
+}
+
+// after is a deadline d of journey time from now.
+func (r *run) after(d time.Duration) func() time.Time {
+	return func() time.Time { return workflow.Now(r.ctx).Add(r.scaled(d)) }
+}

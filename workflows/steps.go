@@ -1,0 +1,266 @@
+package workflows
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/nurture-dev/nurture/activities"
+	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+)
+
+// execute runs the current step and moves to the next one. It reports
+// whether the step waited, for the loop guard.
+func (r *run) execute() (bool, error) {
+	loc, ok := r.j.Step(r.st.Step)
+	if !ok {
+		// Only a bad migration mapping could do this; validation checks it.
+		return false, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q is not in journey %q version %d", r.st.Step, r.j.ID, r.st.JourneyVersion), "UnknownStep", nil)
+	}
+	step := loc.Step
+	if !r.st.Entered {
+		r.st.Entered = true
+		r.st.Occurrences[step.ID]++
+		r.st.WaitUntil = 0
+		if loc.Stage != r.st.BuyingStage {
+			r.st.BuyingStage = loc.Stage
+			if err := r.progress("entered stage " + loc.Stage); err != nil {
+				return false, err
+			}
+		}
+	}
+	next := r.j.After(step.ID)
+	outcome := ""
+	waited := false
+	switch step.Kind() {
+	case "send":
+		// Outside the send window or over the frequency cap, the email
+		// waits for its turn (engagement is still handled meanwhile).
+		if at := r.sendAllowedAt(); at.After(r.journeyNow()) {
+			waited = true
+			if _, err := r.wait(func() time.Time { return r.realAt(at) }, nil, false); err != nil {
+				return true, err
+			}
+			r.st.WaitUntil = 0
+			if !r.st.active() || r.overdue() {
+				outcome = "not sent"
+				break
+			}
+		}
+		res, err := r.send(step)
+		if err != nil {
+			return waited, err
+		}
+		outcome = res.Status
+		switch res.Status {
+		case activities.SendSuppressed:
+			r.exit("suppressed: " + res.Reason)
+		case activities.SendRejected:
+			r.exit("address rejected")
+		}
+	case "wait":
+		waited = true
+		if _, err := r.wait(r.after(step.Wait.Value()), nil, false); err != nil {
+			return true, err
+		}
+	case "wait_until":
+		waited = true
+		u := step.WaitUntil
+		_, err := r.wait(func() time.Time {
+			now := r.journeyNow().In(r.location())
+			at := r.j.SendWindow.NextOpen(now)
+			if !u.SendWindow {
+				at, _ = journeys.ParseDate(u.Date, r.location())
+			}
+			return r.realAt(at)
+		}, nil, false)
+		if err != nil {
+			return true, err
+		}
+	case "wait_for":
+		waited = true
+		w := step.WaitFor
+		res, err := r.wait(r.after(w.Timeout.Value()), w.Events, false)
+		if err != nil {
+			return true, err
+		}
+		switch to, branch := w.On[res.event]; {
+		case res.event != "" && branch:
+			outcome, next = "got "+string(res.event), to
+		case res.event != "":
+			outcome, next = "got "+string(res.event), or(w.OnEvent, next)
+		default:
+			outcome, next = "timed out", or(w.OnTimeout, next)
+		}
+	case "task":
+		waited = true
+		result, to, err := r.task(step)
+		if err != nil {
+			return true, err
+		}
+		outcome = result
+		if to != "" {
+			next = to
+		}
+	case "branch":
+		next = step.Branch.Otherwise
+		outcome = "otherwise"
+		for i, c := range step.Branch.Cases {
+			if r.holds(c.When) {
+				next, outcome = c.Goto, fmt.Sprintf("case %d", i+1)
+				break
+			}
+		}
+	case "adjust_score":
+		r.st.Score.Adjust("step:"+step.ID, *step.AdjustScore)
+		if err := r.rescored("adjusted by step " + step.ID); err != nil {
+			return false, err
+		}
+	case "set_stage":
+		r.st.BuyingStage = step.SetStage
+		if err := r.progress("stage set to " + step.SetStage); err != nil {
+			return false, err
+		}
+	case "handoff":
+		reason := "journey step " + step.ID
+		if step.Handoff.Note != "" {
+			reason += ": " + step.Handoff.Note
+		}
+		if err := r.handoff(reason); err != nil {
+			return false, err
+		}
+	case "goto":
+		next = step.Goto
+	case "exit":
+		r.exit(step.Exit)
+	}
+	r.st.record(StepRecord{Step: step.ID, Kind: step.Kind(), Stage: loc.Stage, At: workflow.Now(r.ctx).UTC().Format(time.RFC3339), Outcome: outcome})
+	if r.st.active() || r.st.Lifecycle == LifecycleHandedOff {
+		// After a hand-off the loop waits for sales; a recycle verdict
+		// chooses the step then.
+		r.st.Step, r.st.Entered = next, false
+	}
+	return waited, nil
+}
+
+// key is the idempotency key of a side effect of the current visit to a
+// step: workflow, enrolment, step, occurrence.
+func (r *run) key(stepID string) string {
+	return fmt.Sprintf("%s/%s/%s/%d", workflow.GetInfo(r.ctx).WorkflowExecution.ID, r.st.Enrollment, stepID, r.st.Occurrences[stepID])
+}
+
+func (r *run) journeyRef() activities.JourneyRef {
+	return activities.JourneyRef{ID: r.st.JourneyID, Version: r.st.JourneyVersion}
+}
+
+func (r *run) send(step journeys.Step) (activities.SendResult, error) {
+	var res activities.SendResult
+	req := activities.SendRequest{Key: r.key(step.ID), Lead: r.st.Lead, Journey: r.journeyRef(), StepID: step.ID, ContentID: step.Send}
+	if err := workflow.ExecuteActivity(r.ctx, r.acts.SendContent, req).Get(r.ctx, &res); err != nil {
+		return res, fmt.Errorf("send %q at step %q: %w", step.Send, step.ID, err)
+	}
+	switch res.Status {
+	case activities.SendSent, activities.SendDuplicate, activities.SendUnconfirmed:
+		r.st.EmailsSent++
+		r.sent()
+	}
+	return res, nil
+}
+
+// task creates the step's task once, waits for its outcome or the timeout,
+// records what came of it, and returns that and the step it leads to.
+func (r *run) task(step journeys.Step) (string, string, error) {
+	t := step.Task
+	if r.st.TaskID == 0 {
+		outcomes := make([]string, 0, len(t.Outcomes))
+		for o := range t.Outcomes {
+			outcomes = append(outcomes, o)
+		}
+		sort.Strings(outcomes)
+		req := activities.TaskRequest{
+			Key: r.key(step.ID), Lead: r.st.Lead, Journey: r.journeyRef(), StepID: step.ID,
+			Title: t.Title, Assignee: t.Assignee, Cost: t.Cost, Outcomes: outcomes,
+			Due: workflow.Now(r.ctx).Add(r.scaled(t.Timeout.Value())),
+		}
+		var res activities.TaskResult
+		if err := workflow.ExecuteActivity(r.ctx, r.acts.CreateTask, req).Get(r.ctx, &res); err != nil {
+			return "", "", fmt.Errorf("create task at step %q: %w", step.ID, err)
+		}
+		r.st.TaskID, r.st.TaskResult = res.ID, ""
+	}
+	res, err := r.wait(r.after(t.Timeout.Value()), nil, true)
+	if err != nil {
+		return "", "", err
+	}
+	result, to := res.outcome, t.Outcomes[res.outcome]
+	switch {
+	case !r.st.active():
+		result = "interrupted: " + r.st.Lifecycle
+	case result == "":
+		result, to = "timed_out", t.OnTimeout
+	}
+	req := activities.TaskOutcomeRequest{TaskID: r.st.TaskID, Outcome: result}
+	if err := workflow.ExecuteActivity(r.ctx, r.acts.RecordTaskOutcome, req).Get(r.ctx, nil); err != nil {
+		return "", "", fmt.Errorf("record task outcome: %w", err)
+	}
+	r.st.TaskID, r.st.TaskResult = 0, ""
+	return result, to, nil
+}
+
+func (r *run) holds(c journeys.Condition) bool {
+	total := r.st.Score.Total()
+	if c.ScoreAtLeast != nil && total < *c.ScoreAtLeast {
+		return false
+	}
+	if c.ScoreBelow != nil && total >= *c.ScoreBelow {
+		return false
+	}
+	if len(c.Engaged) > 0 {
+		any := false
+		for _, t := range c.Engaged {
+			if r.st.EventCounts[t] > 0 {
+				any = true
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	if c.Stage != "" && r.st.BuyingStage != c.Stage {
+		return false
+	}
+	if c.Field != nil && !containsFold(c.Field.OneOf, r.st.Lead.Field(c.Field.Name)) {
+		return false
+	}
+	return true
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func contains(xs []lead.EventType, t lead.EventType) bool {
+	for _, x := range xs {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(xs []string, s string) bool {
+	for _, x := range xs {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
