@@ -126,3 +126,21 @@ func parent(path string) string {
 	}
 	return path[:i]
 }
+
+// CheckRecycle checks that the journey a recycle rule names has the stage
+// it names; find looks a journey up by ID (the files being published, then
+// the published versions).
+func (j *Journey) CheckRecycle(find func(id string) (*Journey, bool)) error {
+	rc := j.Recycle
+	if rc == nil || rc.Journey == "" || rc.Journey == j.ID {
+		return nil
+	}
+	target, ok := find(rc.Journey)
+	if !ok {
+		return fmt.Errorf("journey %q recycles leads into journey %q, which is not published; publish it first or with it", j.ID, rc.Journey)
+	}
+	if rc.Stage != "" && !target.HasStage(rc.Stage) {
+		return fmt.Errorf("journey %q recycles leads into stage %q of %q, which has no such stage", j.ID, rc.Stage, rc.Journey)
+	}
+	return nil
+}

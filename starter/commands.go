@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -87,6 +88,20 @@ func runPublish(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer conn.Close()
+	find := func(id string) (*journeys.Journey, bool) {
+		for _, l := range all {
+			if l.j.ID == id {
+				return l.j, true
+			}
+		}
+		j, _, err := store.LoadJourney(ctx, conn.db, id, 0)
+		return &j, err == nil
+	}
+	for _, l := range all {
+		if err := l.j.CheckRecycle(find); err != nil {
+			return fmt.Errorf("nothing published: %w", err)
+		}
+	}
 	for _, l := range all {
 		p, err := store.PublishJourney(ctx, conn.db, l.j, l.src)
 		if err != nil {
@@ -178,14 +193,17 @@ func runEvent(ctx context.Context, env *environment, args []string) error {
 	}
 	defer conn.Close()
 	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue, DefaultJourney: "b2b-nurture"}
-	isNew, err := in.Record(ctx, ev)
+	rec, err := in.Record(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if isNew {
-		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s\n", ev.Type, ev.ID, ev.LeadID)
-	} else {
+	switch {
+	case !rec.New:
 		fmt.Fprintf(env.stdout, "event %s was already recorded; delivered again, it counts once\n", ev.ID)
+	case rec.Delivered:
+		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s\n", ev.Type, ev.ID, ev.LeadID)
+	default:
+		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s, not delivered: %s\n", ev.Type, ev.ID, ev.LeadID, rec.Why)
 	}
 	return nil
 }
@@ -284,4 +302,104 @@ func printStatus(env *environment, row store.LeadRow, st workflows.Status) {
 			fmt.Fprintf(env.stdout, "  %s  %-14s %-22s %s\n", s.At, s.Stage, s.Step+" ("+s.Kind+")", s.Outcome)
 		}
 	}
+}
+
+func runValidate(ctx context.Context, env *environment, args []string) error {
+	fs, _ := flags(env, "validate", "FILE...", "Checks journey files and reports every mistake with file:line:column.\nNeeds no database or Temporal.")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		fs.Usage()
+		return errors.New("name at least one journey file")
+	}
+	loaded := map[string]*journeys.Journey{}
+	bad := 0
+	for _, path := range args {
+		j, _, err := journeys.LoadFile(path)
+		if err != nil {
+			fmt.Fprintln(env.stdout, err)
+			var ps journeys.Problems
+			if errors.As(err, &ps) {
+				bad += len(ps)
+			} else {
+				bad++
+			}
+			continue
+		}
+		loaded[j.ID] = j
+		fmt.Fprintf(env.stdout, "%s: ok (journey %s, %d stages, %d steps, %d content items)\n", path, j.ID, len(j.Stages), len(j.Steps()), len(j.Content))
+	}
+	for _, j := range loaded {
+		if j.Recycle == nil || j.Recycle.Journey == "" {
+			continue
+		}
+		// Only checkable here when the target is among the files.
+		if err := j.CheckRecycle(func(id string) (*journeys.Journey, bool) { t, ok := loaded[id]; return t, ok }); err != nil && loaded[j.Recycle.Journey] != nil {
+			fmt.Fprintln(env.stdout, err)
+			bad++
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d problem(s)", bad)
+	}
+	return nil
+}
+
+func runJourneys(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "journeys", "", "Lists published journeys: every version, its content hash, and how many leads run it.")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	conn, err := connect(ctx, env, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	list, err := store.ListJourneys(ctx, conn.db)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(env.stdout, "no journeys published yet: starter publish journeys/*.yaml")
+		return nil
+	}
+	w := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, "JOURNEY\tVERSION\tHASH\tPUBLISHED\tRUNNING\tFINISHED\tNAME")
+	for _, v := range list {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%s\n", v.JourneyID, v.Version, v.Hash[:12], v.PublishedAt.UTC().Format("2006-01-02 15:04"), v.Running, v.Finished, v.Name)
+	}
+	return w.Flush()
+}
+
+func runTask(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "task", "EMAIL|LEAD-ID OUTCOME", "Reports what came of the task a journey gave for a lead (a call: reached,\nno_answer, ...); the journey goes on from there.")
+	note := fs.String("note", "", "a note for the record")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 2 {
+		fs.Usage()
+		return errors.New("name the lead and the outcome")
+	}
+	conn, err := connect(ctx, env, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	id := leadID(args[0])
+	task, err := store.OpenTask(ctx, conn.db, id)
+	if err != nil {
+		return fmt.Errorf("%s has no open task: %w", args[0], err)
+	}
+	if !slices.Contains(task.Outcomes, args[1]) {
+		return fmt.Errorf("task %d (%q) has outcomes %s, not %q", task.ID, task.Title, strings.Join(task.Outcomes, ", "), args[1])
+	}
+	if err := workflows.SendTaskOutcome(ctx, conn.temporal, id, workflows.TaskOutcome{TaskID: task.ID, Outcome: args[1], Note: *note}); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "task %d (%s): %s\n", task.ID, task.Title, args[1])
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -41,6 +42,8 @@ type demoLead struct {
 	script  []scripted
 	verdict string
 	reason  string
+	// task is what "sales" reports for a task the journey gives.
+	task string
 }
 
 type scripted struct {
@@ -51,25 +54,29 @@ type scripted struct {
 func sampleLeads() []demoLead {
 	return []demoLead{
 		{
-			profile: lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", LastName: "Lovelace", Company: "Analytical Engines", Title: "CTO", TimeZone: "Europe/London", Source: "whitepaper form"},
+			profile: lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", LastName: "Lovelace", Company: "Analytical Engines", Title: "CTO", TimeZone: "Europe/London", Source: "whitepaper form",
+				Fields: map[string]string{"persona": "executive", "industry": "manufacturing"}},
 			script: []scripted{{0.4, lead.EmailOpen}, {1.0, lead.EmailClick}, {1.5, lead.WhitepaperDownload}, {2.0, lead.WebinarSignup},
 				{3.5, lead.CaseStudyView}, {4.5, lead.PricingPageView}, {5.0, lead.DemoRequest}},
 			verdict: workflows.VerdictAccepted, reason: "budget approved, meeting booked",
 		},
 		{
-			profile: lead.Profile{Email: "grace@cobol.test", FirstName: "Grace", LastName: "Hopper", Company: "Cobol Systems", Title: "VP Engineering", TimeZone: "America/New_York", Source: "webinar list"},
-			script:  []scripted{{0.5, lead.EmailOpen}},
+			profile: lead.Profile{Email: "grace@cobol.test", FirstName: "Grace", LastName: "Hopper", Company: "Cobol Systems", Title: "VP Engineering", TimeZone: "America/New_York", Source: "webinar list",
+				Fields: map[string]string{"persona": "technical"}},
+			script: []scripted{{0.5, lead.EmailOpen}},
 		},
 		{
 			profile: lead.Profile{Email: "linus@kernel.test", FirstName: "Linus", Company: "Kernel Co", Title: "Developer", TimeZone: "Europe/Helsinki", Source: "blog signup"},
 			script:  []scripted{{1.0, lead.EmailOpen}, {2.0, lead.Unsubscribe}},
 		},
 		{
-			profile: lead.Profile{Email: "margaret@apollo.test", FirstName: "Margaret", LastName: "Hamilton", Company: "Apollo Guidance", Title: "Director of Software", TimeZone: "America/Chicago", Source: "demo request form"},
-			stage:   "evaluation",
+			// Her source puts her at evaluation, by the journey's entry rule.
+			profile: lead.Profile{Email: "margaret@apollo.test", FirstName: "Margaret", LastName: "Hamilton", Company: "Apollo Guidance", Title: "Director of Software", TimeZone: "America/Chicago", Source: "demo request form",
+				Fields: map[string]string{"persona": "technical"}},
 			script: []scripted{{0.5, lead.EmailOpen}, {0.7, lead.EmailClick}, {1.0, lead.PricingPageView}, {1.5, lead.ContactForm},
 				{2.0, lead.DemoRequest}},
 			verdict: workflows.VerdictRecycle, reason: "no budget until next quarter",
+			task: "not_now",
 		},
 		{
 			profile: lead.Profile{Email: "alan@bletchley.test", FirstName: "Alan", LastName: "Turing", Company: "Bletchley Labs", Title: "Head of Research", TimeZone: "Europe/London", Source: "trade show"},
@@ -174,11 +181,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	}
 	defer w.Stop()
 
-	j, src, err := journeys.LoadShipped("b2b-nurture.yaml")
-	if err != nil {
-		return err
-	}
-	pub, err := store.PublishJourney(ctx, db, j, src)
+	j, pub, err := publishShipped(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -222,6 +225,31 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
+// publishShipped publishes every shipped journey (a no-op for unchanged
+// ones) and returns the main one.
+func publishShipped(ctx context.Context, db store.DB) (*journeys.Journey, store.Published, error) {
+	names, err := fs.Glob(journeys.Shipped(), "*.yaml")
+	if err != nil {
+		return nil, store.Published{}, err
+	}
+	var main *journeys.Journey
+	var mainPub store.Published
+	for _, name := range names {
+		j, src, err := journeys.LoadShipped(name)
+		if err != nil {
+			return nil, store.Published{}, err
+		}
+		pub, err := store.PublishJourney(ctx, db, j, src)
+		if err != nil {
+			return nil, store.Published{}, err
+		}
+		if j.ID == "b2b-nurture" {
+			main, mainPub = j, pub
+		}
+	}
+	return main, mainPub, nil
+}
+
 func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -234,6 +262,13 @@ func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) err
 	if err := d.checkNotRunning(ctx); err != nil {
 		return err
 	}
+	// The demo owns its sample addresses: each run starts them afresh, so
+	// re-entry rules and old suppressions do not get in its way.
+	for _, l := range d.leads {
+		if err := store.ForgetLead(ctx, d.db, lead.IDForEmail(l.profile.Email)); err != nil {
+			return err
+		}
+	}
 	ids := make([]string, len(d.leads))
 	d.started = time.Now()
 	for i := range d.leads {
@@ -245,11 +280,11 @@ func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) err
 		l.profile = p
 		ids[i] = p.ID
 		d.byID[p.ID] = l
-		stage := l.stage
-		if stage == "" {
-			stage = "the first stage"
+		who := p.Title + ", " + p.Company
+		if persona := p.Fields["persona"]; persona != "" {
+			who += ", " + persona + " persona"
 		}
-		out.line(d.day(), "ENROLL", p.Email, fmt.Sprintf("%s, %s (from %s) at %s", p.Title, p.Company, p.Source, stage))
+		out.line(d.day(), "ENROLL", p.Email, who+" (from "+p.Source+")")
 	}
 
 	var wg sync.WaitGroup
@@ -338,7 +373,29 @@ func (d *demo) play(ctx context.Context, out *printer, runID string, l *demoLead
 		return nil
 	}
 	out.line(d.day(), "SALES", l.profile.Email, fmt.Sprintf("verdict %s: %s", l.verdict, l.reason))
-	return workflows.SendFeedback(ctx, d.c, l.profile.ID, workflows.SalesFeedback{Verdict: l.verdict, Reason: l.reason})
+	if err := workflows.SendFeedback(ctx, d.c, l.profile.ID, workflows.SalesFeedback{Verdict: l.verdict, Reason: l.reason}); err != nil {
+		return err
+	}
+	if l.task == "" {
+		return nil
+	}
+	// A rep does the task the journey gives (a check-in call) a day later.
+	var task store.Task
+	for {
+		t, err := store.OpenTask(ctx, d.db, l.profile.ID)
+		if err == nil {
+			task = t
+			break
+		}
+		if err := sleepUntil(ctx, time.Now().Add(100*time.Millisecond)); err != nil {
+			return nil
+		}
+	}
+	if err := sleepUntil(ctx, time.Now().Add(time.Duration(float64(day)/d.scale))); err != nil {
+		return nil
+	}
+	out.line(d.day(), "TASK", l.profile.Email, fmt.Sprintf("%q done by sales: %s", task.Title, l.task))
+	return workflows.SendTaskOutcome(ctx, d.c, l.profile.ID, workflows.TaskOutcome{TaskID: task.ID, Outcome: l.task})
 }
 
 // feed prints score snapshots as the workflows record them.
@@ -385,15 +442,17 @@ func (d *demo) printSnapshot(out *printer, s store.Snapshot) {
 func (d *demo) mailed(out *printer, m smtpsink.Message) {
 	content := m.Header.Get("X-Nurture-Content")
 	d.mu.Lock()
-	if content == "sales-handoff" || m.Header.Get("X-Nurture-Handoff") != "" {
+	switch {
+	case m.Header.Get("X-Nurture-Handoff") != "":
 		d.notices++
-	} else {
+		content = "hand-off notice"
+	case m.Header.Get("X-Nurture-Task") != "":
+		d.notices++
+		content = "task for sales"
+	default:
 		d.emails++
 	}
 	d.mu.Unlock()
-	if content == "" {
-		content = "hand-off notice"
-	}
 	out.line(d.day(), "MAIL", strings.Join(m.To, ","), fmt.Sprintf("%q [%s]", m.Subject, content))
 }
 
@@ -424,7 +483,7 @@ func (d *demo) summary(ctx context.Context, results []workflows.Result) error {
 		fmt.Fprintf(d.env.stdout, "  %-24s %-13s %6d %7d  %s\n", l.profile.Email, results[i].Lifecycle, results[i].Score, sends, strings.Join(outcome, "; "))
 	}
 	d.mu.Lock()
-	fmt.Fprintf(d.env.stdout, "  %d journey emails and %d hand-off notices received by the SMTP sink; %d hand-offs to sales\n", d.emails, d.notices, handoffs)
+	fmt.Fprintf(d.env.stdout, "  %d journey emails and %d notices to sales (hand-offs, tasks) received by the SMTP sink; %d hand-offs\n", d.emails, d.notices, handoffs)
 	d.mu.Unlock()
 	return nil
 }

@@ -42,6 +42,9 @@ func commands() map[string]command {
 		"event":    {"record an engagement event for a lead: stored, then signalled", runEvent},
 		"status":   {"show a lead's stage, score with its breakdown, and last steps", runStatus},
 		"feedback": {"pass on sales' verdict on a hand-off: accepted, rejected or recycle", runFeedback},
+		"validate": {"check journey files and report every mistake with its line and column", runValidate},
+		"journeys": {"list published journeys, their versions and how many leads run each", runJourneys},
+		"task":     {"report what came of a task a journey gave (a call: reached, no_answer, ...)", runTask},
 	}
 }
 

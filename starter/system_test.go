@@ -22,7 +22,6 @@ import (
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
-	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
@@ -62,9 +61,7 @@ func startSystemOn(t testing.TB, db *pgxpool.Pool, dbFile string, scale float64)
 	t.Cleanup(func() { _ = s.sink.Close() })
 	s.startTemporal(t, dbFile)
 
-	j, src, err := journeys.LoadShipped("b2b-nurture.yaml")
-	require.NoError(t, err)
-	pub, err := store.PublishJourney(ctx, s.db, j, src)
+	j, pub, err := publishShipped(ctx, s.db)
 	require.NoError(t, err)
 	s.version = pub.Version
 	s.intake = &ingest.Intake{DB: s.db, Temporal: s.client, TaskQueue: t.Name(), DefaultJourney: j.ID, TimeScale: scale}
@@ -257,13 +254,18 @@ func TestDemoCommand(t *testing.T) {
 		"HANDOFF   ada@analytical.test      to sales at score 100",
 		"SALES     ada@analytical.test      verdict accepted",
 		"EXIT      linus@kernel.test        unsubscribe",
+		`MAIL      ada@analytical.test      "Northwind: 31% more pipeline from the same leads" [case-study]`, // her persona's variant
+		"STAGE     margaret@apollo.test     evaluation",                                                      // her source's entry rule
+		`[task for sales]`,
+		"TASK      margaret@apollo.test",
+		"EXIT      margaret@apollo.test     recycled_out", // in the recycle journey
 		"summary after",
 	} {
 		require.Contains(t, got, want)
 	}
 	summary := got[strings.Index(got, "summary after"):]
 	require.Regexp(t, `ada@analytical.test\s+sql\s+100`, summary)
-	require.Regexp(t, `margaret@apollo.test\s+exited\s+\d+\s+\d+\s+handed off at 90, sales said recycle`, summary)
+	require.Regexp(t, `margaret@apollo.test\s+exited\s+\d+\s+\d+\s+handed off at 90, sales said recycle; exit: recycled_out`, summary)
 	require.Regexp(t, `grace@cobol.test\s+exited\s+\d+\s+2\s+exit: no_engagement`, summary)
 }
 

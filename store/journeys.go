@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -75,4 +76,43 @@ order by version desc limit 1`, id, version).Scan(&version, &def)
 		return j, 0, fmt.Errorf("decode journey %q version %d: %w", id, version, err)
 	}
 	return j, version, nil
+}
+
+// VersionInfo describes a published journey version.
+type VersionInfo struct {
+	JourneyID   string
+	Name        string
+	Version     int
+	Hash        string
+	PublishedAt time.Time
+	// Running counts the leads on this version that are still in it
+	// (nurturing, MQL or with sales).
+	Running int
+	// Finished counts the leads whose journey on this version ended.
+	Finished int
+}
+
+// ListJourneys lists every published version, newest first per journey.
+func ListJourneys(ctx context.Context, db DB) ([]VersionInfo, error) {
+	rows, err := db.Query(ctx, `
+select v.journey_id, v.definition->>'name', v.version, v.hash, v.published_at,
+       count(l.id) filter (where l.lifecycle in ('nurturing', 'mql', 'handed_off')),
+       count(l.id) filter (where l.lifecycle in ('exited', 'sql', 'disqualified'))
+from journey_versions v
+left join leads l on l.journey_id = v.journey_id and l.journey_version = v.version
+group by v.journey_id, v.version
+order by v.journey_id, v.version desc`)
+	if err != nil {
+		return nil, fmt.Errorf("list journeys: %w", err)
+	}
+	defer rows.Close()
+	var out []VersionInfo
+	for rows.Next() {
+		var v VersionInfo
+		if err := rows.Scan(&v.JourneyID, &v.Name, &v.Version, &v.Hash, &v.PublishedAt, &v.Running, &v.Finished); err != nil {
+			return nil, fmt.Errorf("list journeys: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

@@ -83,3 +83,29 @@ func SetLeadJourney(ctx context.Context, db DB, leadID, journeyID string, versio
 	}
 	return nil
 }
+
+// ForgetLead erases everything stored about a lead, in one transaction: the
+// shape of a right-to-erasure request, and how the demo starts its sample
+// leads afresh.
+func ForgetLead(ctx context.Context, db DB, id string) error {
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		for _, q := range []string{
+			`delete from suppressions where email = (select email from leads where id = $1)`,
+			`delete from tasks where lead_id = $1`,
+			`delete from handoffs where lead_id = $1`,
+			`delete from sends where lead_id = $1`,
+			`delete from score_snapshots where lead_id = $1`,
+			`delete from events where lead_id = $1`,
+			`delete from leads where id = $1`,
+		} {
+			if _, err := tx.Exec(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget lead %s: %w", id, err)
+	}
+	return nil
+}

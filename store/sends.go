@@ -93,10 +93,11 @@ func SendStatus(ctx context.Context, db DB, key string) (string, error) {
 	return status, nil
 }
 
-// CountSends counts the emails sent to a lead.
+// CountSends counts the journey emails sent to a lead: content, not the
+// hand-off notices and task mails that name the lead but go to sales.
 func CountSends(ctx context.Context, db DB, leadID string) (int, error) {
 	var n int
-	if err := db.QueryRow(ctx, `select count(*) from sends where lead_id = $1 and status = 'sent'`, leadID).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, `select count(*) from sends where lead_id = $1 and status = 'sent' and content_id not in ('sales-handoff', 'task')`, leadID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count sends of lead %s: %w", leadID, err)
 	}
 	return n, nil

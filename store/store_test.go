@@ -208,3 +208,33 @@ func TestProgressIsRecordedOncePerSequence(t *testing.T) {
 	require.Equal(t, 40, row.Score)
 	require.Equal(t, "mql", row.Lifecycle)
 }
+
+func TestForgetLead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := storetest.Pool(t)
+	p := lead.Profile{Email: "forget@example.com"}
+	require.NoError(t, p.Normalize())
+	require.NoError(t, store.UpsertLead(ctx, pool, p))
+	_, err := store.InsertEvent(ctx, pool, lead.Event{ID: "f1", LeadID: p.ID, Type: lead.Unsubscribe, OccurredAt: testTime})
+	require.NoError(t, err)
+	require.NoError(t, store.Suppress(ctx, pool, p.Email, "unsubscribe"))
+	require.NoError(t, store.RecordProgress(ctx, pool, store.Snapshot{LeadID: p.ID, Enrollment: "e", Seq: 1, JourneyID: "j", Version: 1, Lifecycle: "exited", Reason: "x", At: testTime}))
+	_, _, err = store.InsertHandoff(ctx, pool, store.Handoff{Key: "h", LeadID: p.ID, JourneyID: "j", Version: 1, Reason: "r"})
+	require.NoError(t, err)
+	_, _, err = store.InsertTask(ctx, pool, store.Task{Key: "t", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "s", Title: "Call", Assignee: "a@b.test", Outcomes: []string{"ok"}})
+	require.NoError(t, err)
+	require.NoError(t, store.SendOnce(ctx, pool, store.Send{Key: "s", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "s", ContentID: "c", To: p.Email, Subject: "s", MessageID: "m"}, func() error { return nil }))
+
+	require.NoError(t, store.ForgetLead(ctx, pool, p.ID))
+	_, err = store.GetLead(ctx, pool, p.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, suppressed, err := store.IsSuppressed(ctx, pool, p.Email)
+	require.NoError(t, err)
+	require.False(t, suppressed)
+	for _, table := range []string{"events", "sends", "score_snapshots", "handoffs", "tasks"} {
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, "select count(*) from "+table).Scan(&n))
+		require.Zero(t, n, table)
+	}
+}

@@ -81,7 +81,11 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 	j, _, err := journeys.LoadShipped("b2b-nurture.yaml")
 	require.NoError(t, err)
 	if o.journeys == nil {
-		o.journeys = map[string]*journeys.Journey{j.ID: j}
+		// Every shipped journey, as if published: b2b-nurture recycles
+		// into recycle-nurture.
+		recycle, _, err := journeys.LoadShipped("recycle-nurture.yaml")
+		require.NoError(t, err)
+		o.journeys = map[string]*journeys.Journey{j.ID: j, recycle.ID: recycle}
 	} else {
 		for _, first := range o.journeys {
 			j = first
@@ -283,10 +287,12 @@ func TestStartStageAndRecycle(t *testing.T) {
 	require.Equal(t, "product-comparison", b.rec.contents()[0], "a demo-request lead starts at evaluation")
 	require.Len(t, b.rec.handoffs, 1)
 	require.Equal(t, workflows.LifecycleNurturing, afterRecycle.Lifecycle)
-	require.Equal(t, "consideration", afterRecycle.BuyingStage, "recycled to the stage the journey names")
+	require.Equal(t, "recycle-nurture", afterRecycle.JourneyID, "recycled into the journey the rule names")
+	require.Equal(t, "consideration", afterRecycle.BuyingStage, "at the stage it names")
 	require.Equal(t, 0, afterRecycle.Total, "recycling starts the behaviour score again")
-	require.Contains(t, b.rec.contents(), "case-study")
-	require.Equal(t, "completed", r.ExitReason)
+	require.Contains(t, b.rec.contents(), "whats-new")
+	require.Len(t, b.rec.tasks, 1, "the rep's check-in call")
+	require.Equal(t, "recycled_out", r.ExitReason, "nobody reported the call: farewell")
 }
 
 func TestContinueAsNewCarriesTheJourneyOn(t *testing.T) {
