@@ -59,7 +59,7 @@ func Parse(file string, data []byte) (*Journey, error) {
 		v.problems, v.unknownAt = unknownKeys(file, tree.Docs[0], reflect.TypeOf(Journey{}))
 	}
 	var j Journey
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&j); err != nil {
+	if err := decode(data, &j); err != nil {
 		// A value of the wrong type leaves the rest undecoded: report it
 		// with the unknown keys, but do not check meaning on half a journey.
 		v.problems = append(v.problems, yamlProblem(file, err))
@@ -72,6 +72,19 @@ func Parse(file string, data []byte) (*Journey, error) {
 		return nil, v.problems
 	}
 	return &j, nil
+}
+
+// decode decodes a journey, turning a panic inside the YAML decoder into an
+// error: goccy/go-yaml v1.19.2 dereferences nil on some malformed input
+// (an empty tag, "stages: ! "), found by FuzzParse; no file may crash the
+// loader.
+func decode(data []byte, j *Journey) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML parser could not read this file (%v); look for an empty tag (a lone !) or other unusual syntax", r)
+		}
+	}()
+	return yaml.NewDecoder(bytes.NewReader(data)).Decode(j)
 }
 
 func yamlProblem(file string, err error) Problem {

@@ -18,6 +18,9 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 var stepKinds = []string{"send", "wait", "wait_until", "wait_for", "task", "branch", "adjust_score", "set_stage", "handoff", "goto", "exit"}
 
+// StepKinds lists the step kinds, in the order the docs present them.
+func StepKinds() []string { return append([]string(nil), stepKinds...) }
+
 type validator struct {
 	file     string
 	tree     *ast.File

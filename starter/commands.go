@@ -17,6 +17,7 @@ import (
 	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/journeys/schema"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
@@ -402,4 +403,17 @@ func runTask(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "task %d (%s): %s\n", task.ID, task.Title, args[1])
 	return nil
+}
+
+func runSchema(_ context.Context, env *environment, args []string) error {
+	fs, _ := flags(env, "schema", "", "Prints the JSON Schema of journey files (the same as journeys/journey.schema.json),\nfor editors: point the YAML extension at it to get completion and underlines.")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	data, err := schema.Generate()
+	if err != nil {
+		return err
+	}
+	_, err = env.stdout.Write(data)
+	return err
 }

@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"feedback": {"pass on sales' verdict on a hand-off: accepted, rejected or recycle", runFeedback},
 		"validate": {"check journey files and report every mistake with its line and column", runValidate},
 		"journeys": {"list published journeys, their versions and how many leads run each", runJourneys},
+		"schema":   {"print the JSON Schema of journey files, for editors", runSchema},
 		"task":     {"report what came of a task a journey gave (a call: reached, no_answer, ...)", runTask},
 	}
 }

@@ -246,14 +246,13 @@ func TestDemoCommand(t *testing.T) {
 		stdout: &out, stderr: &errOut,
 	}
 	err := dispatch(ctx, env, []string{"demo", "-data", t.TempDir(), "-temporal-port", "0", "-ui-port", "0",
-		"-smtp-listen", "127.0.0.1:0", "-time-scale", "172800", "-task-queue", "demo-test"})
+		"-smtp-listen", "127.0.0.1:0", "-time-scale", "86400", "-task-queue", "demo-test"})
 	require.NoError(t, err, "stderr: %s\nstdout: %s", errOut.String(), out.String())
 	got := out.String()
 	for _, want := range []string{
 		`MAIL      ada@analytical.test      "Ada, the 2026 B2B pipeline benchmark is here" [benchmark-report]`,
 		"HANDOFF   ada@analytical.test      to sales at score 100",
 		"SALES     ada@analytical.test      verdict accepted",
-		"EXIT      linus@kernel.test        unsubscribe",
 		`MAIL      ada@analytical.test      "Northwind: 31% more pipeline from the same leads" [case-study]`, // her persona's variant
 		"STAGE     margaret@apollo.test     evaluation",                                                      // her source's entry rule
 		`[task for sales]`,
@@ -263,6 +262,8 @@ func TestDemoCommand(t *testing.T) {
 	} {
 		require.Contains(t, got, want)
 	}
+	// Under load the unsubscribe can beat Linus's first email: suppressed.
+	require.Regexp(t, `EXIT\s+linus@kernel.test\s+(suppressed: )?unsubscribe`, got)
 	summary := got[strings.Index(got, "summary after"):]
 	require.Regexp(t, `ada@analytical.test\s+sql\s+100`, summary)
 	require.Regexp(t, `margaret@apollo.test\s+exited\s+\d+\s+\d+\s+handed off at 90, sales said recycle; exit: recycled_out`, summary)

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+
+# Builds the worker and the starter CLI into one small image; the service
+# picks the binary with its command (CMD runs the worker).
+
+# Compile on the build machine's own platform and cross-compile to the target
+# one: pure Go, so no emulation is needed for other architectures.
+FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS build
+WORKDIR /src
+
+# Modules first, in their own layer: it is rebuilt only when go.mod or go.sum
+# change, not on every source edit.
+COPY go.mod go.sum ./
+RUN go mod download
+
+COPY . .
+ARG TARGETOS
+ARG TARGETARCH
+# CGO off: static binaries for a base image without libc.
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags="-s -w" -o /out/worker ./worker && \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags="-s -w" -o /out/starter ./starter
+
+# Static binaries need only CA certificates and time zones, which distroless
+# carries; no shell, no package manager.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/worker /out/starter /usr/local/bin/
+USER nonroot
+CMD ["/usr/local/bin/worker"]
