@@ -48,7 +48,9 @@ func (j *Journey) Next(s Step) []string {
 // loop from spinning.
 func (s Step) waits() bool {
 	switch s.Kind() {
-	case "wait", "wait_until", "wait_for", "task":
+	// A step without a kind (its key misspelled, reported as such) is taken
+	// to wait, so it cannot raise a false loop on top of the typo.
+	case "wait", "wait_until", "wait_for", "task", "":
 		return true
 	}
 	return false

@@ -16,6 +16,19 @@ import (
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
+// templatePrefix is what Go's template errors start with: our wrapping and
+// the template's name, which a marketer does not need.
+var templatePrefix = regexp.MustCompile(`^(content [^:]*: )?template: [^:]*:(\d+):(\d+: )?`)
+
+// templateMessage shortens a template error to its line and reason.
+func templateMessage(err error) string {
+	msg := err.Error()
+	if m := templatePrefix.FindStringSubmatch(msg); m != nil {
+		return "line " + m[2] + " of the template: " + strings.TrimSpace(msg[len(m[0]):])
+	}
+	return msg
+}
+
 var stepKinds = []string{"send", "wait", "wait_until", "wait_for", "task", "branch", "adjust_score", "set_stage", "handoff", "goto", "exit"}
 
 // StepKinds lists the step kinds, in the order the docs present them.
@@ -126,8 +139,10 @@ func (v *validator) journey(j *Journey) {
 		v.template(path, c)
 	}
 
+	brokenRefs := 0
 	ref := func(path, what, target string) {
 		if target != "" && !steps[target] {
+			brokenRefs++
 			v.errorf(path, "%s %q is not a step of this journey", what, target)
 		}
 	}
@@ -139,8 +154,8 @@ func (v *validator) journey(j *Journey) {
 			v.step(path, s, j, stages, content, ref)
 		}
 	}
-	if len(v.problems) == 0 {
-		// The graph is only meaningful once every reference resolves.
+	if brokenRefs == 0 {
+		// The graph is only meaningful once every step reference resolves.
 		for _, id := range j.unreachable() {
 			v.errorf(stepPath[id]+".id", "step %q is unreachable: no step leads to it and it does not start a stage; remove it, or point a goto, next or branch at it", id)
 		}
@@ -330,7 +345,7 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 		if strings.TrimSpace(t.Title) == "" {
 			v.errorf(path+".task", "task needs a title, like \"Call {{.FirstName}} at {{.Company}}\"")
 		} else if _, err := renderText("task", t.Title, sampleData); err != nil {
-			v.errorf(path+".task.title", "task title: template error: %v", err)
+			v.errorf(path+".task.title", "task title: template error: %s", templateMessage(err))
 		}
 		if t.Assignee != "" {
 			if _, err := mail.ParseAddress(t.Assignee); err != nil {
@@ -410,7 +425,7 @@ func (v *validator) template(path string, c Content) {
 		{"text", Content{ID: c.ID, Text: c.Text}},
 	} {
 		if _, err := part.item.Render(sample); err != nil {
-			v.errorf(path+"."+part.key, "content %q %s: template error: %v (templates can use .FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL)", c.ID, part.key, err)
+			v.errorf(path+"."+part.key, "content %q %s: template error: %s (templates can use .FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL)", c.ID, part.key, templateMessage(err))
 		}
 	}
 }
