@@ -241,20 +241,47 @@ func (a *Activities) HandOff(ctx context.Context, req HandOffRequest) (HandOffRe
 		return HandOffResult{ID: id}, nil
 	}
 	subject, text := salesNotice(id, req)
-	key := req.Key + "/sales-mail"
-	msgID := email.MessageID(key, a.Mail.Domain())
-	err = store.SendOnce(ctx, a.DB, store.Send{
-		Key: key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
-		StepID: "handoff", ContentID: "sales-handoff", To: to, Subject: subject, MessageID: msgID,
-	}, func() error {
-		return a.Mail.Send(ctx, email.Message{To: to, Subject: subject, Text: text, MessageID: msgID,
-			Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Handoff": fmt.Sprint(id)}})
+	err = a.notify(ctx, notice{
+		key: req.Key + "/sales-mail", lead: req.Lead, journey: req.Journey, stepID: "handoff", kind: "sales-handoff",
+		to: to, subject: subject, text: text, header: "X-Nurture-Handoff", id: id,
 	})
-	if err != nil && !errors.Is(err, store.ErrAlreadySent) && !errors.Is(err, store.ErrUnconfirmed) {
+	if err != nil {
 		return HandOffResult{}, err
 	}
 	a.Log.Info("handed off", "lead", req.Lead.Email, "score", req.Score.Total(), "handoff", id)
 	return HandOffResult{ID: id}, nil
+}
+
+// notice is a mail to sales about a lead: a hand-off or a task.
+type notice struct {
+	key     string
+	lead    lead.Profile
+	journey JourneyRef
+	stepID  string
+	// kind is stored as the send's content ID, so counts of journey email
+	// leave notices out.
+	kind        string
+	to, subject string
+	text        string
+	header      string
+	id          int64
+}
+
+// notify mails a notice once per key. A notice an earlier attempt may have
+// sent is not sent again: sales gets it at most once, like leads.
+func (a *Activities) notify(ctx context.Context, n notice) error {
+	msgID := email.MessageID(n.key, a.Mail.Domain())
+	err := store.SendOnce(ctx, a.DB, store.Send{
+		Key: n.key, LeadID: n.lead.ID, JourneyID: n.journey.ID, Version: n.journey.Version,
+		StepID: n.stepID, ContentID: n.kind, To: n.to, Subject: n.subject, MessageID: msgID,
+	}, func() error {
+		return a.Mail.Send(ctx, email.Message{To: n.to, Subject: n.subject, Text: n.text, MessageID: msgID,
+			Headers: map[string]string{"X-Nurture-Journey": n.journey.ID, n.header: fmt.Sprint(n.id)}})
+	})
+	if errors.Is(err, store.ErrAlreadySent) || errors.Is(err, store.ErrUnconfirmed) {
+		return nil
+	}
+	return err
 }
 
 func salesNotice(id int64, req HandOffRequest) (string, string) {
@@ -334,16 +361,11 @@ func (a *Activities) CreateTask(ctx context.Context, req TaskRequest) (TaskResul
 	p := req.Lead
 	text := fmt.Sprintf("%s\n\nLead:    %s <%s>\nCompany: %s\nTitle:   %s\nDue:     %s\n\nWhen it is done, report what came of it (one of: %s):\n\n  starter task %s OUTCOME\n",
 		title.Subject, fullName(p), p.Email, p.Company, p.Title, req.Due.UTC().Format(time.RFC1123), strings.Join(req.Outcomes, ", "), p.Email)
-	key := req.Key + "/mail"
-	msgID := email.MessageID(key, a.Mail.Domain())
-	err = store.SendOnce(ctx, a.DB, store.Send{
-		Key: key, LeadID: p.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
-		StepID: req.StepID, ContentID: "task", To: to, Subject: "Task: " + title.Subject, MessageID: msgID,
-	}, func() error {
-		return a.Mail.Send(ctx, email.Message{To: to, Subject: "Task: " + title.Subject, Text: text, MessageID: msgID,
-			Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Task": fmt.Sprint(id)}})
+	err = a.notify(ctx, notice{
+		key: req.Key + "/mail", lead: p, journey: req.Journey, stepID: req.StepID, kind: "task",
+		to: to, subject: "Task: " + title.Subject, text: text, header: "X-Nurture-Task", id: id,
 	})
-	if err != nil && !errors.Is(err, store.ErrAlreadySent) && !errors.Is(err, store.ErrUnconfirmed) {
+	if err != nil {
 		return TaskResult{}, err
 	}
 	return TaskResult{ID: id}, nil

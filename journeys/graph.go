@@ -1,6 +1,11 @@
 package journeys
 
-import "sort"
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"sort"
+)
 
 // Next lists the steps a step can lead to, in a stable order: where the lead
 // may go after it. An exit leads nowhere; "" (the end of the journey) is
@@ -27,17 +32,17 @@ func (j *Journey) Next(s Step) []string {
 		return out
 	case "wait_for":
 		w := s.WaitFor
-		for _, t := range sortedEventKeys(w.On) {
+		for _, t := range slices.Sorted(maps.Keys(w.On)) {
 			add(w.On[t])
 		}
-		add(or(w.OnEvent, after))
-		add(or(w.OnTimeout, after))
+		add(cmp.Or(w.OnEvent, after))
+		add(cmp.Or(w.OnTimeout, after))
 		return out
 	case "task":
-		for _, o := range sortedKeys(s.Task.Outcomes) {
+		for _, o := range slices.Sorted(maps.Keys(s.Task.Outcomes)) {
 			add(s.Task.Outcomes[o])
 		}
-		add(or(s.Task.OnTimeout, after))
+		add(cmp.Or(s.Task.OnTimeout, after))
 		return out
 	}
 	add(after)
@@ -54,22 +59,6 @@ func (s Step) waits() bool {
 		return true
 	}
 	return false
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // unreachable lists the steps no lead can get to. A lead can be enrolled at

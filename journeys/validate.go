@@ -2,8 +2,10 @@ package journeys
 
 import (
 	"fmt"
+	"maps"
 	"net/mail"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -211,7 +213,7 @@ func (v *validator) rules(j *Journey, stages map[string]bool) {
 				v.keyErrorf(path, "variants", "content %q has no variant for persona %q, which the journey targets", c.ID, p)
 			}
 		}
-		for _, name := range sortedVariantKeys(c.Variants) {
+		for _, name := range slices.Sorted(maps.Keys(c.Variants)) {
 			vpath := path + ".variants." + name
 			if !personas[name] {
 				v.keyErrorf(path+".variants", name, "content %q has a variant for %q, which is not one of the journey's personas (%s)", c.ID, name, strings.Join(j.Personas, ", "))
@@ -268,15 +270,6 @@ func quoteAll(ids []string) []string {
 	return out
 }
 
-func sortedVariantKeys(m map[string]Variant) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func (v *validator) step(path string, s Step, j *Journey, stages, content map[string]bool, ref func(path, what, target string)) {
 	kinds := s.kinds()
 	switch len(kinds) {
@@ -303,7 +296,7 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 		}
 		v.eventTypes(path+".wait_for.events", w.Events)
 		v.duration(path+".wait_for.timeout", "wait_for timeout", w.Timeout)
-		for _, t := range sortedEventKeys(w.On) {
+		for _, t := range slices.Sorted(maps.Keys(w.On)) {
 			switch {
 			case !t.Known():
 				v.keyErrorf(path+".wait_for.on", string(t), "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
@@ -359,7 +352,7 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 		if len(t.Outcomes) == 0 {
 			v.errorf(path+".task", "task needs outcomes: what the rep may report (like reached, no_answer) and the step each leads to")
 		}
-		for _, o := range sortedKeys(t.Outcomes) {
+		for _, o := range slices.Sorted(maps.Keys(t.Outcomes)) {
 			if !idPattern.MatchString(o) {
 				v.keyErrorf(path+".task.outcomes", o, "outcome %q: use lower-case letters, digits, - and _", o)
 			}
@@ -448,13 +441,4 @@ func stageIDs(j *Journey) []string {
 		ids[i] = s.ID
 	}
 	return ids
-}
-
-func sortedEventKeys(m map[lead.EventType]string) []lead.EventType {
-	keys := make([]lead.EventType, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
 }

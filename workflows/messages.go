@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,7 +92,7 @@ func (r *run) mergeProfile(p lead.Profile) {
 			*f.dst = f.src
 		}
 	}
-	for _, k := range sortedKeys(p.Fields) {
+	for _, k := range slices.Sorted(maps.Keys(p.Fields)) {
 		if cur.Fields == nil {
 			cur.Fields = map[string]string{}
 		}

@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,9 +95,9 @@ func (r *run) execute() (bool, error) {
 		case res.event != "" && branch:
 			outcome, next = "got "+string(res.event), to
 		case res.event != "":
-			outcome, next = "got "+string(res.event), or(w.OnEvent, next)
+			outcome, next = "got "+string(res.event), cmp.Or(w.OnEvent, next)
 		default:
-			outcome, next = "timed out", or(w.OnTimeout, next)
+			outcome, next = "timed out", cmp.Or(w.OnTimeout, next)
 		}
 	case "task":
 		waited = true
@@ -177,11 +179,7 @@ func (r *run) send(step journeys.Step) (activities.SendResult, error) {
 func (r *run) task(step journeys.Step) (string, string, error) {
 	t := step.Task
 	if r.st.TaskID == 0 {
-		outcomes := make([]string, 0, len(t.Outcomes))
-		for o := range t.Outcomes {
-			outcomes = append(outcomes, o)
-		}
-		sort.Strings(outcomes)
+		outcomes := slices.Sorted(maps.Keys(t.Outcomes))
 		req := activities.TaskRequest{
 			Key: r.key(step.ID), Lead: r.st.Lead, Journey: r.journeyRef(), StepID: step.ID,
 			Title: t.Title, Assignee: t.Assignee, Cost: t.Cost, Outcomes: outcomes,
@@ -238,13 +236,6 @@ func (r *run) holds(c journeys.Condition) bool {
 		return false
 	}
 	return true
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func contains(xs []lead.EventType, t lead.EventType) bool {
