@@ -417,3 +417,30 @@ func runSchema(_ context.Context, env *environment, args []string) error {
 	_, err = env.stdout.Write(data)
 	return err
 }
+
+func runDiagram(_ context.Context, env *environment, args []string) error {
+	fs, _ := flags(env, "diagram", "FILE", "Writes a journey as a Mermaid flowchart: stages as groups, branches labelled,\nexits and the hand-off shown. Paste it into a Markdown file (GitHub renders it)\nor https://mermaid.live.")
+	markdown := fs.Bool("markdown", false, "wrap it in a ```mermaid block, for Markdown files")
+	args, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		fs.Usage()
+		return errors.New("name one journey file")
+	}
+	j, _, err := journeys.LoadFile(args[0])
+	if err != nil {
+		return err
+	}
+	if *markdown {
+		fmt.Fprintln(env.stdout, "```mermaid")
+	}
+	if err := j.Mermaid(env.stdout); err != nil {
+		return err
+	}
+	if *markdown {
+		fmt.Fprintln(env.stdout, "```")
+	}
+	return nil
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +86,32 @@ func TestCommands(t *testing.T) {
 	n, err := store.CountEvents(ctx, db, lead.IDForEmail("ada@analytical.test"))
 	require.NoError(t, err)
 	require.Equal(t, 3, n, "the duplicate and the bad event were not stored")
+}
+
+func TestOfflineCommands(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		env := &environment{getenv: func(string) string { return "" }, stdout: &out, stderr: &out}
+		err := dispatch(context.Background(), env, args)
+		return out.String(), err
+	}
+	out, err := run("validate", "../journeys/b2b-nurture.yaml", "../journeys/recycle-nurture.yaml")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "../journeys/b2b-nurture.yaml: ok (journey b2b-nurture, 3 stages")
+
+	out, err = run("validate", "../journeys/testdata/ten-mistakes.yaml")
+	require.EqualError(t, err, "10 problem(s)")
+	require.Contains(t, out, `ten-mistakes.yaml:17:9: unknown key "wiat"; did you mean "wait"?`)
+
+	out, err = run("diagram", "-markdown", "../journeys/b2b-nurture.yaml")
+	require.NoError(t, err, out)
+	require.True(t, strings.HasPrefix(out, "```mermaid\nflowchart TD\n"), out)
+	require.Contains(t, out, "s_final_check -->|otherwise| s_completed")
+
+	out, err = run("schema")
+	require.NoError(t, err)
+	shipped, err := os.ReadFile("../journeys/journey.schema.json")
+	require.NoError(t, err)
+	require.Equal(t, string(shipped), out)
 }

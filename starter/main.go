@@ -36,6 +36,7 @@ type environment struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"diagram":  {"write a journey as a Mermaid flowchart", runDiagram},
 		"demo":     {"run the whole system on this machine and watch sample leads go through a journey", runDemo},
 		"publish":  {"validate journey files and publish each as a new immutable version", runPublish},
 		"enroll":   {"enrol a lead (by e-mail and profile fields) in a journey", runEnroll},
