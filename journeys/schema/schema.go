@@ -31,6 +31,7 @@ const ID = "https://nurture.dev/schemas/journey.schema.json"
 const durationPattern = `^\s*([0-9]+[wdhms])*0*[1-9][0-9]*[wdhms]([0-9]+[wdhms])*\s*$`
 
 var (
+	journeyType   = reflect.TypeOf(journeys.Journey{})
 	durationType  = reflect.TypeOf(journeys.Duration(""))
 	eventTypeType = reflect.TypeOf(lead.EventType(""))
 	axisType      = reflect.TypeOf(scoring.Axis(""))
@@ -64,7 +65,7 @@ func Generate() ([]byte, error) {
 				key += "." + field
 			}
 			switch t.PkgPath() {
-			case durationType.PkgPath():
+			case journeyType.PkgPath():
 				return comments[key]
 			case axisType.PkgPath():
 				return scoringComments[key]
