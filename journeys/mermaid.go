@@ -22,12 +22,29 @@ func (j *Journey) Mermaid(w io.Writer) error {
 	fmt.Fprintln(b, "flowchart TD")
 	fmt.Fprintf(b, "  rules[/%q/]\n", escape(j.rulesText()))
 	ends, sales := false, false
+	// Where leads come in: the first stage, and wherever an entry rule
+	// puts them.
+	fmt.Fprintln(b, `  entry(["enrolled"])`)
 	for _, st := range j.Stages {
 		fmt.Fprintf(b, "  subgraph %s[%q]\n", "stage_"+nodeID(st.ID), escape(st.ID))
 		for _, s := range st.Steps {
 			fmt.Fprintf(b, "    %s\n", j.node(s))
 		}
 		fmt.Fprintln(b, "  end")
+	}
+	if first, ok := j.FirstStep(""); ok {
+		fmt.Fprintf(b, "  entry --> s_%s\n", nodeID(first))
+	}
+	for _, e := range j.Entry {
+		first, ok := j.FirstStep(e.Stage)
+		if !ok || e.Stage == "" || first == j.Stages[0].Steps[0].ID {
+			continue
+		}
+		how := "from " + e.Source
+		if e.Event != "" {
+			how = "on " + string(e.Event)
+		}
+		fmt.Fprintf(b, "  entry -->|%s| s_%s\n", edgeLabel(how), nodeID(first))
 	}
 	for _, l := range j.Steps() {
 		for _, e := range j.edges(l.Step) {
@@ -53,7 +70,11 @@ func (j *Journey) Mermaid(w io.Writer) error {
 		fmt.Fprintln(b, `  done(["end of journey: completed"])`)
 	}
 	if sales {
-		fmt.Fprintln(b, `  sales[("sales decides: accepted, rejected or recycle")]`)
+		recycle := "recycle"
+		if rc := j.Recycle; rc != nil {
+			recycle = "recycle into " + strings.Trim(cmp.Or(rc.Journey, j.ID)+" "+rc.Stage, " ")
+		}
+		fmt.Fprintf(b, "  sales[(%q)]\n", escape("sales decides: accepted, rejected or "+recycle))
 	}
 	fmt.Fprintln(b, "  classDef exit fill:#fde2e1,stroke:#c0392b")
 	fmt.Fprintln(b, "  classDef handoff fill:#e0f4e4,stroke:#1e8449")
