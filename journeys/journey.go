@@ -13,6 +13,9 @@
 package journeys
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/scoring"
 )
@@ -123,7 +126,15 @@ func (c Content) ForPersona(persona string) Content {
 // HandoffRule says when a lead is sales ready. It is checked after every
 // rescore, so a demo request during a long wait hands off at once.
 type HandoffRule struct {
+	// MinScore is the total (fit, behaviour and adjustments) to reach.
 	MinScore int `yaml:"min_score" json:"min_score"`
+	// BehaviourAtLeast and FitAtLeast, when set, must hold too: a lead
+	// that reads everything but is the wrong company is not sales ready.
+	BehaviourAtLeast *int `yaml:"behaviour_at_least,omitempty" json:"behaviour_at_least,omitempty"`
+	FitAtLeast       *int `yaml:"fit_at_least,omitempty" json:"fit_at_least,omitempty"`
+	// Require names profile fields that must be known, like the BANT
+	// answer bant_authority.
+	Require []string `yaml:"require,omitempty" json:"require,omitempty"`
 	// SalesEmail overrides the worker's SALES_EMAIL for this journey.
 	SalesEmail string `yaml:"sales_email,omitempty" json:"sales_email,omitempty"`
 }
@@ -370,4 +381,37 @@ func (j Journey) WithoutBodies() Journey {
 		out.Content[i] = Content{ID: c.ID, Stage: c.Stage, Cost: c.Cost}
 	}
 	return out
+}
+
+// Ready says whether a score and profile meet the hand-off rule, and why
+// not when they do not.
+func (h HandoffRule) Ready(s scoring.Score, p lead.Profile) (bool, string) {
+	switch {
+	case s.Total() < h.MinScore:
+		return false, fmt.Sprintf("score %d is below %d", s.Total(), h.MinScore)
+	case h.BehaviourAtLeast != nil && s.Behaviour() < *h.BehaviourAtLeast:
+		return false, fmt.Sprintf("behaviour %d is below %d", s.Behaviour(), *h.BehaviourAtLeast)
+	case h.FitAtLeast != nil && s.Fit < *h.FitAtLeast:
+		return false, fmt.Sprintf("fit %d is below %d", s.Fit, *h.FitAtLeast)
+	}
+	for _, f := range h.Require {
+		if strings.TrimSpace(p.Field(f)) == "" {
+			return false, fmt.Sprintf("%s is not known", f)
+		}
+	}
+	return true, h.describe(s)
+}
+
+func (h HandoffRule) describe(s scoring.Score) string {
+	parts := []string{fmt.Sprintf("score %d reached the hand-off score %d", s.Total(), h.MinScore)}
+	if h.BehaviourAtLeast != nil {
+		parts = append(parts, fmt.Sprintf("behaviour %d ≥ %d", s.Behaviour(), *h.BehaviourAtLeast))
+	}
+	if h.FitAtLeast != nil {
+		parts = append(parts, fmt.Sprintf("fit %d ≥ %d", s.Fit, *h.FitAtLeast))
+	}
+	if len(h.Require) > 0 {
+		parts = append(parts, strings.Join(h.Require, ", ")+" known")
+	}
+	return strings.Join(parts, ", ")
 }

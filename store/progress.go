@@ -32,11 +32,12 @@ type Snapshot struct {
 func RecordProgress(ctx context.Context, db DB, s Snapshot) error {
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
-insert into score_snapshots (lead_id, enrollment, seq, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+insert into score_snapshots (lead_id, enrollment, seq, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at,
+    fit, fit_grade, engagement_grade)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 on conflict (lead_id, enrollment, seq) do nothing`,
 			s.LeadID, s.Enrollment, s.Seq, s.JourneyID, s.Version, s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Score.Adjusted, breakdown(s.Score),
-			s.Lifecycle, s.BuyingStage, s.Reason, s.At)
+			s.Lifecycle, s.BuyingStage, s.Reason, s.At, s.Score.Fit, s.Score.FitGrade, s.Score.EngagementGrade)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err // written by an earlier attempt
 		}
@@ -54,9 +55,9 @@ on conflict (lead_id, enrollment, seq) do nothing`,
 func LatestSnapshot(ctx context.Context, db DB, leadID string) (Snapshot, error) {
 	s := Snapshot{LeadID: leadID}
 	err := db.QueryRow(ctx, `
-select journey_id, version, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at
+select journey_id, version, interest, intent, adjusted, fit, fit_grade, engagement_grade, breakdown, lifecycle, buying_stage, reason, at
 from score_snapshots where lead_id = $1 order by id desc limit 1`, leadID).
-		Scan(&s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At)
+		Scan(&s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted, &s.Score.Fit, &s.Score.FitGrade, &s.Score.EngagementGrade, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, fmt.Errorf("score of lead %s: %w", leadID, ErrNotFound)
 	}
@@ -136,7 +137,7 @@ from handoffs where lead_id = $1 order by id`, leadID)
 // first: a feed for the demo's live output.
 func SnapshotsSince(ctx context.Context, db DB, afterID int64, leadIDs []string) ([]Snapshot, int64, error) {
 	rows, err := db.Query(ctx, `
-select id, lead_id, journey_id, version, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at
+select id, lead_id, journey_id, version, interest, intent, adjusted, fit, breakdown, lifecycle, buying_stage, reason, at
 from score_snapshots where id > $1 and lead_id = any($2) order by id`, afterID, leadIDs)
 	if err != nil {
 		return nil, afterID, fmt.Errorf("list score snapshots: %w", err)
@@ -146,7 +147,7 @@ from score_snapshots where id > $1 and lead_id = any($2) order by id`, afterID, 
 	for rows.Next() {
 		var s Snapshot
 		if err := rows.Scan(&afterID, &s.LeadID, &s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted,
-			&s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At); err != nil {
+			&s.Score.Fit, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At); err != nil {
 			return nil, afterID, fmt.Errorf("list score snapshots: %w", err)
 		}
 		out = append(out, s)

@@ -75,6 +75,7 @@ func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 			first, _ = r.j.FirstStep("")
 		}
 		r.st.Step = first
+		r.evaluate() // the fit score counts from the start
 		if err := r.progress("enrolled in " + r.j.ID); err != nil {
 			return Result{}, err
 		}
@@ -176,6 +177,9 @@ func (r *run) loop() (Result, error) {
 		}
 		if r.st.active() && r.overdue() {
 			r.exit("max_duration")
+		}
+		if err := r.cooled(); err != nil {
+			return Result{}, err
 		}
 		if r.st.finished() {
 			return r.result(), nil

@@ -51,6 +51,12 @@ func (r *run) handleMessagesFor(want []lead.EventType) (lead.EventType, error) {
 			en := r.enrolls[0]
 			r.enrolls = r.enrolls[1:]
 			r.mergeProfile(en.Lead)
+			// A richer profile can change the fit score.
+			if r.st.active() && len(r.j.Scoring.Fit) > 0 {
+				if err := r.rescored("profile updated"); err != nil {
+					return got, err
+				}
+			}
 		}
 		if len(r.pending) > 0 {
 			events := r.pending
@@ -112,7 +118,9 @@ func (r *run) engage(events []lead.Event, want []lead.EventType) (lead.EventType
 		r.st.remember(ev.ID)
 		r.st.EventsSeen++
 		r.st.EventCounts[ev.Type]++
-		r.j.Scoring.Apply(&r.st.Score, ev)
+		// Scored at the time the journey receives it, in journey time:
+		// deterministic, and what decay, caps and combo windows count from.
+		r.j.Scoring.Apply(&r.st.Scoring, ev, r.journeyNow())
 		types = append(types, string(ev.Type))
 		if got == "" && contains(want, ev.Type) {
 			got = ev.Type
@@ -132,21 +140,47 @@ func (r *run) engage(events []lead.Event, want []lead.EventType) (lead.EventType
 	return got, r.rescored(strings.Join(types, ", "))
 }
 
-// rescored moves the lifecycle on after the score changed, records the
-// snapshot, and hands off when the rule holds.
+// evaluate recomputes the score from the aggregates at the journey's now.
+func (r *run) evaluate() {
+	r.st.Score = r.j.Scoring.Score(r.st.Scoring, r.st.Lead, r.journeyNow())
+}
+
+// rescored moves the lifecycle on after the score changed (up to MQL, or
+// back down when it cooled off), records the snapshot, and hands off when
+// the hand-off rule holds.
 func (r *run) rescored(reason string) error {
+	r.evaluate()
 	total := r.st.Score.Total()
-	if r.st.Lifecycle == LifecycleNurturing && r.j.Scoring.MQL > 0 && total >= r.j.Scoring.MQL {
+	mql := r.j.Scoring.MQL
+	switch {
+	case r.st.Lifecycle == LifecycleNurturing && mql > 0 && total >= mql:
 		r.st.Lifecycle = LifecycleMQL
 		reason += "; became MQL"
+	case r.st.Lifecycle == LifecycleMQL && total < mql:
+		r.st.Lifecycle = LifecycleNurturing
+		reason += "; fell back below MQL"
 	}
 	if err := r.progress(reason); err != nil {
 		return err
 	}
-	if r.st.active() && total >= r.j.Handoff.MinScore {
-		return r.handoff(fmt.Sprintf("score %d reached the hand-off score %d", total, r.j.Handoff.MinScore))
+	if ready, why := r.j.Handoff.Ready(r.st.Score, r.st.Lead); r.st.active() && ready {
+		return r.handoff(why)
 	}
 	return nil
+}
+
+// cooled rescores a lead whose score decay has lowered since it was last
+// recorded; called as the journey moves, so a quiet lead fades.
+func (r *run) cooled() error {
+	if r.j.Scoring.Decay == nil || !r.st.active() {
+		return nil
+	}
+	before := r.st.Score.Total()
+	r.evaluate()
+	if r.st.Score.Total() == before {
+		return nil
+	}
+	return r.rescored("decay")
 }
 
 func (r *run) handoff(reason string) error {
@@ -200,7 +234,8 @@ func (r *run) recycle() error {
 		rule = *r.j.Recycle
 	}
 	if !rule.KeepScore {
-		r.st.Score = r.st.Score.Reset()
+		r.st.Scoring.ResetBehaviour()
+		r.evaluate()
 	}
 	if rule.Journey != "" && rule.Journey != r.st.JourneyID {
 		if err := r.load(rule.Journey, 0); err != nil {

@@ -23,11 +23,14 @@ type State struct {
 	// StartedAt anchors the journey clock (workflow time, Unix ms): journey
 	// time runs TimeScale times faster from here, and max_duration counts
 	// from here.
-	StartedAt   int64         `json:"started_at"`
-	Step        string        `json:"step"`
-	BuyingStage string        `json:"buying_stage"`
-	Lifecycle   string        `json:"lifecycle"`
-	Score       scoring.Score `json:"score"`
+	StartedAt   int64  `json:"started_at"`
+	Step        string `json:"step"`
+	BuyingStage string `json:"buying_stage"`
+	Lifecycle   string `json:"lifecycle"`
+	// Scoring holds the running aggregates; Score is their last
+	// evaluation, kept for the status query and the snapshots.
+	Scoring scoring.State `json:"scoring"`
+	Score   scoring.Score `json:"score"`
 	// Entered is true once the current step's entry (occurrence count, wait
 	// deadline) has happened, so a run continued as new resumes the step
 	// instead of repeating it.

@@ -119,7 +119,7 @@ func (r *run) execute() (bool, error) {
 			}
 		}
 	case "adjust_score":
-		r.st.Score.Adjust("step:"+step.ID, *step.AdjustScore)
+		r.st.Scoring.Adjust("step:"+step.ID, *step.AdjustScore)
 		if err := r.rescored("adjusted by step " + step.ID); err != nil {
 			return false, err
 		}
