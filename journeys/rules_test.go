@@ -177,3 +177,57 @@ func TestSendWindow(t *testing.T) {
 	var none *journeys.SendWindow
 	require.Equal(t, at("2026-11-28 03:00 Sat"), none.NextOpen(at("2026-11-28 03:00 Sat")))
 }
+
+func TestScoringModelChecks(t *testing.T) {
+	t.Parallel()
+	ps := problems(t, `id: j
+name: J
+scoring:
+  mql: 10
+  events:
+    page_view: {points: 1, axis: interest, cap: {max: 0, per: 1 week}}
+    email_open: {points: 2, axis: interest, repeat: {after: 0, points: 0}}
+    pricing_page_view:
+      points: 15
+      axis: intent
+      properties:
+        - {name: page, equals: /pricing, contains: /plans, points: 5}
+  combos:
+    - {name: lonely, all: [demo_request], within: 7d, points: 10, axis: urgency}
+  fit:
+    - {field: employees, range: {min: 100, max: 1000}, points: 10}
+    - {field: employees, range: {min: 500}, points: 5}
+    - {field: title, equals: CTO, one_of: [CEO], points: 5}
+  decay: {half_life: 30d, percent: 20}
+  grades:
+    fit: [{name: A, at_least: 50}]
+handoff:
+  min_score: 20
+  fit_at_least: 40
+content:
+  - {id: hello, stage: interest, subject: Hi, text: Hello}
+stages:
+  - id: interest
+    steps:
+      - {id: hello, send: hello}
+`)
+	require.Len(t, ps, 11, "%v", ps)
+	for _, want := range []struct {
+		line, col int
+		msg       string
+	}{
+		{6, 55, "cap max must be at least 1: how many page_view count per period"},
+		{6, 63, `cap per: duration "1 week" has unknown unit`},
+		{7, 61, "repeat after must be at least 1"},
+		{12, 11, "property rule needs either equals or contains"},
+		{14, 7, `combo "lonely" needs axis: interest or intent`},
+		{14, 27, `combo "lonely" needs at least two event types in all`},
+		{17, 33, "range overlaps the employees range of fit rule 1: a lead would score both"},
+		{18, 7, "fit rule needs exactly one of equals, one_of, contains or range"},
+		{19, 10, "decay is either half_life or every with percent (step-down), not both"},
+		{21, 31, "no lead can reach fit grade A (50): the fit rules give at most 20"},
+		{24, 17, "no lead can reach fit 40: the fit rules give at most 20"},
+	} {
+		requireProblem(t, ps, want.line, want.col, want.msg)
+	}
+}

@@ -3,6 +3,7 @@ package journeys
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -168,6 +169,7 @@ func (v *validator) journey(j *Journey) {
 	v.rules(j, stages)
 
 	v.scoring(j.Scoring)
+	v.reachable(j)
 	if j.Handoff.MinScore <= 0 {
 		v.errorf("$.handoff.min_score", "handoff needs min_score above zero: the score at which a lead goes to sales")
 	} else if j.Scoring.MQL > j.Handoff.MinScore {
@@ -385,21 +387,161 @@ func (v *validator) scoring(m scoring.Model) {
 	if m.MQL < 0 {
 		v.errorf("$.scoring.mql", "mql cannot be negative")
 	}
-	types := make([]string, 0, len(m.Events))
-	for t := range m.Events {
-		types = append(types, string(t))
+	axis := func(path, what string, a scoring.Axis) {
+		if a != scoring.Interest && a != scoring.Intent {
+			v.errorf(path, "%s needs axis: interest or intent", what)
+		}
 	}
-	sort.Strings(types)
-	for _, t := range types {
-		path := "$.scoring.events." + t
-		if !lead.EventType(t).Known() {
-			v.keyErrorf("$.scoring.events", t, "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
+	for _, t := range slices.Sorted(maps.Keys(m.Events)) {
+		path := "$.scoring.events." + string(t)
+		if !t.Known() {
+			v.keyErrorf("$.scoring.events", string(t), "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
 			continue
 		}
-		switch m.Events[lead.EventType(t)].Axis {
-		case scoring.Interest, scoring.Intent:
+		r := m.Events[t]
+		axis(path, fmt.Sprintf("event %q", t), r.Axis)
+		if c := r.Cap; c != nil {
+			if c.Max <= 0 {
+				v.errorf(path+".cap.max", "cap max must be at least 1: how many %s count per period", t)
+			}
+			v.duration(path+".cap.per", "cap per", c.Per)
+		}
+		if r.Repeat != nil && r.Repeat.After < 1 {
+			v.errorf(path+".repeat.after", "repeat after must be at least 1: how many %s count fully", t)
+		}
+		for i, p := range r.Properties {
+			ppath := fmt.Sprintf("%s.properties[%d]", path, i)
+			if p.Name == "" {
+				v.errorf(ppath, "property rule needs name: the event property it looks at, like page or asset")
+			}
+			if (p.Equals == "") == (p.Contains == "") {
+				v.errorf(ppath, "property rule needs either equals or contains")
+			}
+		}
+	}
+	for i, c := range m.Combos {
+		path := fmt.Sprintf("$.scoring.combos[%d]", i)
+		v.id(path+".name", "combo", c.Name)
+		if len(c.All) < 2 {
+			v.errorf(path+".all", "combo %q needs at least two event types in all", c.Name)
+		}
+		v.eventTypes(path+".all", c.All)
+		v.duration(path+".within", "combo within", c.Within)
+		axis(path, fmt.Sprintf("combo %q", c.Name), c.Axis)
+	}
+	v.fit(m.Fit)
+	if d := m.Decay; d != nil {
+		switch {
+		case d.HalfLife != "" && (d.Every != "" || d.Percent != 0):
+			v.errorf("$.scoring.decay", "decay is either half_life or every with percent (step-down), not both")
+		case d.HalfLife != "":
+			v.duration("$.scoring.decay.half_life", "decay half_life", d.HalfLife)
+		case d.Every == "" || d.Percent <= 0 || d.Percent > 100:
+			v.errorf("$.scoring.decay", "decay needs half_life (like 30d), or every (like 30d) with percent from 1 to 100")
 		default:
-			v.errorf(path, "event %q needs axis: interest or intent", t)
+			v.duration("$.scoring.decay.every", "decay every", d.Every)
+		}
+	}
+	if g := m.Grades; g != nil {
+		v.grades("$.scoring.grades.fit", g.Fit)
+		v.grades("$.scoring.grades.engagement", g.Engagement)
+	}
+}
+
+// fit checks the fit rules, and that no two numeric ranges on one field
+// overlap (a lead would get both, which is rarely what was meant).
+func (v *validator) fit(rules []scoring.FitRule) {
+	type span struct {
+		i        int
+		min, max float64
+	}
+	ranges := map[string][]span{}
+	for i, f := range rules {
+		path := fmt.Sprintf("$.scoring.fit[%d]", i)
+		if f.Field == "" {
+			v.errorf(path, "fit rule needs field: the profile field it scores, like title or employees")
+		}
+		n := 0
+		for _, set := range []bool{f.Equals != "", len(f.OneOf) > 0, len(f.Contains) > 0, f.Range != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			v.errorf(path, "fit rule needs exactly one of equals, one_of, contains or range")
+		}
+		if r := f.Range; r != nil {
+			lo, hi := math.Inf(-1), math.Inf(1)
+			if r.Min != nil {
+				lo = *r.Min
+			}
+			if r.Max != nil {
+				hi = *r.Max
+			}
+			if lo >= hi {
+				v.errorf(path+".range", "range min %v is not below max %v", lo, hi)
+				continue
+			}
+			for _, other := range ranges[f.Field] {
+				if lo < other.max && other.min < hi {
+					v.errorf(path+".range", "range overlaps the %s range of fit rule %d: a lead would score both", f.Field, other.i+1)
+				}
+			}
+			ranges[f.Field] = append(ranges[f.Field], span{i, lo, hi})
+		}
+	}
+}
+
+func (v *validator) grades(path string, gs []scoring.Grade) {
+	seen := map[int]bool{}
+	for i, g := range gs {
+		if g.Name == "" {
+			v.errorf(fmt.Sprintf("%s[%d]", path, i), "grade needs a name, like A or 1")
+		}
+		if seen[g.AtLeast] {
+			v.errorf(fmt.Sprintf("%s[%d].at_least", path, i), "two grades start at %d", g.AtLeast)
+		}
+		seen[g.AtLeast] = true
+	}
+}
+
+// reachable checks thresholds against what the model can give at most:
+// a threshold no lead can reach is a journey that never hands off.
+func (v *validator) reachable(j *Journey) {
+	m := j.Scoring
+	behaviour := false
+	for _, r := range m.Events {
+		if r.Points > 0 || slices.ContainsFunc(r.Properties, func(p scoring.PropertyRule) bool { return p.Points > 0 }) {
+			behaviour = true
+		}
+	}
+	maxFit := 0
+	best := map[string]int{}
+	for _, f := range m.Fit {
+		// Rules on one field can all match (contains) — count each field's
+		// positive rules in full, which is the most a lead could get.
+		if f.Points > 0 {
+			best[f.Field] += f.Points
+		}
+	}
+	for _, p := range best {
+		maxFit += p
+	}
+	h := j.Handoff
+	if h.MinScore > 0 && !behaviour && maxFit < h.MinScore {
+		v.errorf("$.handoff.min_score", "no lead can reach %d: the model gives at most %d fit points and no behaviour points", h.MinScore, maxFit)
+	}
+	if h.FitAtLeast != nil && *h.FitAtLeast > maxFit {
+		v.errorf("$.handoff.fit_at_least", "no lead can reach fit %d: the fit rules give at most %d", *h.FitAtLeast, maxFit)
+	}
+	if h.BehaviourAtLeast != nil && *h.BehaviourAtLeast > 0 && !behaviour {
+		v.errorf("$.handoff.behaviour_at_least", "no lead can reach behaviour %d: no event gives points", *h.BehaviourAtLeast)
+	}
+	if g := m.Grades; g != nil {
+		for i, gr := range g.Fit {
+			if gr.AtLeast > maxFit {
+				v.errorf(fmt.Sprintf("$.scoring.grades.fit[%d].at_least", i), "no lead can reach fit grade %s (%d): the fit rules give at most %d", gr.Name, gr.AtLeast, maxFit)
+			}
 		}
 	}
 }
