@@ -11,6 +11,7 @@ import (
 
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/scoring"
 )
 
 func TestShippedJourneysAreValid(t *testing.T) {
@@ -135,4 +136,19 @@ func TestRender(t *testing.T) {
 	require.Equal(t, "Hi there", r.Subject)
 	require.Equal(t, "saas", r.Text)
 	require.Contains(t, r.HTML, "&lt;Acme &amp; Co&gt;", "HTML escapes lead data")
+}
+
+// The shipped journey carries the classic B2B points table.
+func TestShippedModelHasTheClassicPointsTable(t *testing.T) {
+	t.Parallel()
+	j, _, err := journeys.LoadShipped("b2b-nurture.yaml")
+	require.NoError(t, err)
+	for typ, points := range map[lead.EventType]int{
+		lead.PageView: 1, lead.NewsletterSignup: 10, lead.EmailOpen: 2, lead.EmailClick: 3,
+		lead.WhitepaperDownload: 15, lead.WebinarSignup: 20, lead.SeminarSignup: 25,
+	} {
+		require.Equal(t, points, j.Scoring.Events[typ].Points, typ)
+		require.Equal(t, scoring.Interest, j.Scoring.Events[typ].Axis, typ)
+	}
+	require.Greater(t, j.Scoring.Events[lead.DemoRequest].Points, j.Scoring.Events[lead.WebinarSignup].Points, "intent weighs more than interest")
 }

@@ -291,9 +291,15 @@ func printStatus(env *environment, row store.LeadRow, st workflows.Status) {
 	if st.ExitReason != "" {
 		fmt.Fprintf(w, "exit\t%s\n", st.ExitReason)
 	}
-	fmt.Fprintf(w, "score\t%d  (interest %d, intent %d, adjusted %d)\n", st.Score.Total(), st.Score.Interest, st.Score.Intent, st.Score.Adjusted)
+	grades := ""
+	if st.Score.FitGrade != "" {
+		grades = fmt.Sprintf(", grade %s%s", st.Score.FitGrade, st.Score.EngagementGrade)
+	}
+	fmt.Fprintf(w, "score\t%d  (fit %d, interest %d, intent %d, adjusted %d%s)\n", st.Score.Total(), st.Score.Fit, st.Score.Interest, st.Score.Intent, st.Score.Adjusted, grades)
+	fmt.Fprintf(w, "\t  RULE\tAXIS\tCOUNT\tPOINTS\tNOW\n")
 	for _, l := range st.Score.Breakdown {
-		fmt.Fprintf(w, "\t  %s\tx%d\t%+d\n", l.Rule, l.Count, l.Points)
+		// POINTS is what the rule gave; NOW what that is worth after decay.
+		fmt.Fprintf(w, "\t  %s\t%s\tx%d\t%+d\t%+d\n", l.Rule, l.Axis, l.Count, l.Points, l.Decayed)
 	}
 	fmt.Fprintf(w, "emails\t%d sent, %d events seen\n", st.EmailsSent, st.EventsSeen)
 	w.Flush()

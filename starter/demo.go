@@ -55,7 +55,7 @@ func sampleLeads() []demoLead {
 	return []demoLead{
 		{
 			profile: lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", LastName: "Lovelace", Company: "Analytical Engines", Title: "CTO", TimeZone: "Europe/London", Source: "whitepaper form",
-				Fields: map[string]string{"persona": "executive", "industry": "manufacturing"}},
+				Fields: map[string]string{"persona": "executive", "industry": "manufacturing", "employees": "1200", "bant_authority": "yes"}},
 			script: []scripted{{0.4, lead.EmailOpen}, {1.0, lead.EmailClick}, {1.5, lead.WhitepaperDownload}, {2.0, lead.WebinarSignup},
 				{3.5, lead.CaseStudyView}, {4.5, lead.PricingPageView}, {5.0, lead.DemoRequest}},
 			verdict: workflows.VerdictAccepted, reason: "budget approved, meeting booked",
@@ -72,7 +72,7 @@ func sampleLeads() []demoLead {
 		{
 			// Her source puts her at evaluation, by the journey's entry rule.
 			profile: lead.Profile{Email: "margaret@apollo.test", FirstName: "Margaret", LastName: "Hamilton", Company: "Apollo Guidance", Title: "Director of Software", TimeZone: "America/Chicago", Source: "demo request form",
-				Fields: map[string]string{"persona": "technical"}},
+				Fields: map[string]string{"persona": "technical", "employees": "800"}},
 			script: []scripted{{0.5, lead.EmailOpen}, {0.7, lead.EmailClick}, {1.0, lead.PricingPageView}, {1.5, lead.ContactForm},
 				{2.0, lead.DemoRequest}},
 			verdict: workflows.VerdictRecycle, reason: "no budget until next quarter",
@@ -435,7 +435,7 @@ func (d *demo) printSnapshot(out *printer, s store.Snapshot) {
 		out.line(d.day(), "LIFECYCLE", who, fmt.Sprintf("%s (%s)", s.Lifecycle, s.Reason))
 	case strings.HasPrefix(s.Reason, "enrolled"):
 	default:
-		out.line(d.day(), "SCORE", who, fmt.Sprintf("%3d  (interest %d, intent %d)  after %s", s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Reason))
+		out.line(d.day(), "SCORE", who, fmt.Sprintf("%3d  (fit %d, interest %d, intent %d)  after %s", s.Score.Total(), s.Score.Fit, s.Score.Interest, s.Score.Intent, s.Reason))
 	}
 }
 
