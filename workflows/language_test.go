@@ -216,3 +216,88 @@ stages:
 	require.Equal(t, "second", b.rec.loads[len(b.rec.loads)-1].ID)
 	require.Equal(t, 0, b.rec.loads[len(b.rec.loads)-1].Version, "the latest version of the recycle journey")
 }
+
+func TestHandoffWaitsForFitAndBANT(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withJourneys(t, `id: lang
+name: Hand-off rule
+scoring:
+  mql: 10
+  events:
+    demo_request: {points: 40, axis: intent}
+  fit:
+    - {field: title, equals: CTO, points: 10}
+handoff:
+  min_score: 40
+  behaviour_at_least: 30
+  fit_at_least: 10
+  require: [bant_authority]
+content:
+  - {id: a, stage: one, subject: A, text: a}
+stages:
+  - id: one
+    steps:
+      - {id: s1, send: a}
+      - {id: hold, wait: 4w}
+`))
+	b.input.JourneyID = "lang"
+	b.input.Lead.Title = "CTO"
+	b.signalAt(time.Hour, "d1", lead.DemoRequest) // 50, but authority unknown
+	var before workflows.Status
+	b.env.RegisterDelayedCallback(func() { before = b.status(t) }, 2*time.Hour)
+	b.env.RegisterDelayedCallback(func() {
+		p := b.input.Lead
+		p.Fields = map[string]string{"bant_authority": "yes"}
+		b.env.SignalWorkflow(workflows.SignalEnroll, workflows.Enrollment{Lead: p, JourneyID: "lang"})
+	}, 3*time.Hour)
+	b.env.RegisterDelayedCallback(func() {
+		b.env.SignalWorkflow(workflows.SignalSalesFeedback, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted})
+	}, day)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	r := b.result(t)
+	require.Equal(t, workflows.LifecycleMQL, before.Lifecycle, "score enough, but no BANT authority: not yet")
+	require.Equal(t, 50, before.Total)
+	require.Equal(t, 10, before.Score.Fit)
+	require.Len(t, b.rec.handoffs, 1, "handed off when the profile learned the authority")
+	require.Contains(t, b.rec.handoffs[0].Reason, "bant_authority known")
+	require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+}
+
+func TestQuietLeadCoolsBelowMQL(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withJourneys(t, `id: lang
+name: Decay
+scoring:
+  mql: 30
+  decay: {half_life: 7d}
+  events:
+    demo_request: {points: 40, axis: intent}
+handoff:
+  min_score: 100
+content:
+  - {id: a, stage: one, subject: A, text: a}
+stages:
+  - id: one
+    steps:
+      - {id: s1, send: a}
+      - {id: w1, wait: 1w}
+      - {id: w2, wait: 1w}
+      - {id: bye, exit: done}
+`))
+	b.input.JourneyID = "lang"
+	b.signalAt(time.Hour, "d1", lead.DemoRequest)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	b.result(t)
+	var lifecycles, reasons []string
+	for _, p := range b.rec.progress {
+		lifecycles = append(lifecycles, p.Lifecycle)
+		reasons = append(reasons, p.Reason)
+	}
+	require.Contains(t, reasons, "demo_request; became MQL")
+	require.Contains(t, reasons, "decay; fell back below MQL", "two quiet weeks halve the score twice: 10 < 30")
+	last := b.rec.progress[len(b.rec.progress)-2] // before the exit
+	require.Equal(t, workflows.LifecycleNurturing, last.Lifecycle, "%v", lifecycles)
+	require.Equal(t, 10, last.Score.Total())
+	require.Equal(t, 40, last.Score.Breakdown[0].Points, "the breakdown keeps what the rule gave")
+	require.Equal(t, 10, last.Score.Breakdown[0].Decayed, "and what it is worth now")
+}
