@@ -19,21 +19,23 @@ import (
 // journey-wide rules sit on top. The output is stable for the same journey.
 func (j *Journey) Mermaid(w io.Writer) error {
 	b := bufio.NewWriter(w)
+	ids := nodeIDs(j)
+	nodeID := func(step string) string { return ids[step] }
 	fmt.Fprintln(b, "flowchart TD")
-	fmt.Fprintf(b, "  rules[/%q/]\n", escape(j.rulesText()))
+	fmt.Fprintf(b, "  rules[/\"%s\"/]\n", escape(j.rulesText()))
 	ends, sales := false, false
 	// Where leads come in: the first stage, and wherever an entry rule
 	// puts them.
 	fmt.Fprintln(b, `  entry(["enrolled"])`)
 	for _, st := range j.Stages {
-		fmt.Fprintf(b, "  subgraph %s[%q]\n", "stage_"+nodeID(st.ID), escape(st.ID))
+		fmt.Fprintf(b, "  subgraph %s[\"%s\"]\n", "stage_"+safeID(st.ID), escape(st.ID))
 		for _, s := range st.Steps {
-			fmt.Fprintf(b, "    %s\n", j.node(s))
+			fmt.Fprintf(b, "    %s\n", j.node(s, nodeID(s.ID)))
 		}
 		fmt.Fprintln(b, "  end")
 	}
 	if first, ok := j.FirstStep(""); ok {
-		fmt.Fprintf(b, "  entry --> s_%s\n", nodeID(first))
+		fmt.Fprintf(b, "  entry --> %s\n", nodeID(first))
 	}
 	for _, e := range j.Entry {
 		first, ok := j.FirstStep(e.Stage)
@@ -44,25 +46,25 @@ func (j *Journey) Mermaid(w io.Writer) error {
 		if e.Event != "" {
 			how = "on " + string(e.Event)
 		}
-		fmt.Fprintf(b, "  entry -->|%s| s_%s\n", edgeLabel(how), nodeID(first))
+		fmt.Fprintf(b, "  entry -->|%s| %s\n", edgeLabel(how), nodeID(first))
 	}
 	for _, l := range j.Steps() {
 		for _, e := range j.edges(l.Step) {
 			if e.to == toSales {
 				sales = true
-				fmt.Fprintf(b, "  s_%s -.-> sales\n", nodeID(l.Step.ID))
+				fmt.Fprintf(b, "  %s -.-> sales\n", nodeID(l.Step.ID))
 				continue
 			}
 			to := "done"
 			if e.to != "" {
-				to = "s_" + nodeID(e.to)
+				to = nodeID(e.to)
 			} else {
 				ends = true
 			}
 			if e.label == "" {
-				fmt.Fprintf(b, "  s_%s --> %s\n", nodeID(l.Step.ID), to)
+				fmt.Fprintf(b, "  %s --> %s\n", nodeID(l.Step.ID), to)
 			} else {
-				fmt.Fprintf(b, "  s_%s -->|%s| %s\n", nodeID(l.Step.ID), edgeLabel(e.label), to)
+				fmt.Fprintf(b, "  %s -->|%s| %s\n", nodeID(l.Step.ID), edgeLabel(e.label), to)
 			}
 		}
 	}
@@ -74,7 +76,7 @@ func (j *Journey) Mermaid(w io.Writer) error {
 		if rc := j.Recycle; rc != nil {
 			recycle = "recycle into " + strings.Trim(cmp.Or(rc.Journey, j.ID)+" "+rc.Stage, " ")
 		}
-		fmt.Fprintf(b, "  sales[(%q)]\n", escape("sales decides: accepted, rejected or "+recycle))
+		fmt.Fprintf(b, "  sales[(\"%s\")]\n", escape("sales decides: accepted, rejected or "+recycle))
 	}
 	fmt.Fprintln(b, "  classDef exit fill:#fde2e1,stroke:#c0392b")
 	fmt.Fprintln(b, "  classDef handoff fill:#e0f4e4,stroke:#1e8449")
@@ -106,9 +108,8 @@ func (j *Journey) rulesText() string {
 }
 
 // node declares a step with the shape and words of its kind.
-func (j *Journey) node(s Step) string {
-	id := "s_" + nodeID(s.ID)
-	label := func(open, text, close string) string { return id + open + fmt.Sprintf("%q", escape(text)) + close }
+func (j *Journey) node(s Step, id string) string {
+	label := func(open, text, close string) string { return id + open + `"` + escape(text) + `"` + close }
 	switch s.Kind() {
 	case "send":
 		return label("[", "send "+s.Send, "]")
@@ -165,11 +166,16 @@ func (j *Journey) edges(s Step) []edge {
 		for _, t := range slices.Sorted(maps.Keys(w.On)) {
 			out = append(out, edge{w.On[t], string(t)})
 		}
-		other := "event"
-		if len(w.On) > 0 {
-			other = "other event"
+		// Events without a branch of their own go on; there are none when
+		// every awaited event has one.
+		if rest := len(w.Events) - len(w.On); rest > 0 {
+			other := "event"
+			if len(w.On) > 0 {
+				other = "other event"
+			}
+			out = append(out, edge{cmp.Or(w.OnEvent, after), other})
 		}
-		return append(out, edge{cmp.Or(w.OnEvent, after), other}, edge{cmp.Or(w.OnTimeout, after), "timeout"})
+		return append(out, edge{cmp.Or(w.OnTimeout, after), "timeout"})
 	case "task":
 		var out []edge
 		for _, o := range slices.Sorted(maps.Keys(s.Task.Outcomes)) {
@@ -212,8 +218,22 @@ func joinTypes(ts []lead.EventType) string {
 	return strings.Join(s, ", ")
 }
 
-// nodeID makes a step ID safe as a Mermaid node ID.
-func nodeID(id string) string {
+// nodeIDs names each step's node: readable, and distinct even where two
+// step IDs differ only in - and _ (a-b, a_b).
+func nodeIDs(j *Journey) map[string]string {
+	ids, used := map[string]string{}, map[string]bool{}
+	for _, l := range j.Steps() {
+		id := "s_" + safeID(l.Step.ID)
+		for n := 2; used[id]; n++ {
+			id = fmt.Sprintf("s_%s_%d", safeID(l.Step.ID), n)
+		}
+		used[id], ids[l.Step.ID] = true, id
+	}
+	return ids
+}
+
+// safeID keeps letters, digits and _ of an ID.
+func safeID(id string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
 			return r
@@ -222,10 +242,13 @@ func nodeID(id string) string {
 	}, id)
 }
 
-// escape keeps quotes from ending a Mermaid label.
-func escape(s string) string { return strings.ReplaceAll(s, `"`, "#quot;") }
+// escape keeps quotes and line breaks from breaking a Mermaid label.
+func escape(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "\n", " ").Replace(s)
+}
 
-// edgeLabel keeps an edge label from ending early.
+// edgeLabel quotes an edge label, so brackets in a condition ("industry in
+// SaaS (B2B)") cannot end it early.
 func edgeLabel(s string) string {
-	return strings.NewReplacer("|", "/", `"`, "'").Replace(s)
+	return `"` + strings.NewReplacer("|", "/", `"`, "#quot;").Replace(s) + `"`
 }

@@ -59,11 +59,11 @@ func TestMermaidEdges(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		`s_listen{"wait up to 2d for email_click, demo_request"}`,
-		`s_listen -->|demo_request| s_hot`,
-		`s_listen -->|other event| s_check`,
-		`s_listen -->|timeout| s_check`,
-		`s_check -->|score ≥ 10 and did email_click| s_hot`,
-		`s_check -->|otherwise| s_bye`,
+		`s_listen -->|"demo_request"| s_hot`,
+		`s_listen -->|"other event"| s_check`,
+		`s_listen -->|"timeout"| s_check`,
+		`s_check -->|"score ≥ 10 and did email_click"| s_hot`,
+		`s_check -->|"otherwise"| s_bye`,
 		`s_hot -.-> sales`,
 		`s_bye(["exit: quiet"]):::exit`,
 	} {
@@ -76,8 +76,38 @@ func TestMermaidEdges(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+)[\[({/]`).FindAllStringSubmatch(got, -1) {
 		declared[m[1]] = true
 	}
-	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+) -[.-]+>(?:\|[^|]*\|)? (\w+)$`).FindAllStringSubmatch(got, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+) -[.-]+>(?:\|"[^"]*"\|)? (\w+)$`).FindAllStringSubmatch(got, -1) {
 		require.True(t, declared[m[1]], "edge from undeclared %s", m[1])
 		require.True(t, declared[m[2]], "edge to undeclared %s", m[2])
 	}
+}
+
+func TestMermaidKeepsStepsApartAndQuotesLabels(t *testing.T) {
+	t.Parallel()
+	j, err := journeys.Parse("x.yaml", []byte(head+`stages:
+  - id: interest
+    steps:
+      - id: a-b
+        wait_for:
+          events: [email_click]
+          timeout: 2d
+          on: {email_click: a_b}
+      - id: a_b
+        branch:
+          cases:
+            - when: {field: {name: industry, one_of: ["SaaS (B2B)"]}}
+              goto: a-b
+          otherwise: bye
+      - id: bye
+        exit: done
+`))
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, j.Mermaid(&out))
+	got := out.String()
+	require.Contains(t, got, `s_a_b{"wait up to 2d for email_click"}`)
+	require.Contains(t, got, `s_a_b_2{"branch a_b"}`, "a-b and a_b are two nodes")
+	require.Contains(t, got, `s_a_b_2 -->|"industry in SaaS (B2B)"| s_a_b`, "brackets inside a quoted label")
+	require.NotContains(t, got, "other event", "every awaited event has its branch")
+	require.NotContains(t, got, `"event"`)
 }

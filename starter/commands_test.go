@@ -107,7 +107,7 @@ func TestOfflineCommands(t *testing.T) {
 	out, err = run("diagram", "-markdown", "../journeys/b2b-nurture.yaml")
 	require.NoError(t, err, out)
 	require.True(t, strings.HasPrefix(out, "```mermaid\nflowchart TD\n"), out)
-	require.Contains(t, out, "s_final_check -->|otherwise| s_completed")
+	require.Contains(t, out, `s_final_check -->|"otherwise"| s_completed`)
 
 	out, err = run("schema")
 	require.NoError(t, err)
