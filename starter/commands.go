@@ -129,13 +129,9 @@ func runEnroll(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&p.TimeZone, "tz", "UTC", "IANA time zone, like Europe/Berlin")
 	fs.StringVar(&p.Source, "source", "cli", "where the lead came from")
 	fs.Var(keyValues(p.Fields), "field", "profile field key=value (repeatable): industry=saas, employees=250, ...")
-	args, err := parse(fs, args)
+	args, err := positional(fs, args, 1, "name the lead's e-mail address")
 	if err != nil {
 		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errors.New("name the lead's e-mail address")
 	}
 	p.Email = args[0]
 	conn, err := connect(ctx, env, cfg, true)
@@ -166,13 +162,9 @@ func runEvent(ctx context.Context, env *environment, args []string) error {
 	at := fs.String("at", "", "when it happened, RFC 3339; now when empty")
 	props := keyValues{}
 	fs.Var(props, "prop", "event property key=value (repeatable): page=/pricing, asset=benchmark-2026")
-	args, err := parse(fs, args)
+	args, err := positional(fs, args, 2, "name the lead and the event type")
 	if err != nil {
 		return err
-	}
-	if len(args) != 2 {
-		fs.Usage()
-		return errors.New("name the lead and the event type")
 	}
 	ev := lead.Event{ID: *id, LeadID: leadID(args[0]), Type: lead.EventType(args[1]), Source: "cli", Properties: props, OccurredAt: time.Now().UTC()}
 	if ev.ID == "" {
@@ -212,13 +204,9 @@ func runEvent(ctx context.Context, env *environment, args []string) error {
 func runFeedback(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "feedback", "EMAIL|LEAD-ID accepted|rejected|recycle", "Passes sales' verdict on the lead's open hand-off to its journey.")
 	reason := fs.String("reason", "", "why, in sales' words")
-	args, err := parse(fs, args)
+	args, err := positional(fs, args, 2, "name the lead and the verdict")
 	if err != nil {
 		return err
-	}
-	if len(args) != 2 {
-		fs.Usage()
-		return errors.New("name the lead and the verdict")
 	}
 	fb := workflows.SalesFeedback{Verdict: args[1], Reason: *reason}
 	if err := fb.Validate(); err != nil {
@@ -238,13 +226,9 @@ func runFeedback(ctx context.Context, env *environment, args []string) error {
 
 func runStatus(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "status", "EMAIL|LEAD-ID", "Shows a lead's journey position, lifecycle, score breakdown and last steps.")
-	args, err := parse(fs, args)
+	args, err := positional(fs, args, 1, "name the lead")
 	if err != nil {
 		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errors.New("name the lead")
 	}
 	conn, err := connect(ctx, env, cfg, true)
 	if err != nil {
@@ -383,13 +367,9 @@ func runJourneys(ctx context.Context, env *environment, args []string) error {
 func runTask(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "task", "EMAIL|LEAD-ID OUTCOME", "Reports what came of the task a journey gave for a lead (a call: reached,\nno_answer, ...); the journey goes on from there.")
 	note := fs.String("note", "", "a note for the record")
-	args, err := parse(fs, args)
+	args, err := positional(fs, args, 2, "name the lead and the outcome")
 	if err != nil {
 		return err
-	}
-	if len(args) != 2 {
-		fs.Usage()
-		return errors.New("name the lead and the outcome")
 	}
 	conn, err := connect(ctx, env, cfg, true)
 	if err != nil {
@@ -427,13 +407,9 @@ func runSchema(_ context.Context, env *environment, args []string) error {
 func runDiagram(_ context.Context, env *environment, args []string) error {
 	fs, _ := flags(env, "diagram", "FILE", "Writes a journey as a Mermaid flowchart: stages as groups, branches labelled,\nexits and the hand-off shown. Paste it into a Markdown file (GitHub renders it)\nor https://mermaid.live.")
 	markdown := fs.Bool("markdown", false, "wrap it in a ```mermaid block, for Markdown files")
-	args, err := parse(fs, args)
+	args, err := positional(fs, args, 1, "name one journey file")
 	if err != nil {
 		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errors.New("name one journey file")
 	}
 	j, _, err := journeys.LoadFile(args[0])
 	if err != nil {

@@ -148,3 +148,17 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// positional parses a command's flags and checks it got exactly n
+// arguments, printing its usage and saying what is missing when not.
+func positional(fs *flag.FlagSet, args []string, n int, missing string) ([]string, error) {
+	args, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) != n {
+		fs.Usage()
+		return nil, errors.New(missing)
+	}
+	return args, nil
+}
