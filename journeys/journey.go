@@ -296,8 +296,6 @@ type HandoffStep struct {
 type Located struct {
 	Step  Step
 	Stage string
-	// Index in the flattened order of all steps.
-	Index int
 }
 
 // Steps lists all steps in file order, with their stages.
@@ -305,7 +303,7 @@ func (j *Journey) Steps() []Located {
 	var out []Located
 	for _, st := range j.Stages {
 		for _, s := range st.Steps {
-			out = append(out, Located{Step: s, Stage: st.ID, Index: len(out)})
+			out = append(out, Located{Step: s, Stage: st.ID})
 		}
 	}
 	return out

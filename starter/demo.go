@@ -35,10 +35,10 @@ import (
 const day = 24 * time.Hour
 
 // demoLead is a sample lead and what it does, in journey days after
-// enrolment; verdict is what "sales" answers when it is handed off.
+// enrolment (its source picks its start stage, by the journey's entry
+// rules); verdict is what "sales" answers when it is handed off.
 type demoLead struct {
 	profile lead.Profile
-	stage   string
 	script  []scripted
 	verdict string
 	reason  string
@@ -273,7 +273,7 @@ func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) err
 	d.started = time.Now()
 	for i := range d.leads {
 		l := &d.leads[i]
-		p, err := d.intake.Enroll(ctx, l.profile, "", l.stage)
+		p, err := d.intake.Enroll(ctx, l.profile, "", "")
 		if err != nil {
 			return err
 		}
