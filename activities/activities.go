@@ -287,11 +287,18 @@ func (a *Activities) notify(ctx context.Context, n notice) error {
 func salesNotice(id int64, req HandOffRequest) (string, string) {
 	p := req.Lead
 	subject := fmt.Sprintf("Sales-ready lead: %s (%s), score %d", nonEmpty(fullName(p), p.Email), nonEmpty(p.Company, "no company"), req.Score.Total())
-	text := fmt.Sprintf("A lead is ready for sales (hand-off #%d).\n\nName:    %s\nEmail:   %s\nCompany: %s\nTitle:   %s\nJourney: %s v%d\nWhy:     %s\n\nScore %d (interest %d, intent %d):\n",
+	sc := req.Score
+	text := fmt.Sprintf("A lead is ready for sales (hand-off #%d).\n\nName:    %s\nEmail:   %s\nCompany: %s\nTitle:   %s\nJourney: %s v%d\nWhy:     %s\n\nScore %d = fit %d + interest %d + intent %d + adjusted %d",
 		id, fullName(p), p.Email, p.Company, p.Title, req.Journey.ID, req.Journey.Version, req.Reason,
-		req.Score.Total(), req.Score.Interest, req.Score.Intent)
-	for _, l := range req.Score.Breakdown {
-		text += fmt.Sprintf("  %-32s x%-3d %+d\n", l.Rule, l.Count, l.Points)
+		sc.Total(), sc.Fit, sc.Interest, sc.Intent, sc.Adjusted)
+	if sc.FitGrade != "" {
+		text += fmt.Sprintf(" (grade %s%s)", sc.FitGrade, sc.EngagementGrade)
+	}
+	// "now" is what each rule's points are worth after decay: the column
+	// that adds up to the score.
+	text += fmt.Sprintf(":\n  %-32s %-6s %6s %5s\n", "rule", "count", "points", "now")
+	for _, l := range sc.Breakdown {
+		text += fmt.Sprintf("  %-32s x%-5d %+6d %+5d\n", l.Rule, l.Count, l.Points, l.Decayed)
 	}
 	text += "\nReply with your verdict: accepted, rejected or recycle (send back to nurture).\n"
 	return subject, text

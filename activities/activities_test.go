@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"mime"
 	"mime/multipart"
+	"mime/quotedprintable"
 	"net/mail"
 	"strings"
 	"sync"
@@ -186,7 +187,11 @@ func TestHandOffIsRecordedOnceAndMailsSales(t *testing.T) {
 	t.Parallel()
 	a, b := setup(t)
 	ctx := context.Background()
-	score := scoring.Score{Interest: 45, Intent: 55, Breakdown: []scoring.Line{{Rule: "event:demo_request", Axis: scoring.Intent, Count: 1, Points: 40}}}
+	score := scoring.Score{Fit: 15, Interest: 45, Intent: 40, FitGrade: "B", EngagementGrade: "1", Breakdown: []scoring.Line{
+		{Rule: "event:demo_request", Axis: scoring.Intent, Count: 1, Points: 40, Decayed: 40},
+		{Rule: "event:webinar_signup", Axis: scoring.Interest, Count: 1, Points: 20, Decayed: 10},
+		{Rule: "fit:senior title", Axis: scoring.Fit, Count: 1, Points: 15, Decayed: 15},
+	}}
 	req := activities.HandOffRequest{Key: "lead-x/run-1/handoff/1", Lead: b.lead, Journey: b.journey, Score: score, Reason: "score 100 reached 90"}
 	first, err := a.HandOff(ctx, req)
 	require.NoError(t, err)
@@ -200,7 +205,14 @@ func TestHandOffIsRecordedOnceAndMailsSales(t *testing.T) {
 	require.Equal(t, 100, hs[0].Total)
 	notices := b.sink.To("sales@acme.test")
 	require.Len(t, notices, 1)
-	require.Contains(t, string(notices[0].Raw), "event:demo_request")
+	m, err := mail.ReadMessage(bytes.NewReader(notices[0].Raw))
+	require.NoError(t, err)
+	decoded, err := io.ReadAll(quotedprintable.NewReader(m.Body))
+	require.NoError(t, err)
+	body := string(decoded)
+	require.Contains(t, body, "event:demo_request")
+	require.Contains(t, body, "Score 100 = fit 15 + interest 45 + intent 40 + adjusted 0 (grade B1)", "the parts add up to the score")
+	require.Regexp(t, `event:webinar_signup\s+x1\s+\+20\s+\+10`, body, "points given and worth now")
 
 	require.NoError(t, a.RecordVerdict(ctx, activities.VerdictRequest{HandoffID: first.ID, Verdict: "accepted"}))
 	hs, err = store.ListHandoffs(ctx, a.DB, b.lead.ID)
