@@ -48,7 +48,24 @@ type Journey struct {
 	// lead is (a lead handed to sales is no longer in nurture and is not
 	// cut off).
 	MaxDuration Duration `yaml:"max_duration,omitempty" json:"max_duration,omitempty"`
+	// OnContentError says what happens to a lead whose email cannot be
+	// rendered for it (a template that fails on its data): exit the
+	// journey (the default) or skip that send and go on.
+	OnContentError ContentErrorPolicy `yaml:"on_content_error,omitempty" json:"on_content_error,omitempty"`
 }
+
+// ContentErrorPolicy is what a journey does when content fails to render
+// for a lead.
+type ContentErrorPolicy string
+
+// Content error policies.
+const (
+	// ContentErrorExit ends the lead's journey with the exit reason
+	// "content_error", which operators find in status and reports.
+	ContentErrorExit ContentErrorPolicy = "exit"
+	// ContentErrorSkip records the send as skipped and goes on.
+	ContentErrorSkip ContentErrorPolicy = "skip"
+)
 
 // EntryRule enrols leads from a source or by an event, at a stage.
 type EntryRule struct {

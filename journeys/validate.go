@@ -15,6 +15,7 @@ import (
 
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/scoring"
+	"github.com/nurture-dev/nurture/zones"
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -228,7 +229,7 @@ func (v *validator) rules(j *Journey, stages map[string]bool) {
 		}
 	}
 	if j.TimeZone != "" {
-		if _, err := time.LoadLocation(j.TimeZone); err != nil {
+		if _, err := zones.Load(j.TimeZone); err != nil {
 			v.errorf("$.time_zone", "time zone %q is not an IANA zone name (like Europe/Berlin or America/New_York)", j.TimeZone)
 		}
 	}

@@ -11,9 +11,10 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/nurture-dev/nurture/zones"
 )
 
 // namespace scopes lead IDs so they never collide with other name-based UUIDs.
@@ -60,10 +61,9 @@ func (p *Profile) Normalize() error {
 		return fmt.Errorf("lead ID %q does not belong to %s (expected %s)", p.ID, p.Email, id)
 	}
 	p.ID = id
-	if p.TimeZone == "" {
-		p.TimeZone = "UTC"
-	}
-	if _, err := time.LoadLocation(p.TimeZone); err != nil {
+	// An empty zone stays empty: the journey's time_zone applies then,
+	// and a profile update that does not name a zone keeps the one known.
+	if _, err := zones.Load(p.TimeZone); err != nil {
 		return fmt.Errorf("lead time zone %q is not an IANA zone name (like Europe/Berlin)", p.TimeZone)
 	}
 	return nil

@@ -126,7 +126,7 @@ func runEnroll(ctx context.Context, env *environment, args []string) error {
 	fs.StringVar(&p.LastName, "last-name", "", "last name")
 	fs.StringVar(&p.Company, "company", "", "company")
 	fs.StringVar(&p.Title, "title", "", "job title")
-	fs.StringVar(&p.TimeZone, "tz", "UTC", "IANA time zone, like Europe/Berlin")
+	fs.StringVar(&p.TimeZone, "tz", "", "IANA time zone, like Europe/Berlin; the journey's time_zone when empty")
 	fs.StringVar(&p.Source, "source", "cli", "where the lead came from")
 	fs.Var(keyValues(p.Fields), "field", "profile field key=value (repeatable): industry=saas, employees=250, ...")
 	args, err := positional(fs, args, 1, "name the lead's e-mail address")

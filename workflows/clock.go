@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/zones"
 )
 
 // The journey clock. Journey time is workflow time sped up by the time
@@ -41,7 +42,7 @@ func (r *run) location() *time.Location {
 		if name == "" {
 			continue
 		}
-		if loc, err := time.LoadLocation(name); err == nil {
+		if loc, err := zones.Load(name); err == nil {
 			return loc
 		}
 	}

@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	// Every worker must agree on time zones (send windows, dates): the
-	// zone database is compiled in rather than read from the host.
-	_ "time/tzdata"
-
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
