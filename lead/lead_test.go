@@ -17,7 +17,7 @@ func TestLeadIDComesFromTheAddress(t *testing.T) {
 	require.NoError(t, p.Normalize())
 	require.Equal(t, "ada@example.com", p.Email)
 	require.Equal(t, lead.IDForEmail("ada@example.com"), p.ID)
-	require.Equal(t, "UTC", p.TimeZone)
+	require.Empty(t, p.TimeZone, "no zone given: the journey's time_zone applies, so none is made up")
 }
 
 func TestProfileProblems(t *testing.T) {
