@@ -17,9 +17,11 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/nurture-dev/nurture/delivery"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
@@ -96,13 +98,13 @@ type LoadedJourney struct {
 }
 
 // LoadJourney loads a published journey version without its content bodies
-// (the workflow needs structure, not templates), and pins it on the lead.
-func (a *Activities) LoadJourney(ctx context.Context, leadID string, ref JourneyRef) (LoadedJourney, error) {
+// (the workflow needs structure, not templates). The lead ID is unused: the
+// workflow records the version it pinned with its first progress write, so
+// the lead row has one writer. (It stays in the signature because recorded
+// histories carry it.)
+func (a *Activities) LoadJourney(ctx context.Context, _ string, ref JourneyRef) (LoadedJourney, error) {
 	j, v, err := a.journey(ctx, ref.ID, ref.Version)
 	if err != nil {
-		return LoadedJourney{}, err
-	}
-	if err := store.SetLeadJourney(ctx, a.DB, leadID, ref.ID, v); err != nil {
 		return LoadedJourney{}, err
 	}
 	return LoadedJourney{Version: v, Journey: j.WithoutBodies()}, nil
@@ -124,8 +126,15 @@ const (
 	SendDuplicate  = "duplicate"
 	SendSuppressed = "suppressed"
 	SendRejected   = "rejected"
-	// SendUnconfirmed: an earlier attempt died during the SMTP conversation;
-	// the message may have gone out, so it is not sent again.
+	// SendAmbiguous: the message went out and the server's reply never
+	// came; it is not sent again, and is listed for operators.
+	SendAmbiguous = "ambiguous"
+	// SendContentError: the content cannot be rendered for this lead (a
+	// template that fails on its data); nothing was sent. The workflow
+	// exits the lead or skips the send, as the journey says.
+	SendContentError = "content_error"
+	// SendUnconfirmed was the result of a send an earlier attempt died in,
+	// before sends recorded their phases; recorded histories carry it.
 	SendUnconfirmed = "unconfirmed"
 )
 
@@ -133,7 +142,7 @@ const (
 type SendResult struct {
 	Status    string `json:"status"`
 	MessageID string `json:"message_id,omitempty"`
-	// Reason explains a suppressed or rejected send.
+	// Reason explains a send that did not go out as asked.
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -152,8 +161,7 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	}
 	item, ok := j.ContentItem(req.ContentID)
 	if !ok {
-		err := fmt.Errorf("content %q is not in journey %q version %d", req.ContentID, req.Journey.ID, req.Journey.Version)
-		return SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
+		return SendResult{Status: SendContentError, Reason: fmt.Sprintf("content %q is not in journey %q version %d", req.ContentID, req.Journey.ID, req.Journey.Version)}, nil
 	}
 	// The lead's persona picks the content's variant, at send time, so a
 	// persona learned during the journey counts.
@@ -161,35 +169,67 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	unsubscribe := a.Links.UnsubscribeURL(req.Lead.ID, req.Lead.Email)
 	body, err := item.Render(journeys.DataFor(req.Lead, unsubscribe))
 	if err != nil {
-		return SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
+		a.log(ctx).Error("content cannot be rendered for this lead; nothing sent", "lead", req.Lead.ID, "content", item.ID, "error", err)
+		return SendResult{Status: SendContentError, Reason: err.Error()}, nil
 	}
 	msgID := email.MessageID(req.Key, a.Mail.Domain())
+	raw, err := a.Mail.Render(email.Message{
+		To: req.Lead.Email, ToName: fullName(req.Lead), Subject: body.Subject, Text: body.Text, HTML: body.HTML,
+		MessageID: msgID, UnsubscribeURL: unsubscribe,
+		Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Content": item.ID},
+	})
+	if err != nil {
+		return SendResult{Status: SendContentError, Reason: err.Error()}, nil
+	}
 	send := store.Send{
 		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
 		StepID: req.StepID, ContentID: item.ID, To: req.Lead.Email, Subject: body.Subject, MessageID: msgID, Cost: item.Cost,
 	}
-	err = store.SendOnce(ctx, a.DB, send, func() error {
-		return a.Mail.Send(ctx, email.Message{
-			To: req.Lead.Email, ToName: fullName(req.Lead), Subject: body.Subject, Text: body.Text, HTML: body.HTML,
-			MessageID: msgID, UnsubscribeURL: unsubscribe,
-			Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Content": item.ID},
-		})
-	})
-	switch {
-	case errors.Is(err, store.ErrAlreadySent):
-		a.Log.Info("send already done; not mailing again", "key", req.Key, "lead", req.Lead.Email)
-		return SendResult{Status: SendDuplicate, MessageID: msgID}, nil
-	case errors.Is(err, store.ErrUnconfirmed):
-		a.Log.Warn("an earlier attempt died mid-send; not mailing again", "key", req.Key, "lead", req.Lead.Email)
-		return SendResult{Status: SendUnconfirmed, MessageID: msgID}, nil
-	case err != nil && email.IsPermanent(err):
-		// The server refused the address for good; a retry would too.
-		return SendResult{Status: SendRejected, Reason: err.Error()}, nil
-	case err != nil:
+	res, err := delivery.Send(ctx, a.DB, a.Mail, send, raw, deliveryOptions(ctx))
+	if err != nil {
 		return SendResult{}, err
 	}
-	a.Log.Info("sent", "lead", req.Lead.Email, "content", item.ID, "subject", body.Subject)
-	return SendResult{Status: SendSent, MessageID: msgID}, nil
+	switch res.Outcome {
+	case delivery.Sent:
+		a.log(ctx).Info("sent", "lead", req.Lead.ID, "content", item.ID)
+		return SendResult{Status: SendSent, MessageID: msgID}, nil
+	case delivery.AlreadySent:
+		a.log(ctx).Info("send already done; not mailing again", "key", req.Key, "lead", req.Lead.ID)
+		return SendResult{Status: SendDuplicate, MessageID: msgID}, nil
+	case delivery.Ambiguous:
+		a.log(ctx).Warn("the message went out and its reply was lost; not mailing again (see starter sends)", "key", req.Key, "lead", req.Lead.ID)
+		return SendResult{Status: SendAmbiguous, MessageID: msgID, Reason: res.Reason}, nil
+	default:
+		return SendResult{Status: SendRejected, MessageID: msgID, Reason: res.Reason}, nil
+	}
+}
+
+// deliveryOptions joins a send to its activity: heartbeats as it moves on
+// and waits, and what an earlier attempt knew.
+func deliveryOptions(ctx context.Context) delivery.Options {
+	o := delivery.Options{Beat: func(detail any) {
+		if detail == nil {
+			activity.RecordHeartbeat(ctx)
+			return
+		}
+		activity.RecordHeartbeat(ctx, detail)
+	}}
+	if activity.HasHeartbeatDetails(ctx) {
+		var acc delivery.Accepted
+		if err := activity.GetHeartbeatDetails(ctx, &acc); err == nil && acc.Token != "" {
+			o.Accepted = &acc
+		}
+	}
+	return o
+}
+
+// log is the activity's logger when there is one (it names the workflow
+// and activity), else the worker's.
+func (a *Activities) log(ctx context.Context) *slog.Logger {
+	if activity.IsActivity(ctx) {
+		return a.Log.With("workflow", activity.GetInfo(ctx).WorkflowExecution.ID, "activity", activity.GetInfo(ctx).ActivityType.Name)
+	}
+	return a.Log
 }
 
 func fullName(p lead.Profile) string {
@@ -222,34 +262,70 @@ type HandOffResult struct {
 	ID int64 `json:"id"`
 }
 
-// HandOff records the hand-off once and tells sales by email, with the score
-// breakdown so the rep sees why the lead is ready.
+// HandOff records the hand-off once and tells sales by email. Workflows
+// started before the notice went apart from the hand-off run it; newer ones
+// call RecordHandoff and then NotifySales, so a hand-off never waits on SMTP.
 func (a *Activities) HandOff(ctx context.Context, req HandOffRequest) (HandOffResult, error) {
-	to := req.SalesEmail
-	if to == "" {
-		to = a.SalesEmail
+	res, err := a.RecordHandoff(ctx, req)
+	if err != nil {
+		return res, err
 	}
+	_, err = a.NotifySales(ctx, NoticeRequest{Handoff: req, HandoffID: res.ID})
+	return res, err
+}
+
+// RecordHandoff records the hand-off once per key: the hand-off stands on
+// this row, whatever becomes of the email that tells sales about it.
+func (a *Activities) RecordHandoff(ctx context.Context, req HandOffRequest) (HandOffResult, error) {
 	id, _, err := store.InsertHandoff(ctx, a.DB, store.Handoff{
 		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
-		Score: req.Score, Reason: req.Reason, SalesEmail: to,
+		Score: req.Score, Reason: req.Reason, SalesEmail: a.salesEmail(req.SalesEmail),
 	})
 	if err != nil {
 		return HandOffResult{}, err
 	}
-	if to == "" {
-		a.Log.Warn("hand-off recorded but no sales address is configured (SALES_EMAIL)", "lead", req.Lead.Email)
-		return HandOffResult{ID: id}, nil
-	}
-	subject, text := salesNotice(id, req)
-	err = a.notify(ctx, notice{
-		key: req.Key + "/sales-mail", lead: req.Lead, journey: req.Journey, stepID: "handoff", kind: "sales-handoff",
-		to: to, subject: subject, text: text, header: "X-Nurture-Handoff", id: id,
-	})
-	if err != nil {
-		return HandOffResult{}, err
-	}
-	a.Log.Info("handed off", "lead", req.Lead.Email, "score", req.Score.Total(), "handoff", id)
+	a.log(ctx).Info("handed off", "lead", req.Lead.ID, "score", req.Score.Total(), "handoff", id)
 	return HandOffResult{ID: id}, nil
+}
+
+// NoticeRequest asks for the email that tells sales about a hand-off.
+type NoticeRequest struct {
+	Handoff   HandOffRequest `json:"handoff"`
+	HandoffID int64          `json:"handoff_id"`
+}
+
+// NoticeResult says what became of the notice.
+type NoticeResult struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// NotifySales mails the hand-off notice once, with the score breakdown so
+// the rep sees why the lead is ready. An ambiguous notice is not sent
+// again; it is listed with every other ambiguous send.
+func (a *Activities) NotifySales(ctx context.Context, req NoticeRequest) (NoticeResult, error) {
+	h := req.Handoff
+	to := a.salesEmail(h.SalesEmail)
+	if to == "" {
+		a.log(ctx).Warn("hand-off recorded but no sales address is configured (SALES_EMAIL)", "lead", h.Lead.ID)
+		return NoticeResult{Status: "no sales address"}, nil
+	}
+	subject, text := salesNotice(req.HandoffID, h)
+	res, err := a.notify(ctx, notice{
+		key: h.Key + "/sales-mail", lead: h.Lead, journey: h.Journey, stepID: "handoff", kind: "sales-handoff",
+		to: to, subject: subject, text: text, header: "X-Nurture-Handoff", id: req.HandoffID,
+	})
+	if err != nil {
+		return NoticeResult{}, err
+	}
+	return NoticeResult{Status: string(res.Outcome), Reason: res.Reason}, nil
+}
+
+func (a *Activities) salesEmail(journeys string) string {
+	if journeys != "" {
+		return journeys
+	}
+	return a.SalesEmail
 }
 
 // notice is a mail to sales about a lead: a hand-off or a task.
@@ -267,21 +343,26 @@ type notice struct {
 	id          int64
 }
 
-// notify mails a notice once per key. A notice an earlier attempt may have
-// sent is not sent again: sales gets it at most once, like leads.
-func (a *Activities) notify(ctx context.Context, n notice) error {
+// notify mails a notice once per key, through the same recorded phases as
+// a lead's email.
+func (a *Activities) notify(ctx context.Context, n notice) (delivery.Result, error) {
 	msgID := email.MessageID(n.key, a.Mail.Domain())
-	err := store.SendOnce(ctx, a.DB, store.Send{
+	raw, err := a.Mail.Render(email.Message{To: n.to, Subject: n.subject, Text: n.text, MessageID: msgID,
+		Headers: map[string]string{"X-Nurture-Journey": n.journey.ID, n.header: fmt.Sprint(n.id)}})
+	if err != nil {
+		return delivery.Result{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
+	}
+	res, err := delivery.Send(ctx, a.DB, a.Mail, store.Send{
 		Key: n.key, LeadID: n.lead.ID, JourneyID: n.journey.ID, Version: n.journey.Version,
 		StepID: n.stepID, ContentID: n.kind, To: n.to, Subject: n.subject, MessageID: msgID,
-	}, func() error {
-		return a.Mail.Send(ctx, email.Message{To: n.to, Subject: n.subject, Text: n.text, MessageID: msgID,
-			Headers: map[string]string{"X-Nurture-Journey": n.journey.ID, n.header: fmt.Sprint(n.id)}})
-	})
-	if errors.Is(err, store.ErrAlreadySent) || errors.Is(err, store.ErrUnconfirmed) {
-		return nil
+	}, raw, deliveryOptions(ctx))
+	if err != nil {
+		return res, err
 	}
-	return err
+	if res.Outcome == delivery.Ambiguous {
+		a.log(ctx).Warn("a notice to sales went out and its reply was lost; not mailing again (see starter sends)", "key", n.key, "lead", n.lead.ID)
+	}
+	return res, nil
 }
 
 func salesNotice(id int64, req HandOffRequest) (string, string) {
@@ -362,13 +443,13 @@ func (a *Activities) CreateTask(ctx context.Context, req TaskRequest) (TaskResul
 		return TaskResult{}, err
 	}
 	if to == "" {
-		a.Log.Warn("task recorded but nobody to mail it to (SALES_EMAIL)", "lead", req.Lead.Email, "task", id)
+		a.log(ctx).Warn("task recorded but nobody to mail it to (SALES_EMAIL)", "lead", req.Lead.ID, "task", id)
 		return TaskResult{ID: id}, nil
 	}
 	p := req.Lead
 	text := fmt.Sprintf("%s\n\nLead:    %s <%s>\nCompany: %s\nTitle:   %s\nDue:     %s\n\nWhen it is done, report what came of it (one of: %s):\n\n  starter task %s OUTCOME\n",
 		title.Subject, fullName(p), p.Email, p.Company, p.Title, req.Due.UTC().Format(time.RFC1123), strings.Join(req.Outcomes, ", "), p.Email)
-	err = a.notify(ctx, notice{
+	_, err = a.notify(ctx, notice{
 		key: req.Key + "/mail", lead: p, journey: req.Journey, stepID: req.StepID, kind: "task",
 		to: to, subject: "Task: " + title.Subject, text: text, header: "X-Nurture-Task", id: id,
 	})

@@ -1,19 +1,31 @@
 // Package ingest is the one way engagement and enrolments enter nurture:
-// store first (idempotent on the event ID), then SignalWithStart the lead's
-// workflow. The starter uses it now and the webhook receiver will; a caller
-// answers "accepted" only when both steps succeeded, so a sender retries
-// anything not fully taken, and the retry is stored once and deduplicated by
-// the workflow.
+// check, store first (idempotent on the lead and the sender's event ID),
+// then deliver to the lead's workflow. The starter uses it now and the
+// webhook receiver will; a caller answers "accepted" only when both steps
+// succeeded, so a sender retries anything not fully taken, and the retry is
+// stored once and deduplicated by the workflow.
 //
-// It also applies the journey's entry and re-entry rules, because they are
-// about whether a journey starts at all, which no workflow can decide:
-//   - an enrolment without a stage starts where the entry rule for the
-//     lead's source says;
-//   - an event for a lead in a journey is signalled to it;
+// Nothing is stored from a call that its checks refuse: sizes and formats
+// are checked first (see the limits in package lead).
+//
+// Who may start a journey is decided by Temporal, not by a read of the
+// database followed by an act on it, which races the journey's end:
+//   - an event is signalled, never signal-with-started: it reaches the
+//     lead's running workflow, or Temporal answers that there is none, and
+//     the event is stored and reported "not delivered";
+//   - only an enrolment starts a journey. An enrolment of a lead whose
+//     earlier journey closed starts another only under the journey's
+//     re-entry rule; otherwise the start carries the reuse policy
+//     REJECT_DUPLICATE, and Temporal refuses it even if the earlier run
+//     closed a moment before;
 //   - an event for a lead never enrolled enrols it only when an entry rule
-//     names the event (then at the rule's stage); otherwise it is stored;
-//   - an event for a lead whose journey ended is stored, and does not start
-//     the journey again: re-entry is an enrolment, under the re-entry rule.
+//     names the event (then at the rule's stage), by the same enrolment;
+//   - an enrolment without a stage starts where the entry rule for the
+//     lead's source says.
+//
+// An enrolment is marked pending in the lead's row before Temporal is
+// asked and cleared once it answered; a mark that stays (the start was
+// refused, or its answer lost) is what Reconcile drives again.
 package ingest
 
 import (
@@ -23,6 +35,8 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/nurture-dev/nurture/journeys"
@@ -31,7 +45,7 @@ import (
 	"github.com/nurture-dev/nurture/workflows"
 )
 
-// Intake stores and signals.
+// Intake stores and delivers.
 type Intake struct {
 	DB        store.DB
 	Temporal  client.Client
@@ -60,79 +74,133 @@ func suppresses(t lead.EventType) bool {
 // ErrReentry is returned when a journey's re-entry rule refuses a lead.
 var ErrReentry = errors.New("re-entry not allowed")
 
+// Enrolled says what an enrolment did.
+type Enrolled struct {
+	Profile lead.Profile
+	// Started is true when a journey started; false when the enrolment
+	// reached a journey already running (its profile was updated).
+	Started bool
+	RunID   string
+}
+
 // Enroll stores the lead's profile and enrols it in a journey (the default
 // when journeyID is empty), at startStage or where the journey's entry rule
-// for the lead's source says.
-func (in *Intake) Enroll(ctx context.Context, p lead.Profile, journeyID, startStage string) (lead.Profile, error) {
+// for the lead's source says. A lead already in the journey gets its
+// profile updated; one whose journey ended enters again only as the
+// journey's re-entry rule allows.
+func (in *Intake) Enroll(ctx context.Context, p lead.Profile, journeyID, startStage string) (Enrolled, error) {
 	if err := p.Normalize(); err != nil {
-		return p, err
+		return Enrolled{Profile: p}, err
 	}
 	if journeyID == "" {
 		journeyID = in.DefaultJourney
 	}
 	j, _, err := store.LoadJourney(ctx, in.DB, journeyID, 0)
 	if err != nil {
-		return p, err
+		return Enrolled{Profile: p}, err
 	}
 	if startStage != "" && !j.HasStage(startStage) {
-		return p, fmt.Errorf("journey %q has no stage %q", journeyID, startStage)
+		return Enrolled{Profile: p}, fmt.Errorf("journey %q has no stage %q", journeyID, startStage)
 	}
 	if startStage == "" {
 		startStage = entryStage(&j, p.Source, "")
 	}
-	starts := true
-	prev, err := store.GetLead(ctx, in.DB, p.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return p, err
-	default:
-		if err := in.mayEnter(&j, prev); err != nil {
-			return p, err
-		}
-		// Already in this journey: the enrolment only updates the profile,
-		// and the pinned version stays.
-		starts = prev.JourneyID == "" || ended(prev.Lifecycle)
-	}
-	if err := store.UpsertLead(ctx, in.DB, p); err != nil {
-		return p, err
-	}
-	if starts {
-		// Recorded now, not when the workflow loads its version, so an
-		// event arriving in between finds the lead in its journey.
-		if err := store.SetLeadJourney(ctx, in.DB, p.ID, journeyID, 0); err != nil {
-			return p, err
-		}
-	}
-	_, err = workflows.Enroll(ctx, in.Temporal, in.TaskQueue, workflows.Input{
-		Lead: p, JourneyID: journeyID, StartStage: startStage, TimeScale: in.TimeScale,
-	})
-	return p, err
+	return in.enroll(ctx, p, &j, startStage)
 }
 
-// mayEnter applies the re-entry rule to a lead that is already known.
-func (in *Intake) mayEnter(j *journeys.Journey, prev store.LeadRow) error {
-	if prev.JourneyID == "" {
-		return nil
+func (in *Intake) enroll(ctx context.Context, p lead.Profile, j *journeys.Journey, startStage string) (Enrolled, error) {
+	res := Enrolled{Profile: p}
+	prev, err := store.GetLead(ctx, in.DB, p.ID)
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return res, err
 	}
-	if !ended(prev.Lifecycle) {
-		if prev.JourneyID != j.ID {
-			return fmt.Errorf("lead %s is in journey %q (%s); it cannot be in two journeys at once", prev.Profile.Email, prev.JourneyID, prev.Lifecycle)
+	run, err := in.describe(ctx, p.ID)
+	if err != nil {
+		return res, err
+	}
+	reenter := false
+	switch {
+	case run.running:
+		if known && prev.JourneyID != "" && prev.JourneyID != j.ID && !ended(prev.Lifecycle) {
+			return res, fmt.Errorf("lead %s is in journey %q (%s); it cannot be in two journeys at once", p.Email, prev.JourneyID, prev.Lifecycle)
 		}
-		return nil // already in it: the enrolment updates its profile
+	case run.closed:
+		if err := in.mayReenter(j, p, prev.JourneyID, run.closeTime); err != nil {
+			return res, err
+		}
+		reenter = true
+	case known && prev.EndedAt != nil:
+		// Temporal no longer keeps the ended run (retention); the
+		// database remembers when it ended.
+		if err := in.mayReenter(j, p, prev.JourneyID, *prev.EndedAt); err != nil {
+			return res, err
+		}
+		reenter = true
 	}
-	if prev.JourneyID != j.ID {
+	if err := store.UpsertLead(ctx, in.DB, p); err != nil {
+		return res, err
+	}
+	if err := store.SetEnrolPending(ctx, in.DB, p.ID, j.ID, startStage); err != nil {
+		return res, err
+	}
+	wr, err := workflows.Enroll(ctx, in.Temporal, in.TaskQueue, workflows.Input{
+		Lead: p, JourneyID: j.ID, StartStage: startStage, TimeScale: in.TimeScale,
+	}, reenter)
+	if errors.Is(err, workflows.ErrJourneyEnded) {
+		// Temporal kept us from starting again; nothing is pending.
+		return res, errors.Join(fmt.Errorf("%w: %w", ErrReentry, err), store.ClearEnrolPending(ctx, in.DB, p.ID, j.ID))
+	}
+	if err != nil {
+		return res, fmt.Errorf("%w (the enrolment is recorded as pending; starter reconcile asks Temporal again)", err)
+	}
+	res.RunID = wr.GetRunID()
+	res.Started = !run.running || res.RunID != run.runID
+	return res, store.ClearEnrolPending(ctx, in.DB, p.ID, j.ID)
+}
+
+// journeyRun is what Temporal says of a lead's workflow.
+type journeyRun struct {
+	running, closed bool
+	runID           string
+	status          enumspb.WorkflowExecutionStatus
+	closeTime       time.Time
+}
+
+func (in *Intake) describe(ctx context.Context, leadID string) (journeyRun, error) {
+	d, err := in.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(leadID), "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return journeyRun{}, nil
+	}
+	if err != nil {
+		return journeyRun{}, fmt.Errorf("ask temporal about lead %s: %w", leadID, err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	r := journeyRun{runID: info.GetExecution().GetRunId(), status: info.GetStatus()}
+	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		r.running = true
+	} else {
+		r.closed = true
+		r.closeTime = info.GetCloseTime().AsTime()
+	}
+	return r, nil
+}
+
+// mayReenter applies the re-entry rule to a lead whose journey ended.
+func (in *Intake) mayReenter(j *journeys.Journey, p lead.Profile, lastJourney string, endedAt time.Time) error {
+	if lastJourney != "" && lastJourney != j.ID {
 		return nil // a different journey is a new start, not a re-entry
 	}
 	r := j.Reentry
 	if r == nil || !r.Allowed {
-		return fmt.Errorf("%w: lead %s finished journey %q (%s) and the journey does not allow re-entry (add reentry: {allowed: true} to it)",
-			ErrReentry, prev.Profile.Email, j.ID, prev.Lifecycle)
+		return fmt.Errorf("%w: lead %s finished journey %q and the journey does not allow re-entry (add reentry: {allowed: true} to it)",
+			ErrReentry, p.Email, j.ID)
 	}
 	if r.After != "" {
-		if at := prev.UpdatedAt.Add(r.After.Value()); in.now().Before(at) {
+		if at := endedAt.Add(r.After.Value()); in.now().Before(at) {
 			return fmt.Errorf("%w: lead %s finished journey %q on %s and may re-enter after %s (from %s)",
-				ErrReentry, prev.Profile.Email, j.ID, prev.UpdatedAt.Format(time.DateOnly), r.After, at.Format(time.DateOnly))
+				ErrReentry, p.Email, j.ID, endedAt.Format(time.DateOnly), r.After, at.Format(time.DateOnly))
 		}
 	}
 	return nil
@@ -163,13 +231,16 @@ type Recorded struct {
 	New bool
 	// Delivered is true when the event went to a journey.
 	Delivered bool
+	// Enrolled is true when the event enrolled the lead (an entry rule).
+	Enrolled bool
 	// Why explains an event that was stored but not delivered.
 	Why string
 }
 
 // Record stores an event and delivers it to the lead's journey, by the
 // rules in the package comment. A duplicate is delivered again all the
-// same, since its first delivery may have stored but not signalled.
+// same, since its first delivery may have stored but not signalled; the
+// journey counts it once.
 func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 	var rec Recorded
 	if err := ev.Validate(); err != nil {
@@ -190,29 +261,48 @@ func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 			return rec, err
 		}
 	}
-	switch {
-	case l.JourneyID != "" && ended(l.Lifecycle):
-		rec.Why = fmt.Sprintf("the lead's journey %q has ended (%s); it is not started again by an event", l.JourneyID, l.Lifecycle)
+	err = workflows.DeliverEvent(ctx, in.Temporal, l.Profile.ID, ev)
+	if err == nil {
+		rec.Delivered = true
 		return rec, nil
-	case l.JourneyID == "":
-		j, _, err := store.LoadJourney(ctx, in.DB, in.DefaultJourney, 0)
-		if err != nil {
-			return rec, err
+	}
+	if !errors.Is(err, workflows.ErrNoJourney) {
+		return rec, err
+	}
+	// No journey runs for the lead. Did one run? Temporal knows; the
+	// database knows beyond Temporal's retention.
+	run, err := in.describe(ctx, l.Profile.ID)
+	if err != nil {
+		return rec, err
+	}
+	if run.closed || l.JourneyID != "" || l.EndedAt != nil {
+		rec.Why = "journey ended"
+		if run.closed {
+			rec.Why = fmt.Sprintf("journey ended (%s)", statusName(run.status))
 		}
-		if !entersBy(&j, ev.Type) {
-			rec.Why = fmt.Sprintf("the lead is in no journey and no entry rule of %q names %s", j.ID, ev.Type)
+		return rec, nil
+	}
+	j, _, err := store.LoadJourney(ctx, in.DB, in.DefaultJourney, 0)
+	if err != nil {
+		return rec, err
+	}
+	if !entersBy(&j, ev.Type) {
+		rec.Why = fmt.Sprintf("the lead is in no journey and no entry rule of %q names %s", j.ID, ev.Type)
+		return rec, nil
+	}
+	if _, err := in.enroll(ctx, l.Profile, &j, entryStage(&j, "", ev.Type)); err != nil {
+		if errors.Is(err, ErrReentry) {
+			rec.Why = "journey ended"
 			return rec, nil
 		}
-		if _, err := in.Enroll(ctx, l.Profile, j.ID, entryStage(&j, "", ev.Type)); err != nil {
-			return rec, err
-		}
-		l.JourneyID = j.ID
+		return rec, err
 	}
-	err = workflows.SendEngagement(ctx, in.Temporal, in.TaskQueue, workflows.Input{
-		Lead: l.Profile, JourneyID: l.JourneyID, TimeScale: in.TimeScale,
-	}, ev)
-	rec.Delivered = err == nil
-	return rec, err
+	rec.Enrolled = true
+	if err := workflows.DeliverEvent(ctx, in.Temporal, l.Profile.ID, ev); err != nil {
+		return rec, err
+	}
+	rec.Delivered = true
+	return rec, nil
 }
 
 func entersBy(j *journeys.Journey, t lead.EventType) bool {

@@ -98,7 +98,13 @@ func (e Event) Validate() error {
 	var errs []error
 	if strings.TrimSpace(e.ID) == "" {
 		errs = append(errs, errors.New("event id is required (the sender's own ID, so a retried delivery counts once)"))
+	} else if err := checkText("event id", e.ID, MaxEventID); err != nil {
+		errs = append(errs, err)
 	}
+	if err := checkText("event source", e.Source, MaxText); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, checkMap("event property", e.Properties, MaxProperties, MaxPropertyValue)...)
 	if e.LeadID == "" {
 		errs = append(errs, errors.New("event lead is required"))
 	}

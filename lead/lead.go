@@ -9,8 +9,11 @@ package lead
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -46,27 +49,99 @@ type Profile struct {
 	Fields map[string]string `json:"fields,omitempty"`
 }
 
-// Normalize fills the ID from the address and checks what must be there.
+// Size limits. They are checked before anything is stored or signalled:
+// a lead's profile travels in every workflow message about it and in the
+// state its journey carries for months, so it must stay small; and a value
+// no mail server or CRM would take must be refused at the door, not fail a
+// send forever later.
+const (
+	// MaxEmail is RFC 5321's limit on a forward path.
+	MaxEmail = 254
+	// MaxText bounds names, company, title and source.
+	MaxText = 200
+	// MaxFields bounds the number of extra profile fields, MaxFieldName
+	// and MaxFieldValue their size.
+	MaxFields     = 50
+	MaxFieldName  = 64
+	MaxFieldValue = 1000
+	// MaxEventID bounds a sender's event ID (a UUID is 36).
+	MaxEventID = 128
+	// MaxProperties bounds an event's properties, MaxPropertyValue each
+	// value (a URL with its query fits).
+	MaxProperties    = 50
+	MaxPropertyValue = 2000
+)
+
+// Normalize fills the ID from the address and checks what must be there,
+// reporting every problem at once.
 func (p *Profile) Normalize() error {
 	p.Email = NormalizeEmail(p.Email)
-	if p.Email == "" {
-		return errors.New("lead e-mail is required")
+	var errs []error
+	switch {
+	case p.Email == "":
+		errs = append(errs, errors.New("lead e-mail is required"))
+	case len(p.Email) > MaxEmail:
+		errs = append(errs, fmt.Errorf("lead e-mail is %d characters; at most %d", len(p.Email), MaxEmail))
+	default:
+		addr, err := mail.ParseAddress(p.Email)
+		if err != nil || addr.Address != p.Email {
+			errs = append(errs, fmt.Errorf("lead e-mail %q is not a valid address", p.Email))
+		} else if id := IDForEmail(p.Email); p.ID != "" && p.ID != id {
+			errs = append(errs, fmt.Errorf("lead ID %q does not belong to %s (expected %s)", p.ID, p.Email, id))
+		} else {
+			p.ID = id
+		}
 	}
-	addr, err := mail.ParseAddress(p.Email)
-	if err != nil || addr.Address != p.Email {
-		return fmt.Errorf("lead e-mail %q is not a valid address", p.Email)
+	for _, f := range []struct{ name, value string }{
+		{"first_name", p.FirstName}, {"last_name", p.LastName}, {"company", p.Company}, {"title", p.Title}, {"source", p.Source},
+	} {
+		if err := checkText(f.name, f.value, MaxText); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	id := IDForEmail(p.Email)
-	if p.ID != "" && p.ID != id {
-		return fmt.Errorf("lead ID %q does not belong to %s (expected %s)", p.ID, p.Email, id)
-	}
-	p.ID = id
 	// An empty zone stays empty: the journey's time_zone applies then,
 	// and a profile update that does not name a zone keeps the one known.
-	if _, err := zones.Load(p.TimeZone); err != nil {
-		return fmt.Errorf("lead time zone %q is not an IANA zone name (like Europe/Berlin)", p.TimeZone)
+	if len(p.TimeZone) > 64 {
+		errs = append(errs, fmt.Errorf("lead time zone is %d characters; zone names are short, like Europe/Berlin", len(p.TimeZone)))
+	} else if _, err := zones.Load(p.TimeZone); err != nil {
+		errs = append(errs, fmt.Errorf("lead time zone %q is not an IANA zone name (like Europe/Berlin)", p.TimeZone))
+	}
+	errs = append(errs, checkMap("profile field", p.Fields, MaxFields, MaxFieldValue)...)
+	return errors.Join(errs...)
+}
+
+// checkText refuses text too long or not UTF-8 (it would break mail
+// headers and JSON alike).
+func checkText(name, v string, limit int) error {
+	if len(v) > limit {
+		return fmt.Errorf("%s is %d bytes; at most %d", name, len(v), limit)
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%s is not valid UTF-8", name)
+	}
+	if strings.ContainsAny(v, "\r\n\x00") {
+		return fmt.Errorf("%s contains a line break or NUL, which headers cannot carry", name)
 	}
 	return nil
+}
+
+func checkMap(what string, m map[string]string, maxKeys, maxValue int) []error {
+	var errs []error
+	if len(m) > maxKeys {
+		errs = append(errs, fmt.Errorf("%d %ss; at most %d", len(m), what, maxKeys))
+		return errs
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch {
+		case k == "" || len(k) > MaxFieldName:
+			errs = append(errs, fmt.Errorf("%s name %.40q: use 1 to %d characters", what, k, MaxFieldName))
+		case !utf8.ValidString(k) || !utf8.ValidString(m[k]):
+			errs = append(errs, fmt.Errorf("%s %.40q is not valid UTF-8", what, k))
+		case len(m[k]) > maxValue:
+			errs = append(errs, fmt.Errorf("%s %q is %d bytes; at most %d", what, k, len(m[k]), maxValue))
+		}
+	}
+	return errs
 }
 
 // Field returns a profile value by name, covering the named fields too, so a

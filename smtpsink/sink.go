@@ -46,6 +46,7 @@ type Sink struct {
 	messages []Message
 	changed  chan struct{}
 	onMsg    func(Message)
+	faults   Faults
 }
 
 // Options configure a sink.
@@ -57,6 +58,23 @@ type Options struct {
 	// OnMessage is called for every message received.
 	OnMessage func(Message)
 	Logger    *slog.Logger
+	// Faults make the sink misbehave as real servers and networks do, for
+	// fault tests.
+	Faults Faults
+}
+
+// Faults are ways the sink can misbehave.
+type Faults struct {
+	// Latency delays the reply to the end of each message, as a busy or
+	// distant server does.
+	Latency time.Duration
+	// DropReply, when it says yes for a message, keeps the message (it was
+	// received) and closes the connection instead of replying: the client
+	// never learns that it arrived.
+	DropReply func(Message) bool
+	// RejectRcpt, when it returns an error, refuses a recipient with it;
+	// an *smtp.SMTPError gives the code (550 for good, 450 for now).
+	RejectRcpt func(to string) error
 }
 
 // Start listens and serves until Close.
@@ -76,7 +94,7 @@ func Start(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp sink listen on %s: %w", opts.Addr, err)
 	}
-	s := &Sink{Addr: ln.Addr().String(), dir: opts.Dir, log: opts.Logger, changed: make(chan struct{}), onMsg: opts.OnMessage}
+	s := &Sink{Addr: ln.Addr().String(), dir: opts.Dir, log: opts.Logger, changed: make(chan struct{}), onMsg: opts.OnMessage, faults: opts.Faults}
 	s.server = smtp.NewServer(backend{s})
 	s.server.Domain = "localhost"
 	s.server.ReadTimeout = time.Minute
@@ -180,10 +198,13 @@ func safe(s string) string {
 
 type backend struct{ sink *Sink }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{sink: b.sink}, nil }
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{sink: b.sink, conn: c}, nil
+}
 
 type session struct {
 	sink *Sink
+	conn *smtp.Conn
 	from string
 	to   []string
 }
@@ -195,6 +216,11 @@ func (s *session) Logout() error            { return nil }
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if f := s.sink.faults.RejectRcpt; f != nil {
+		if err := f(to); err != nil {
+			return err
+		}
+	}
 	s.to = append(s.to, to)
 	return nil
 }
@@ -210,5 +236,18 @@ func (s *session) Data(r io.Reader) error {
 		dec := new(mimeDecoder)
 		m.Subject = dec.header(parsed.Header.Get("Subject"))
 	}
-	return s.sink.store(m)
+	if err := s.sink.store(m); err != nil {
+		return err
+	}
+	f := s.sink.faults
+	if f.Latency > 0 {
+		time.Sleep(f.Latency)
+	}
+	if f.DropReply != nil && f.DropReply(m) {
+		// Received, and the reply never leaves: the write of "250" fails
+		// on the closed connection.
+		_ = s.conn.Conn().Close()
+		return errors.New("reply dropped on purpose")
+	}
+	return nil
 }

@@ -108,11 +108,11 @@ func BenchmarkEngagement(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		leads := make([]lead.Profile, benchLeads)
 		for n := range leads {
-			p, err := s.intake.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("bench-%d-%d@load.test", i, n)}, "", "")
+			res, err := s.intake.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("bench-%d-%d@load.test", i, n)}, "", "")
 			if err != nil {
 				b.Fatal(err)
 			}
-			leads[n] = p
+			leads[n] = res.Profile
 		}
 		// Every lead has had its first email and sits in a 3-day wait.
 		if _, err := s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) >= (i+1)*benchLeads }); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -140,11 +141,16 @@ func runEnroll(ctx context.Context, env *environment, args []string) error {
 	}
 	defer conn.Close()
 	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue, DefaultJourney: *journey}
-	p, err = in.Enroll(ctx, p, *journey, *stage)
+	res, err := in.Enroll(ctx, p, *journey, *stage)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "enrolled %s (lead %s) in %s; workflow %s\n", p.Email, p.ID, *journey, workflows.WorkflowID(p.ID))
+	p = res.Profile
+	if res.Started {
+		fmt.Fprintf(env.stdout, "enrolled %s (lead %s) in %s; workflow %s, run %s\n", p.Email, p.ID, *journey, workflows.WorkflowID(p.ID), res.RunID)
+	} else {
+		fmt.Fprintf(env.stdout, "%s is already in a journey; its profile was updated (workflow %s)\n", p.Email, workflows.WorkflowID(p.ID))
+	}
 	return nil
 }
 
@@ -191,12 +197,16 @@ func runEvent(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	switch {
-	case !rec.New:
-		fmt.Fprintf(env.stdout, "event %s was already recorded; delivered again, it counts once\n", ev.ID)
+	case rec.Delivered && !rec.New:
+		fmt.Fprintf(env.stdout, "event %s was recorded before; delivered again, the journey counts it once\n", ev.ID)
+	case rec.Delivered && rec.Enrolled:
+		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s; it enrolled the lead (an entry rule names %s) and was delivered\n", ev.Type, ev.ID, ev.LeadID, ev.Type)
 	case rec.Delivered:
-		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s\n", ev.Type, ev.ID, ev.LeadID)
+		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s; delivered to its journey\n", ev.Type, ev.ID, ev.LeadID)
+	case !rec.New:
+		fmt.Fprintf(env.stdout, "event %s was recorded before; not delivered: %s\n", ev.ID, rec.Why)
 	default:
-		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s, not delivered: %s\n", ev.Type, ev.ID, ev.LeadID, rec.Why)
+		fmt.Fprintf(env.stdout, "recorded %s %s for lead %s; not delivered: %s\n", ev.Type, ev.ID, ev.LeadID, rec.Why)
 	}
 	return nil
 }
@@ -217,10 +227,15 @@ func runFeedback(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	if err := workflows.SendFeedback(ctx, conn.temporal, leadID(args[0]), fb); err != nil {
-		return err
+	res, err := workflows.SendVerdict(ctx, conn.temporal, leadID(args[0]), fb)
+	if err != nil {
+		return fmt.Errorf("verdict %s: %w", fb.Verdict, err)
 	}
-	fmt.Fprintf(env.stdout, "verdict %s sent\n", fb.Verdict)
+	fmt.Fprintf(env.stdout, "verdict %s taken on hand-off #%d: the lead is now %s", res.Verdict, res.HandoffID, res.Lifecycle)
+	if res.Verdict == workflows.VerdictRecycle {
+		fmt.Fprintf(env.stdout, ", back in nurture in %s at stage %s", res.JourneyID, res.Stage)
+	}
+	fmt.Fprintln(env.stdout)
 	return nil
 }
 
@@ -252,6 +267,24 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	printStatus(env, row, st)
+	if row.PendingJourney != "" {
+		fmt.Fprintf(env.stdout, "enrolment in %s pending since %s: Temporal has not confirmed it (starter reconcile asks again)\n",
+			row.PendingJourney, row.PendingSince.UTC().Format(time.RFC3339))
+	}
+	counts, err := store.CountSendsByStatus(ctx, conn.db, id)
+	if err != nil {
+		return err
+	}
+	if len(counts) > 0 {
+		var parts []string
+		for _, status := range slices.Sorted(maps.Keys(counts)) {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[status], status))
+		}
+		fmt.Fprintf(env.stdout, "sends: %s (journey emails and notices to sales)\n", strings.Join(parts, ", "))
+		if n := counts[store.SendAmbiguous]; n > 0 {
+			fmt.Fprintf(env.stdout, "  %d ambiguous: went out with no reply, not sent again; see starter sends -lead %s\n", n, row.Profile.Email)
+		}
+	}
 	handoffs, err := store.ListHandoffs(ctx, conn.db, id)
 	if err != nil {
 		return err
@@ -376,18 +409,18 @@ func runTask(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	id := leadID(args[0])
-	task, err := store.OpenTask(ctx, conn.db, id)
+	res, err := workflows.SendTaskOutcome(ctx, conn.temporal, leadID(args[0]), workflows.TaskOutcome{Outcome: args[1], Note: *note})
 	if err != nil {
-		return fmt.Errorf("%s has no open task: %w", args[0], err)
+		return fmt.Errorf("task outcome %s: %w", args[1], err)
 	}
-	if !slices.Contains(task.Outcomes, args[1]) {
-		return fmt.Errorf("task %d (%q) has outcomes %s, not %q", task.ID, task.Title, strings.Join(task.Outcomes, ", "), args[1])
+	fmt.Fprintf(env.stdout, "task #%d: outcome %s taken", res.TaskID, res.Outcome)
+	if *note != "" {
+		fmt.Fprint(env.stdout, " with its note")
 	}
-	if err := workflows.SendTaskOutcome(ctx, conn.temporal, id, workflows.TaskOutcome{TaskID: task.ID, Outcome: args[1], Note: *note}); err != nil {
-		return err
+	if res.Next != "" {
+		fmt.Fprintf(env.stdout, "; the lead goes on to step %q", res.Next)
 	}
-	fmt.Fprintf(env.stdout, "task %d (%s): %s\n", task.ID, task.Title, args[1])
+	fmt.Fprintln(env.stdout)
 	return nil
 }
 

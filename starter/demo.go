@@ -15,7 +15,10 @@ import (
 	"sync"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -95,6 +98,8 @@ type demo struct {
 	intake  *ingest.Intake
 	c       client.Client
 	db      store.DB
+	// namespace is the Temporal namespace the demo runs in.
+	namespace string
 
 	mu      sync.Mutex
 	emails  int
@@ -143,7 +148,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	d := &demo{env: env, scale: *scale, byID: map[string]*demoLead{}, db: db}
+	d := &demo{env: env, scale: *scale, byID: map[string]*demoLead{}, db: db, namespace: cfg.TemporalNamespace}
 	mailDir := filepath.Join(*dataDir, "mail")
 	sink, err := smtpsink.Start(smtpsink.Options{Addr: *smtpAddr, Dir: mailDir, Logger: log, OnMessage: func(m smtpsink.Message) { d.mailed(out, m) }})
 	if err != nil {
@@ -262,10 +267,10 @@ func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) err
 	if err := d.checkNotRunning(ctx); err != nil {
 		return err
 	}
-	// The demo owns its sample addresses: each run starts them afresh, so
+	// The demo owns its sample addresses: each run erases them first, so
 	// re-entry rules and old suppressions do not get in its way.
 	for _, l := range d.leads {
-		if err := store.ForgetLead(ctx, d.db, lead.IDForEmail(l.profile.Email)); err != nil {
+		if err := d.forget(ctx, lead.IDForEmail(l.profile.Email)); err != nil {
 			return err
 		}
 	}
@@ -273,10 +278,11 @@ func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) err
 	d.started = time.Now()
 	for i := range d.leads {
 		l := &d.leads[i]
-		p, err := d.intake.Enroll(ctx, l.profile, "", "")
+		res, err := d.intake.Enroll(ctx, l.profile, "", "")
 		if err != nil {
 			return err
 		}
+		p := res.Profile
 		l.profile = p
 		ids[i] = p.ID
 		d.byID[p.ID] = l
@@ -322,6 +328,39 @@ func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) err
 		return err
 	}
 	return d.summary(ctx, results)
+}
+
+// forget erases a sample lead: its rows in PostgreSQL and its closed
+// journeys in Temporal. Temporal refuses to start a lead's journey again
+// while an earlier one is on record (unless re-entry allows it), and an
+// erased lead is a new one.
+func (d *demo) forget(ctx context.Context, leadID string) error {
+	if err := store.ForgetLead(ctx, d.db, leadID); err != nil {
+		return err
+	}
+	wid := workflows.WorkflowID(leadID)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err := d.c.DescribeWorkflowExecution(ctx, wid, "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("erase the demo's lead %s: %w", leadID, err)
+		}
+		// Deletion is asynchronous; the latest run goes first, then the
+		// next describe finds the one before it, if any.
+		if _, err := d.c.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+			Namespace: d.namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: wid},
+		}); err != nil && !errors.As(err, &nf) {
+			return fmt.Errorf("erase the demo's lead %s: %w", leadID, err)
+		}
+		if err := sleepUntil(ctx, time.Now().Add(50*time.Millisecond)); err != nil {
+			return fmt.Errorf("erase the demo's lead %s: %w", leadID, err)
+		}
+	}
 }
 
 // checkNotRunning refuses to enrol sample leads whose journeys from an
@@ -372,10 +411,10 @@ func (d *demo) play(ctx context.Context, out *printer, runID string, l *demoLead
 	if err := sleepUntil(ctx, time.Now().Add(time.Duration(float64(day)/d.scale))); err != nil {
 		return nil
 	}
-	out.line(d.day(), "SALES", l.profile.Email, fmt.Sprintf("verdict %s: %s", l.verdict, l.reason))
-	if err := workflows.SendFeedback(ctx, d.c, l.profile.ID, workflows.SalesFeedback{Verdict: l.verdict, Reason: l.reason}); err != nil {
-		return err
+	if _, err := workflows.SendVerdict(ctx, d.c, l.profile.ID, workflows.SalesFeedback{Verdict: l.verdict, Reason: l.reason}); err != nil {
+		return fmt.Errorf("verdict for %s: %w", l.profile.Email, err)
 	}
+	out.line(d.day(), "SALES", l.profile.Email, fmt.Sprintf("verdict %s: %s", l.verdict, l.reason))
 	if l.task == "" {
 		return nil
 	}
@@ -394,8 +433,11 @@ func (d *demo) play(ctx context.Context, out *printer, runID string, l *demoLead
 	if err := sleepUntil(ctx, time.Now().Add(time.Duration(float64(day)/d.scale))); err != nil {
 		return nil
 	}
+	if _, err := workflows.SendTaskOutcome(ctx, d.c, l.profile.ID, workflows.TaskOutcome{TaskID: task.ID, Outcome: l.task}); err != nil {
+		return fmt.Errorf("task outcome for %s: %w", l.profile.Email, err)
+	}
 	out.line(d.day(), "TASK", l.profile.Email, fmt.Sprintf("%q done by sales: %s", task.Title, l.task))
-	return workflows.SendTaskOutcome(ctx, d.c, l.profile.ID, workflows.TaskOutcome{TaskID: task.ID, Outcome: l.task})
+	return nil
 }
 
 // feed prints score snapshots as the workflows record them.

@@ -36,17 +36,19 @@ type environment struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"diagram":  {"write a journey as a Mermaid flowchart", runDiagram},
-		"demo":     {"run the whole system on this machine and watch sample leads go through a journey", runDemo},
-		"publish":  {"validate journey files and publish each as a new immutable version", runPublish},
-		"enroll":   {"enrol a lead (by e-mail and profile fields) in a journey", runEnroll},
-		"event":    {"record an engagement event for a lead: stored, then signalled", runEvent},
-		"status":   {"show a lead's stage, score with its breakdown, and last steps", runStatus},
-		"feedback": {"pass on sales' verdict on a hand-off: accepted, rejected or recycle", runFeedback},
-		"validate": {"check journey files and report every mistake with its line and column", runValidate},
-		"journeys": {"list published journeys, their versions and how many leads run each", runJourneys},
-		"schema":   {"print the JSON Schema of journey files, for editors", runSchema},
-		"task":     {"report what came of a task a journey gave (a call: reached, no_answer, ...)", runTask},
+		"diagram":   {"write a journey as a Mermaid flowchart", runDiagram},
+		"demo":      {"run the whole system on this machine and watch sample leads go through a journey", runDemo},
+		"publish":   {"validate journey files and publish each as a new immutable version", runPublish},
+		"enroll":    {"enrol a lead (by e-mail and profile fields) in a journey", runEnroll},
+		"event":     {"record an engagement event for a lead: stored, then signalled", runEvent},
+		"status":    {"show a lead's stage, score with its breakdown, and last steps", runStatus},
+		"feedback":  {"pass on sales' verdict on a hand-off: accepted, rejected or recycle", runFeedback},
+		"validate":  {"check journey files and report every mistake with its line and column", runValidate},
+		"journeys":  {"list published journeys, their versions and how many leads run each", runJourneys},
+		"schema":    {"print the JSON Schema of journey files, for editors", runSchema},
+		"task":      {"report what came of a task a journey gave (a call: reached, no_answer, ...)", runTask},
+		"sends":     {"list sends by status (ambiguous ones first of all) and resolve them: mark sent, or send again", runSends},
+		"reconcile": {"repair what PostgreSQL and Temporal disagree on: pending enrolments, leads stored as running", runReconcile},
 	}
 }
 

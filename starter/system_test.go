@@ -98,6 +98,12 @@ func (s *system) stop() {
 	}
 }
 
+// enroll enrols a lead in the default journey and returns its profile.
+func (s *system) enroll(ctx context.Context, p lead.Profile) (lead.Profile, error) {
+	res, err := s.intake.Enroll(ctx, p, "", "")
+	return res.Profile, err
+}
+
 func (s *system) event(t *testing.T, l lead.Profile, id string, typ lead.EventType) {
 	t.Helper()
 	_, err := s.intake.Record(context.Background(), lead.Event{ID: id, LeadID: l.ID, Type: typ, OccurredAt: time.Now().UTC()})
@@ -122,7 +128,7 @@ func TestLeadGoesFromEnrolmentToSales(t *testing.T) {
 	// Real time: the 3-day wait for engagement outlasts the test, so every
 	// move below is caused by an event, not a timer.
 	s := startSystem(t, "", 1)
-	p, err := s.intake.Enroll(ctx, lead.Profile{Email: "Ada@Analytical.test", FirstName: "Ada", Company: "Analytical Engines", Title: "CTO"}, "", "")
+	p, err := s.enroll(ctx, lead.Profile{Email: "Ada@Analytical.test", FirstName: "Ada", Company: "Analytical Engines", Title: "CTO"})
 	require.NoError(t, err)
 
 	// The first email arrives at the SMTP server.
@@ -174,7 +180,9 @@ func TestLeadGoesFromEnrolmentToSales(t *testing.T) {
 	require.Equal(t, 93, st.Score.Behaviour())
 
 	// Sales accepts; the journey ends with the lead an SQL.
-	require.NoError(t, workflows.SendFeedback(ctx, s.client, p.ID, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted}))
+	verdict, err := workflows.SendVerdict(ctx, s.client, p.ID, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted})
+	require.NoError(t, err)
+	require.Equal(t, workflows.LifecycleSQL, verdict.Lifecycle, "the verdict's answer says where the lead is now")
 	var res workflows.Result
 	require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(p.ID), "").Get(ctx, &res))
 	require.Equal(t, workflows.LifecycleSQL, res.Lifecycle)
@@ -213,7 +221,7 @@ func TestRestartKeepsRunningJourneys(t *testing.T) {
 	dbFile := filepath.Join(t.TempDir(), "temporal.db")
 	// A day lasts 2s: the reminder is due 6s after enrolment.
 	s := startSystem(t, dbFile, 43200)
-	p, err := s.intake.Enroll(ctx, lead.Profile{Email: "grace@cobol.test", FirstName: "Grace"}, "", "")
+	p, err := s.enroll(ctx, lead.Profile{Email: "grace@cobol.test", FirstName: "Grace"})
 	require.NoError(t, err)
 	_, err = s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) == 1 })
 	require.NoError(t, err)

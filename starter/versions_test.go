@@ -22,7 +22,7 @@ func TestEditingAPublishedJourneyLeavesRunningLeadsOnTheirVersion(t *testing.T) 
 	s := startSystem(t, "", 1) // real time: leads sit in their 3-day wait
 	require.Equal(t, 1, s.version)
 
-	early, err := s.intake.Enroll(ctx, lead.Profile{Email: "early@acme.test", FirstName: "Early"}, "", "")
+	early, err := s.enroll(ctx, lead.Profile{Email: "early@acme.test", FirstName: "Early"})
 	require.NoError(t, err)
 	_, err = s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(s.sink.To("early@acme.test")) == 1 })
 	require.NoError(t, err)
@@ -39,7 +39,7 @@ func TestEditingAPublishedJourneyLeavesRunningLeadsOnTheirVersion(t *testing.T) 
 	require.NoError(t, err)
 	require.Equal(t, 2, pub.Version)
 
-	late, err := s.intake.Enroll(ctx, lead.Profile{Email: "late@acme.test", FirstName: "Late"}, "", "")
+	late, err := s.enroll(ctx, lead.Profile{Email: "late@acme.test", FirstName: "Late"})
 	require.NoError(t, err)
 	_, err = s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(s.sink.To("late@acme.test")) == 1 })
 	require.NoError(t, err)

@@ -17,7 +17,7 @@ func InsertEvent(ctx context.Context, db DB, ev lead.Event) (bool, error) {
 	tag, err := db.Exec(ctx, `
 insert into events (id, lead_id, type, occurred_at, source, properties)
 values ($1, $2, $3, $4, $5, $6)
-on conflict (id) do nothing`,
+on conflict (lead_id, id) do nothing`,
 		ev.ID, ev.LeadID, string(ev.Type), ev.OccurredAt, ev.Source, props)
 	if err != nil {
 		return false, fmt.Errorf("store event %s: %w", ev.ID, err)

@@ -48,17 +48,27 @@ type LeadRow struct {
 	BuyingStage    string
 	Lifecycle      string
 	Score          int
-	UpdatedAt      time.Time
+	ExitReason     string
+	// EndedAt is when the lead's last journey ended; nil while one runs.
+	EndedAt   *time.Time
+	UpdatedAt time.Time
+	// PendingJourney is an enrolment asked of Temporal and not confirmed
+	// (see SetEnrolPending); empty when there is none.
+	PendingJourney string
+	PendingStage   string
+	PendingSince   *time.Time
 }
 
 const leadColumns = `id, email, first_name, last_name, company, title, time_zone, source, fields,
-    coalesce(journey_id, ''), coalesce(journey_version, 0), buying_stage, lifecycle, score, updated_at`
+    coalesce(journey_id, ''), coalesce(journey_version, 0), buying_stage, lifecycle, score, exit_reason, ended_at, updated_at,
+    coalesce(pending_journey, ''), pending_stage, pending_since`
 
 func scanLead(row pgx.Row) (LeadRow, error) {
 	var l LeadRow
 	p := &l.Profile
 	err := row.Scan(&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.TimeZone, &p.Source, &p.Fields,
-		&l.JourneyID, &l.JourneyVersion, &l.BuyingStage, &l.Lifecycle, &l.Score, &l.UpdatedAt)
+		&l.JourneyID, &l.JourneyVersion, &l.BuyingStage, &l.Lifecycle, &l.Score, &l.ExitReason, &l.EndedAt, &l.UpdatedAt,
+		&l.PendingJourney, &l.PendingStage, &l.PendingSince)
 	return l, err
 }
 
@@ -74,14 +84,55 @@ func GetLead(ctx context.Context, db DB, id string) (LeadRow, error) {
 	return l, nil
 }
 
-// SetLeadJourney records which journey version a lead was enrolled in.
-func SetLeadJourney(ctx context.Context, db DB, leadID, journeyID string, version int) error {
-	_, err := db.Exec(ctx, `update leads set journey_id = $2, journey_version = $3, lifecycle = 'nurturing', updated_at = now() where id = $1`,
-		leadID, journeyID, version)
+// SetEnrolPending records that an enrolment is being asked of Temporal.
+// If the start is refused or its answer lost, the mark stays, and
+// `starter reconcile` finds the lead and asks again; the enrolment itself
+// (journey, lifecycle) is recorded by the workflow's first progress write.
+func SetEnrolPending(ctx context.Context, db DB, leadID, journeyID, stage string) error {
+	_, err := db.Exec(ctx, `update leads set pending_journey = $2, pending_stage = $3, pending_since = now() where id = $1`, leadID, journeyID, stage)
 	if err != nil {
-		return fmt.Errorf("record enrolment of lead %s: %w", leadID, err)
+		return fmt.Errorf("record pending enrolment of lead %s: %w", leadID, err)
 	}
 	return nil
+}
+
+// ClearEnrolPending removes the mark once Temporal confirmed the enrolment.
+func ClearEnrolPending(ctx context.Context, db DB, leadID, journeyID string) error {
+	_, err := db.Exec(ctx, `update leads set pending_journey = null, pending_stage = '', pending_since = null where id = $1 and pending_journey = $2`, leadID, journeyID)
+	if err != nil {
+		return fmt.Errorf("clear pending enrolment of lead %s: %w", leadID, err)
+	}
+	return nil
+}
+
+// ListPendingEnrolments lists leads whose enrolment has been pending since
+// before the given time, oldest first.
+func ListPendingEnrolments(ctx context.Context, db DB, before time.Time, limit int) ([]LeadRow, error) {
+	return queryLeads(ctx, db, `select `+leadColumns+` from leads where pending_journey is not null and pending_since < $1 order by pending_since limit $2`, before, limit)
+}
+
+// ListActiveLeads lists leads the database shows in a journey (nurturing,
+// MQL or handed off), in ID order after the given ID: a reconciliation
+// walks them against Temporal in pages.
+func ListActiveLeads(ctx context.Context, db DB, afterID string, limit int) ([]LeadRow, error) {
+	return queryLeads(ctx, db, `select `+leadColumns+` from leads where lifecycle in ('nurturing', 'mql', 'handed_off') and id > $1 order by id limit $2`, afterID, limit)
+}
+
+func queryLeads(ctx context.Context, db DB, sql string, args ...any) ([]LeadRow, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list leads: %w", err)
+	}
+	defer rows.Close()
+	var out []LeadRow
+	for rows.Next() {
+		l, err := scanLead(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list leads: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
 }
 
 // ForgetLead erases everything stored about a lead, in one transaction: the
@@ -106,6 +157,27 @@ func ForgetLead(ctx context.Context, db DB, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("forget lead %s: %w", id, err)
+	}
+	return nil
+}
+
+// FinalState is how a lead's journey ended, as its closed workflow says.
+type FinalState struct {
+	LeadID      string
+	Lifecycle   string
+	ExitReason  string
+	Score       int
+	BuyingStage string
+	EndedAt     time.Time
+}
+
+// SetFinalState stores how a closed journey ended, for a lead whose row
+// still shows it running (see ingest.Reconcile).
+func SetFinalState(ctx context.Context, db DB, f FinalState) error {
+	_, err := db.Exec(ctx, `update leads set lifecycle = $2, exit_reason = $3, score = $4, buying_stage = $5, ended_at = $6, updated_at = now() where id = $1`,
+		f.LeadID, f.Lifecycle, f.ExitReason, f.Score, f.BuyingStage, f.EndedAt)
+	if err != nil {
+		return fmt.Errorf("store final state of lead %s: %w", f.LeadID, err)
 	}
 	return nil
 }

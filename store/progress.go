@@ -14,8 +14,8 @@ import (
 // Snapshot is a lead's score and position at one moment, with why it changed.
 type Snapshot struct {
 	LeadID string
-	// Enrollment and Seq identify the snapshot, so a retried write is a
-	// no-op.
+	// Enrollment and Seq identify the snapshot: the workflow numbers its
+	// writes, and carries the number across continue-as-new.
 	Enrollment  string
 	Seq         int
 	JourneyID   string
@@ -23,26 +23,55 @@ type Snapshot struct {
 	Score       scoring.Score
 	Lifecycle   string
 	BuyingStage string
-	Reason      string
-	At          time.Time
+	// Ended is true when the journey is over (SQL, disqualified, exited);
+	// ExitReason says why it ended, if it did not end with a verdict.
+	Ended      bool
+	ExitReason string
+	Reason     string
+	At         time.Time
 }
 
 // RecordProgress stores a score snapshot and brings the lead row up to date,
 // in one transaction.
+//
+// The workflow writes progress from local activities, which run inside a
+// workflow task. When that task is lost (a Temporal restart, a worker
+// killed before it reported), the task runs again, possibly with signals
+// batched differently, and writes the same sequence numbers with other
+// content, or fewer of them. So a write replaces the snapshot of the same
+// number and drops any of the enrolment numbered above it (those came from
+// the lost task, and the workflow's state no longer contains them), and
+// the lead row always takes the write it is given for the enrolment it
+// follows. A write of another enrolment moves the row only if it is not
+// older than what the row shows, so a late write of a finished enrolment
+// cannot overwrite the next one.
 func RecordProgress(ctx context.Context, db DB, s Snapshot) error {
+	var endedAt *time.Time
+	if s.Ended {
+		endedAt = &s.At
+	}
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+		if _, err := tx.Exec(ctx, `delete from score_snapshots where lead_id = $1 and enrollment = $2 and seq > $3`, s.LeadID, s.Enrollment, s.Seq); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
 insert into score_snapshots (lead_id, enrollment, seq, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at,
     fit, fit_grade, engagement_grade)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-on conflict (lead_id, enrollment, seq) do nothing`,
+on conflict (lead_id, enrollment, seq) do update set journey_id = excluded.journey_id, version = excluded.version, total = excluded.total,
+    interest = excluded.interest, intent = excluded.intent, adjusted = excluded.adjusted, breakdown = excluded.breakdown,
+    lifecycle = excluded.lifecycle, buying_stage = excluded.buying_stage, reason = excluded.reason, at = excluded.at,
+    fit = excluded.fit, fit_grade = excluded.fit_grade, engagement_grade = excluded.engagement_grade`,
 			s.LeadID, s.Enrollment, s.Seq, s.JourneyID, s.Version, s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Score.Adjusted, breakdown(s.Score),
 			s.Lifecycle, s.BuyingStage, s.Reason, s.At, s.Score.Fit, s.Score.FitGrade, s.Score.EngagementGrade)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err // written by an earlier attempt
+		if err != nil {
+			return err
 		}
-		_, err = tx.Exec(ctx, `update leads set score = $2, lifecycle = $3, buying_stage = $4, updated_at = now() where id = $1`,
-			s.LeadID, s.Score.Total(), s.Lifecycle, s.BuyingStage)
+		_, err = tx.Exec(ctx, `
+update leads set score = $2, lifecycle = $3, buying_stage = $4, journey_id = $5, journey_version = $6, exit_reason = $7, ended_at = $8,
+    progress_enrollment = $9, progress_seq = $10, progress_at = $11, updated_at = now()
+where id = $1 and (progress_enrollment is null or progress_enrollment = $9 or progress_at <= $11)`,
+			s.LeadID, s.Score.Total(), s.Lifecycle, s.BuyingStage, s.JourneyID, s.Version, s.ExitReason, endedAt, s.Enrollment, s.Seq, s.At)
 		return err
 	})
 	if err != nil {
@@ -56,7 +85,7 @@ func LatestSnapshot(ctx context.Context, db DB, leadID string) (Snapshot, error)
 	s := Snapshot{LeadID: leadID}
 	err := db.QueryRow(ctx, `
 select journey_id, version, interest, intent, adjusted, fit, fit_grade, engagement_grade, breakdown, lifecycle, buying_stage, reason, at
-from score_snapshots where lead_id = $1 order by id desc limit 1`, leadID).
+from score_snapshots where lead_id = $1 order by at desc, seq desc, id desc limit 1`, leadID).
 		Scan(&s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted, &s.Score.Fit, &s.Score.FitGrade, &s.Score.EngagementGrade, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, fmt.Errorf("score of lead %s: %w", leadID, ErrNotFound)

@@ -2,11 +2,12 @@ package store_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -26,7 +27,7 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 	require.NoError(t, store.Migrate(ctx, pool))
 	var version int
 	require.NoError(t, pool.QueryRow(ctx, "select version from nurture_schema_version").Scan(&version))
-	require.Equal(t, 3, version)
+	require.Equal(t, 4, version)
 }
 
 func TestConcurrentStartsDoNotRace(t *testing.T) {
@@ -120,93 +121,183 @@ func TestEventsAreStoredOnce(t *testing.T) {
 	require.Equal(t, 1, n)
 }
 
-func TestSendOnce(t *testing.T) {
+func TestSendPhases(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := storetest.Pool(t)
 	p := lead.Profile{Email: "grace@example.com"}
 	require.NoError(t, p.Normalize())
 	require.NoError(t, store.UpsertLead(ctx, pool, p))
-	s := store.Send{Key: "lead-x/run/step/1", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "step", ContentID: "c", To: p.Email, Subject: "s", MessageID: "<m@x>"}
-
-	// A delivery that fails releases the key, so the retry sends.
-	boom := errors.New("smtp down")
-	require.ErrorIs(t, store.SendOnce(ctx, pool, s, func() error { return boom }), boom)
-	status, err := store.SendStatus(ctx, pool, s.Key)
-	require.NoError(t, err)
-	require.Equal(t, "failed", status)
-
-	var mu sync.Mutex
-	delivered := 0
-	var wg sync.WaitGroup
-	for range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := store.SendOnce(ctx, pool, s, func() error {
-				mu.Lock()
-				delivered++
-				mu.Unlock()
-				return nil
-			})
-			if err != nil && !errors.Is(err, store.ErrAlreadySent) && !errors.Is(err, store.ErrUnconfirmed) {
-				t.Errorf("unexpected error: %v", err)
-			}
-		}()
+	send := func(key string) store.Send {
+		return store.Send{Key: key, LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "step", ContentID: "c", To: p.Email, Subject: "s", MessageID: "<" + key + "@x>"}
 	}
-	wg.Wait()
-	require.Equal(t, 1, delivered, "five concurrent attempts with one key deliver once")
-	require.ErrorIs(t, store.SendOnce(ctx, pool, s, func() error { t.Fatal("delivered again"); return nil }), store.ErrAlreadySent)
-	n, err := store.CountSends(ctx, pool, p.ID)
+	status := func(key string) store.SendStatus {
+		st, err := store.GetSendStatus(ctx, pool, key)
+		require.NoError(t, err)
+		return st
+	}
+
+	// An attempt that died before the message's end went out is taken
+	// over, and the dead attempt cannot move the send any more.
+	require.NoError(t, store.ClaimSend(ctx, pool, send("a"), "dead"))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "a", "dead", store.SendConnected, "", store.SendClaimed))
+	require.NoError(t, store.ClaimSend(ctx, pool, send("a"), "next"))
+	require.ErrorIs(t, store.AdvanceSend(ctx, pool, "a", "dead", store.SendData, "", store.SendConnected), store.ErrClaimLost)
+	require.NoError(t, store.AdvanceSend(ctx, pool, "a", "next", store.SendConnected, "", store.SendClaimed))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "a", "next", store.SendData, "", store.SendConnected))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "a", "next", store.SendSent, "", store.SendData))
+	require.ErrorIs(t, store.ClaimSend(ctx, pool, send("a"), "third"), store.ErrAlreadySent)
+
+	// An attempt that died after the message's end went out leaves the
+	// send ambiguous: the next one does not send it.
+	require.NoError(t, store.ClaimSend(ctx, pool, send("b"), "dead"))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "b", "dead", store.SendConnected, "", store.SendClaimed))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "b", "dead", store.SendData, "", store.SendConnected))
+	require.ErrorIs(t, store.ClaimSend(ctx, pool, send("b"), "next"), store.ErrAmbiguous)
+	require.Equal(t, store.SendAmbiguous, status("b"))
+	require.ErrorIs(t, store.ClaimSend(ctx, pool, send("b"), "again"), store.ErrAmbiguous)
+	// ... but if the dead attempt was only slow and its reply came, the
+	// truth wins.
+	require.NoError(t, store.AdvanceSend(ctx, pool, "b", "dead", store.SendSent, "", store.SendData, store.SendAmbiguous))
+	require.Equal(t, store.SendSent, status("b"))
+
+	// A refusal for good stays a refusal; a failure is retried.
+	require.NoError(t, store.ClaimSend(ctx, pool, send("c"), "x"))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "c", "x", store.SendRejected, "550 no such user", store.SendClaimed))
+	require.ErrorIs(t, store.ClaimSend(ctx, pool, send("c"), "y"), store.ErrRejected)
+	require.NoError(t, store.ClaimSend(ctx, pool, send("d"), "x"))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "d", "x", store.SendFailed, "451 later", store.SendClaimed))
+	require.NoError(t, store.ClaimSend(ctx, pool, send("d"), "y"))
+
+	// Operators resolve ambiguous sends, and only those.
+	require.NoError(t, store.ClaimSend(ctx, pool, send("e"), "x"))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "e", "x", store.SendConnected, "", store.SendClaimed))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "e", "x", store.SendData, "", store.SendConnected))
+	require.NoError(t, store.AdvanceSend(ctx, pool, "e", "x", store.SendAmbiguous, "EOF", store.SendData))
+	require.NoError(t, store.KeepMessage(ctx, pool, "e", []byte("raw")))
+	rows, err := store.ListSends(ctx, pool, "", 10, store.SendAmbiguous)
 	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	require.Len(t, rows, 1)
+	require.Equal(t, "e", rows[0].Key)
+	require.True(t, rows[0].HasMessage)
+	require.ErrorContains(t, store.ResolveSent(ctx, pool, "a", "x"), "not ambiguous")
+	require.NoError(t, store.ResolveSent(ctx, pool, "e", "the lead replied to it"))
+	require.Equal(t, store.SendSent, status("e"))
+
+	counts, err := store.CountSendsByStatus(ctx, pool, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, map[store.SendStatus]int{store.SendSent: 3, store.SendRejected: 1, store.SendClaimed: 1}, counts)
 }
 
-func TestSendClaimedByADeadAttemptIsNotSentAgain(t *testing.T) {
+func TestConcurrentClaimsDeliverOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := storetest.Pool(t)
-	p := lead.Profile{Email: "linus@example.com"}
+	p := lead.Profile{Email: "concurrent@example.com"}
 	require.NoError(t, p.Normalize())
 	require.NoError(t, store.UpsertLead(ctx, pool, p))
-	s := store.Send{Key: "lead-y/run/step/1", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "step", ContentID: "c", To: p.Email, Subject: "s", MessageID: "<m@y>"}
-
-	// The worker dies during the SMTP conversation: the claim stays.
-	crashed := errors.New("worker killed")
-	func() {
-		defer func() { _ = recover() }()
-		_ = store.SendOnce(ctx, pool, s, func() error { panic(crashed) })
-	}()
-	status, err := store.SendStatus(ctx, pool, s.Key)
-	require.NoError(t, err)
-	require.Equal(t, "sending", status)
-
-	err = store.SendOnce(ctx, pool, s, func() error { t.Fatal("mailed twice"); return nil })
-	require.ErrorIs(t, err, store.ErrUnconfirmed)
+	s := store.Send{Key: "k", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "step", ContentID: "c", To: p.Email, Subject: "s", MessageID: "<k@x>"}
+	// Five attempts race; each that holds the claim at the moment it would
+	// transmit moves the send to data. Exactly one gets there.
+	var mu sync.Mutex
+	transmitted := 0
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			token := fmt.Sprint("attempt-", i)
+			if err := store.ClaimSend(ctx, pool, s, token); err != nil {
+				return
+			}
+			if err := store.AdvanceSend(ctx, pool, s.Key, token, store.SendConnected, "", store.SendClaimed); err != nil {
+				return
+			}
+			if err := store.AdvanceSend(ctx, pool, s.Key, token, store.SendData, "", store.SendConnected); err != nil {
+				return
+			}
+			mu.Lock()
+			transmitted++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1, transmitted)
 }
 
-func TestProgressIsRecordedOncePerSequence(t *testing.T) {
+func TestProgressFollowsTheWorkflow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := storetest.Pool(t)
 	p := lead.Profile{Email: "margaret@example.com"}
 	require.NoError(t, p.Normalize())
 	require.NoError(t, store.UpsertLead(ctx, pool, p))
-	snap := store.Snapshot{LeadID: p.ID, Enrollment: "run-1", Seq: 1, JourneyID: "j", Version: 1,
-		Score: scoring.Score{Intent: 40}, Lifecycle: "mql", BuyingStage: "evaluation", Reason: "demo_request", At: testTime}
-	require.NoError(t, store.RecordProgress(ctx, pool, snap))
-	require.NoError(t, store.RecordProgress(ctx, pool, snap), "a retried write is a no-op")
-	var n int
-	require.NoError(t, pool.QueryRow(ctx, "select count(*) from score_snapshots where lead_id = $1", p.ID).Scan(&n))
-	require.Equal(t, 1, n)
-	got, err := store.LatestSnapshot(ctx, pool, p.ID)
+	snap := func(enrollment string, seq int, lifecycle string, score int, at time.Time) store.Snapshot {
+		return store.Snapshot{LeadID: p.ID, Enrollment: enrollment, Seq: seq, JourneyID: "j", Version: 1,
+			Score: scoring.Score{Intent: score}, Lifecycle: lifecycle, BuyingStage: "evaluation", Reason: lifecycle, At: at}
+	}
+	row := func() store.LeadRow {
+		r, err := store.GetLead(ctx, pool, p.ID)
+		require.NoError(t, err)
+		return r
+	}
+	seqs := func(enrollment string) []int {
+		rows, err := pool.Query(ctx, "select seq from score_snapshots where lead_id = $1 and enrollment = $2 order by seq", p.ID, enrollment)
+		require.NoError(t, err)
+		out, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		require.NoError(t, err)
+		return out
+	}
+	t0 := testTime
+	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 1, "nurturing", 0, t0)))
+	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 1, "nurturing", 0, t0)), "a retried write lands once")
+
+	// A workflow task writes 2, 3 and 4, and is lost: Temporal restarts
+	// and the task runs again with the signals batched differently.
+	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 2, "mql", 40, t0)))
+	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 3, "mql", 60, t0)))
+	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 4, "nurturing", 10, t0)))
+	// The task that counts writes only 2, with the hand-off in it.
+	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 2, "handed_off", 95, t0)))
+	require.Equal(t, "handed_off", row().Lifecycle)
+	require.Equal(t, 95, row().Score)
+	require.Equal(t, []int{1, 2}, seqs("run-1"), "what the lost task wrote beyond is gone")
+	latest, err := store.LatestSnapshot(ctx, pool, p.ID)
 	require.NoError(t, err)
-	require.Equal(t, 40, got.Score.Total())
-	require.NotNil(t, got.Score.Breakdown, "an empty breakdown is stored as a list, not NULL")
-	row, err := store.GetLead(ctx, pool, p.ID)
-	require.NoError(t, err)
-	require.Equal(t, 40, row.Score)
-	require.Equal(t, "mql", row.Lifecycle)
+	require.Equal(t, "handed_off", latest.Lifecycle)
+
+	// The journey ends; the lead enrols again. A late write of the old
+	// enrolment cannot overwrite the new one.
+	ended := snap("run-1", 3, "sql", 95, t0.Add(time.Hour))
+	ended.Ended = true
+	require.NoError(t, store.RecordProgress(ctx, pool, ended))
+	require.NotNil(t, row().EndedAt)
+	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-2", 1, "nurturing", 0, t0.Add(48*time.Hour))))
+	require.Nil(t, row().EndedAt)
+	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 3, "sql", 95, t0.Add(time.Hour))))
+	require.Equal(t, "nurturing", row().Lifecycle)
+	require.NotNil(t, latest.Score.Breakdown, "an empty breakdown is stored as a list, not NULL")
+}
+
+func TestEventIDsAreUniquePerLead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := storetest.Pool(t)
+	var ids []string
+	for _, email := range []string{"one@example.com", "two@example.com"} {
+		p := lead.Profile{Email: email}
+		require.NoError(t, p.Normalize())
+		require.NoError(t, store.UpsertLead(ctx, pool, p))
+		ids = append(ids, p.ID)
+	}
+	for _, id := range ids {
+		isNew, err := store.InsertEvent(ctx, pool, lead.Event{ID: "form-17", LeadID: id, Type: lead.ContactForm, OccurredAt: testTime})
+		require.NoError(t, err)
+		require.True(t, isNew, "the same sender ID for another lead is another event")
+		n, err := store.CountEvents(ctx, pool, id)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	}
 }
 
 func TestForgetLead(t *testing.T) {
@@ -224,7 +315,7 @@ func TestForgetLead(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = store.InsertTask(ctx, pool, store.Task{Key: "t", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "s", Title: "Call", Assignee: "a@b.test", Outcomes: []string{"ok"}})
 	require.NoError(t, err)
-	require.NoError(t, store.SendOnce(ctx, pool, store.Send{Key: "s", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "s", ContentID: "c", To: p.Email, Subject: "s", MessageID: "m"}, func() error { return nil }))
+	require.NoError(t, store.ClaimSend(ctx, pool, store.Send{Key: "s", LeadID: p.ID, JourneyID: "j", Version: 1, StepID: "s", ContentID: "c", To: p.Email, Subject: "s", MessageID: "m"}, "t"))
 
 	require.NoError(t, store.ForgetLead(ctx, pool, p.ID))
 	_, err = store.GetLead(ctx, pool, p.ID)

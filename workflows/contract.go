@@ -6,9 +6,13 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/scoring"
@@ -18,18 +22,27 @@ import (
 // otherwise.
 const DefaultTaskQueue = "nurture"
 
-// Signal and query names.
+// Message names. Engagement and enrolment are signals (fire and forget,
+// deduplicated by the workflow); sales verdicts and task outcomes are
+// Updates, so the caller learns at once whether the journey took them.
 const (
 	// SignalEnroll carries an Enrollment.
 	SignalEnroll = "enroll"
 	// SignalEngagement carries a lead.Event.
 	SignalEngagement = "engagement"
-	// SignalSalesFeedback carries a SalesFeedback.
-	SignalSalesFeedback = "sales-feedback"
-	// SignalTaskOutcome carries a TaskOutcome.
-	SignalTaskOutcome = "task-outcome"
+	// UpdateVerdict carries a SalesFeedback and answers a VerdictResult.
+	UpdateVerdict = "sales-verdict"
+	// UpdateTaskOutcome carries a TaskOutcome and answers a
+	// TaskOutcomeResult.
+	UpdateTaskOutcome = "report-task-outcome"
 	// QueryStatus returns a Status.
 	QueryStatus = "status"
+
+	// SignalSalesFeedback and SignalTaskOutcome are how verdicts and
+	// outcomes arrived before they were Updates. Workflows still accept
+	// them, so histories recorded then replay; nothing sends them now.
+	SignalSalesFeedback = "sales-feedback"
+	SignalTaskOutcome   = "task-outcome"
 )
 
 // WorkflowID is the ID of a lead's workflow: one per lead, the lead's entity.
@@ -74,28 +87,63 @@ type SalesFeedback struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
+// MaxNote bounds a verdict's reason and a task's note, so a person's text
+// never makes a message Temporal refuses.
+const MaxNote = 2000
+
 // Validate checks the verdict.
 func (f SalesFeedback) Validate() error {
 	switch f.Verdict {
 	case VerdictAccepted, VerdictRejected, VerdictRecycle:
-		return nil
+	default:
+		return fmt.Errorf("verdict %q: use accepted, rejected or recycle", f.Verdict)
 	}
-	return fmt.Errorf("verdict %q: use accepted, rejected or recycle", f.Verdict)
+	if len(f.Reason) > MaxNote {
+		return fmt.Errorf("verdict reason is %d bytes; at most %d", len(f.Reason), MaxNote)
+	}
+	return nil
+}
+
+// VerdictResult is what the journey did with a verdict.
+type VerdictResult struct {
+	HandoffID int64  `json:"handoff_id"`
+	Verdict   string `json:"verdict"`
+	// Lifecycle, JourneyID and Stage are where the lead is now: sql,
+	// disqualified, or back in nurture (a recycle) at that journey and
+	// stage.
+	Lifecycle string `json:"lifecycle"`
+	JourneyID string `json:"journey_id"`
+	Stage     string `json:"stage"`
 }
 
 // TaskOutcome is what a person reports about a task a journey gave them.
 type TaskOutcome struct {
+	// TaskID names the task answered; 0 answers the open one.
 	TaskID  int64  `json:"task_id"`
 	Outcome string `json:"outcome"`
 	Note    string `json:"note,omitempty"`
 }
 
-// SendTaskOutcome delivers a task's outcome to the lead's journey.
-func SendTaskOutcome(ctx context.Context, c client.Client, leadID string, o TaskOutcome) error {
-	if err := c.SignalWorkflow(ctx, WorkflowID(leadID), "", SignalTaskOutcome, o); err != nil {
-		return fmt.Errorf("send task outcome to lead %s: %w", leadID, err)
+// Validate checks what a person can get wrong before it reaches a journey.
+func (o TaskOutcome) Validate() error {
+	if o.Outcome == "" {
+		return errors.New("task outcome is required (one of the task's outcomes, like reached or no_answer)")
+	}
+	if len(o.Outcome) > 64 {
+		return fmt.Errorf("task outcome is %d bytes; outcomes are short names", len(o.Outcome))
+	}
+	if len(o.Note) > MaxNote {
+		return fmt.Errorf("task note is %d bytes; at most %d", len(o.Note), MaxNote)
 	}
 	return nil
+}
+
+// TaskOutcomeResult is what the journey did with a task's outcome.
+type TaskOutcomeResult struct {
+	TaskID  int64  `json:"task_id"`
+	Outcome string `json:"outcome"`
+	// Next is the step the lead goes on to.
+	Next string `json:"next,omitempty"`
 }
 
 // Lifecycle stages of a lead.
@@ -133,47 +181,118 @@ type Status struct {
 	HandoffID      int64         `json:"handoff_id,omitempty"`
 	TaskID         int64         `json:"task_id,omitempty"`
 	ExitReason     string        `json:"exit_reason,omitempty"`
-	LastSteps      []StepRecord  `json:"last_steps"`
+	// Ambiguous counts this lead's sends whose reply was lost.
+	Ambiguous int          `json:"ambiguous,omitempty"`
+	LastSteps []StepRecord `json:"last_steps"`
 }
 
 // Result is what a finished journey returns.
 type Result struct {
-	Lifecycle  string `json:"lifecycle"`
-	ExitReason string `json:"exit_reason,omitempty"`
-	Score      int    `json:"score"`
+	Lifecycle   string `json:"lifecycle"`
+	ExitReason  string `json:"exit_reason,omitempty"`
+	Score       int    `json:"score"`
+	BuyingStage string `json:"buying_stage,omitempty"`
 }
 
-// Enroll enrols a lead with SignalWithStart: the lead's workflow is started
-// if it is not running, and the enrolment delivered either way.
-func Enroll(ctx context.Context, c client.Client, taskQueue string, in Input) (client.WorkflowRun, error) {
+// ErrNoJourney says a lead has no running journey: Temporal found no open
+// workflow for it. Whether one ever ran, or ended, Temporal decided, not a
+// read of the database.
+var ErrNoJourney = errors.New("the lead has no running journey")
+
+// ErrJourneyEnded says Temporal refused to start a lead's journey again
+// because an earlier one with its ID exists and the re-entry rule said no.
+var ErrJourneyEnded = errors.New("the lead's journey has ended")
+
+// Enroll enrols a lead with SignalWithStart: the enrolment is delivered to
+// the lead's running workflow (a profile update), or starts one. Whether
+// it may start one when an earlier journey of the lead has closed is
+// Temporal's to enforce, by the reuse policy: reenter allows it (the
+// journey's re-entry rule said yes), otherwise a closed run refuses the
+// start with ErrJourneyEnded.
+func Enroll(ctx context.Context, c client.Client, taskQueue string, in Input, reenter bool) (client.WorkflowRun, error) {
 	en := Enrollment{Lead: in.Lead, JourneyID: in.JourneyID, StartStage: in.StartStage}
-	run, err := c.SignalWithStartWorkflow(ctx, WorkflowID(in.Lead.ID), SignalEnroll, en, startOptions(in, taskQueue), LeadJourney, in)
+	opts := startOptions(in, taskQueue)
+	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+	if reenter {
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	}
+	run, err := c.SignalWithStartWorkflow(ctx, WorkflowID(in.Lead.ID), SignalEnroll, en, opts, LeadJourney, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil, fmt.Errorf("enrol lead %s in %q: %w (Temporal keeps the earlier run, and the re-entry rule does not allow another)", in.Lead.ID, in.JourneyID, ErrJourneyEnded)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("enrol lead %s in %q: %w", in.Lead.Email, in.JourneyID, err)
+		return nil, fmt.Errorf("enrol lead %s in %q: %w", in.Lead.ID, in.JourneyID, err)
 	}
 	return run, nil
 }
 
-// SendEngagement delivers an event with SignalWithStart, so an event for a
-// lead whose journey is not running starts it (in the journey in) and
-// nothing is lost.
-func SendEngagement(ctx context.Context, c client.Client, taskQueue string, in Input, ev lead.Event) error {
-	_, err := c.SignalWithStartWorkflow(ctx, WorkflowID(in.Lead.ID), SignalEngagement, ev, startOptions(in, taskQueue), LeadJourney, in)
+// DeliverEvent signals an event to the lead's running journey. It
+// never starts one: when no workflow runs (the journey ended, failed, or
+// never began), Temporal says so and the answer is ErrNoJourney. An event
+// racing the journey's end is thus either taken by the journey or refused,
+// never the start of a new one.
+func DeliverEvent(ctx context.Context, c client.Client, leadID string, ev lead.Event) error {
+	err := c.SignalWorkflow(ctx, WorkflowID(leadID), "", SignalEngagement, ev)
+	if isNotFound(err) {
+		return ErrNoJourney
+	}
 	if err != nil {
-		return fmt.Errorf("signal event %s to lead %s: %w", ev.ID, in.Lead.Email, err)
+		return fmt.Errorf("signal event %s to lead %s: %w", ev.ID, leadID, err)
 	}
 	return nil
 }
 
-// SendFeedback delivers sales' verdict to a lead's running journey.
-func SendFeedback(ctx context.Context, c client.Client, leadID string, fb SalesFeedback) error {
+// SendVerdict gives sales' verdict to the lead's journey as an Update and
+// returns what the journey did with it. A verdict the journey refuses
+// (no open hand-off, another hand-off, already answered) comes back as an
+// error saying why.
+func SendVerdict(ctx context.Context, c client.Client, leadID string, fb SalesFeedback) (VerdictResult, error) {
+	var res VerdictResult
 	if err := fb.Validate(); err != nil {
-		return err
+		return res, err
 	}
-	if err := c.SignalWorkflow(ctx, WorkflowID(leadID), "", SignalSalesFeedback, fb); err != nil {
-		return fmt.Errorf("send verdict to lead %s: %w", leadID, err)
+	return res, update(ctx, c, leadID, UpdateVerdict, fb, &res)
+}
+
+// SendTaskOutcome reports a task's outcome to the lead's journey as an
+// Update and returns where the lead goes next.
+func SendTaskOutcome(ctx context.Context, c client.Client, leadID string, o TaskOutcome) (TaskOutcomeResult, error) {
+	var res TaskOutcomeResult
+	if err := o.Validate(); err != nil {
+		return res, err
+	}
+	return res, update(ctx, c, leadID, UpdateTaskOutcome, o, &res)
+}
+
+func update(ctx context.Context, c client.Client, leadID, name string, arg, result any) error {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: WorkflowID(leadID), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, result)
+	}
+	if isNotFound(err) {
+		return fmt.Errorf("lead %s: %w", leadID, ErrNoJourney)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		// The journey's own answer: say it as it is, without the wrapping.
+		return fmt.Errorf("%w: %s", ErrRefused, app.Message())
+	}
+	if err != nil {
+		return fmt.Errorf("%s for lead %s: %w", name, leadID, err)
 	}
 	return nil
+}
+
+// ErrRefused wraps the reason a journey gives for refusing a verdict or a
+// task outcome.
+var ErrRefused = errors.New("not taken")
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
 }
 
 // QueryLead asks a lead's workflow for its status.

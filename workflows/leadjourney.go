@@ -3,6 +3,9 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -18,6 +21,15 @@ import (
 // validation rejects such journeys, this is the last line of defence.
 const maxStepsWithoutWait = 200
 
+// forever bounds retries that must outlast any outage: a local activity's
+// retries stop at its schedule-to-close timeout, which otherwise defaults
+// to its start-to-close timeout (10 s).
+const forever = 10 * 365 * 24 * time.Hour
+
+// Retry intervals of every activity: quick at first, then at most this far
+// apart, however long a dependency is away.
+const maxRetryInterval = time.Minute
+
 // errContinueAsNew unwinds a wait when Temporal suggests a fresh run.
 var errContinueAsNew = errors.New("continue as new")
 
@@ -25,9 +37,17 @@ var errContinueAsNew = errors.New("continue as new")
 // version step by step, rescoring on every engagement, and hands the lead to
 // sales the moment the hand-off rule holds.
 //
-// Signal handlers only record; the main loop acts. So engagement that
-// arrives during a send or a wait is scored as soon as the loop is free, and
-// a hand-off triggered by it interrupts whatever wait the lead was in.
+// Signal and update handlers only record; the main loop acts. So engagement
+// that arrives during a send or a wait is scored as soon as the loop is
+// free, and a hand-off triggered by it interrupts whatever wait the lead
+// was in.
+//
+// A journey never fails because a dependency is down: every activity
+// retries until PostgreSQL, SMTP or the CRM answer again, and the lead waits
+// where it is. A dead end that no retry can mend (content that cannot be
+// rendered for this lead, a step missing from the journey) ends the journey
+// with an exit reason that PostgreSQL records too, rather than failing the
+// workflow and leaving the two to disagree.
 func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 	r := &run{ctx: ctx, log: workflow.GetLogger(ctx), seen: map[string]bool{}}
 	if in.Carried != nil {
@@ -42,28 +62,64 @@ func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 	for _, id := range r.st.RecentIDs {
 		r.seen[id] = true
 	}
-	r.pending, r.feedback, r.enrolls, r.outcomes = r.st.Pending, r.st.Feedback, r.st.Enrolls, r.st.Outcomes
+	r.pending, r.enrolls = r.st.Pending, r.st.Enrolls
+	for _, fb := range r.st.Feedback {
+		r.feedback = append(r.feedback, feedbackMsg{fb: fb})
+	}
+	for _, o := range r.st.Outcomes {
+		r.outcomes = append(r.outcomes, outcomeMsg{o: o})
+	}
 	r.st.Pending, r.st.Feedback, r.st.Enrolls, r.st.Outcomes = nil, nil, nil, nil
 
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.st.status(), nil }); err != nil {
 		return Result{}, fmt.Errorf("register status query: %w", err)
 	}
-	r.listen()
+	if err := r.listen(); err != nil {
+		return Result{}, err
+	}
 
 	r.ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
-			// Keep retrying through an outage of PostgreSQL or SMTP: a lead
-			// waits, it is not lost.
-			MaximumInterval:        5 * time.Minute,
+			// No maximum attempts and no schedule-to-close timeout: an
+			// outage of any length makes the lead wait, never fail.
+			MaximumInterval:        maxRetryInterval,
 			NonRetryableErrorTypes: []string{activities.ErrTypeTemplate, activities.ErrTypeJourneyNotFound},
 		},
 	})
 
-	if err := r.load(r.st.JourneyID, r.st.JourneyVersion); err != nil {
-		return Result{}, err
+	res, err := r.start(in)
+	if err == nil || !deadEnd(err) {
+		return res, err
+	}
+	// A dead end: no retry can mend it. End the journey with a reason the
+	// database and an operator can see, instead of failing the workflow.
+	r.log.Error("the journey cannot go on; ending it", "step", r.st.Step, "error", err)
+	r.st.Lifecycle, r.st.ExitReason = LifecycleExited, "error"
+	if perr := r.progress("exited: error: " + err.Error()); perr != nil {
+		return Result{}, errors.Join(err, perr)
+	}
+	return r.complete()
+}
+
+// deadEnd reports whether err is one that retrying cannot mend.
+func deadEnd(err error) bool {
+	var app *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	var can *workflow.ContinueAsNewError
+	if errors.As(err, &canceled) || errors.As(err, &can) {
+		return false
+	}
+	return errors.As(err, &app) && app.NonRetryable()
+}
+
+func (r *run) start(in Input) (Result, error) {
+	if r.j.ID == "" {
+		if err := r.load(r.st.JourneyID, r.st.JourneyVersion); err != nil {
+			return Result{}, err
+		}
 	}
 	if r.st.Step == "" && r.st.Lifecycle == LifecycleNurturing && len(r.st.History) == 0 {
 		first, ok := r.j.FirstStep(in.StartStage)
@@ -111,15 +167,43 @@ type run struct {
 
 	seen     map[string]bool
 	pending  []lead.Event
-	feedback []SalesFeedback
+	feedback []feedbackMsg
 	enrolls  []Enrollment
-	outcomes []TaskOutcome
+	outcomes []outcomeMsg
+	// notices counts hand-off notices still being mailed; the run does
+	// not end or continue as new before they are done.
+	notices int
 
 	engagement, feedbackCh, enrollCh, outcomeCh workflow.ReceiveChannel
 }
 
-// listen starts the signal handlers; they only record.
-func (r *run) listen() {
+// answer is how the main loop tells an Update handler what became of the
+// message it recorded.
+type answer struct {
+	done    bool
+	err     error
+	verdict VerdictResult
+	task    TaskOutcomeResult
+}
+
+func (a *answer) give(err error) {
+	if a != nil {
+		a.done, a.err = true, err
+	}
+}
+
+type feedbackMsg struct {
+	fb  SalesFeedback
+	ans *answer // nil for a signal
+}
+
+type outcomeMsg struct {
+	o   TaskOutcome
+	ans *answer
+}
+
+// listen registers the message handlers; they only record.
+func (r *run) listen() error {
 	r.engagement = workflow.GetSignalChannel(r.ctx, SignalEngagement)
 	r.feedbackCh = workflow.GetSignalChannel(r.ctx, SignalSalesFeedback)
 	r.enrollCh = workflow.GetSignalChannel(r.ctx, SignalEnroll)
@@ -135,7 +219,7 @@ func (r *run) listen() {
 			sel.AddReceive(r.feedbackCh, func(c workflow.ReceiveChannel, _ bool) {
 				var fb SalesFeedback
 				c.Receive(ctx, &fb)
-				r.feedback = append(r.feedback, fb)
+				r.feedback = append(r.feedback, feedbackMsg{fb: fb})
 			})
 			sel.AddReceive(r.enrollCh, func(c workflow.ReceiveChannel, _ bool) {
 				var en Enrollment
@@ -145,11 +229,92 @@ func (r *run) listen() {
 			sel.AddReceive(r.outcomeCh, func(c workflow.ReceiveChannel, _ bool) {
 				var o TaskOutcome
 				c.Receive(ctx, &o)
-				r.outcomes = append(r.outcomes, o)
+				r.outcomes = append(r.outcomes, outcomeMsg{o: o})
 			})
 			sel.Select(ctx)
 		}
 	})
+	err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateVerdict,
+		func(ctx workflow.Context, fb SalesFeedback) (VerdictResult, error) {
+			a := &answer{}
+			r.feedback = append(r.feedback, feedbackMsg{fb: fb, ans: a})
+			if err := workflow.Await(ctx, func() bool { return a.done }); err != nil {
+				return VerdictResult{}, err
+			}
+			return a.verdict, a.err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, fb SalesFeedback) error { return r.checkVerdict(fb) }})
+	if err != nil {
+		return fmt.Errorf("register verdict update: %w", err)
+	}
+	err = workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateTaskOutcome,
+		func(ctx workflow.Context, o TaskOutcome) (TaskOutcomeResult, error) {
+			a := &answer{}
+			r.outcomes = append(r.outcomes, outcomeMsg{o: o, ans: a})
+			if err := workflow.Await(ctx, func() bool { return a.done }); err != nil {
+				return TaskOutcomeResult{}, err
+			}
+			return a.task, a.err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, o TaskOutcome) error { return r.checkOutcome(o) }})
+	if err != nil {
+		return fmt.Errorf("register task outcome update: %w", err)
+	}
+	return nil
+}
+
+// checkVerdict says why a verdict cannot be taken now, before it is
+// accepted into the workflow's history.
+func (r *run) checkVerdict(fb SalesFeedback) error {
+	if err := fb.Validate(); err != nil {
+		return err
+	}
+	if r.st.Lifecycle != LifecycleHandedOff {
+		why := fmt.Sprintf("lead %s has no open hand-off: it is %s", r.st.Lead.Email, r.st.Lifecycle)
+		if r.st.ExitReason != "" {
+			why += " (" + r.st.ExitReason + ")"
+		}
+		return errors.New(why)
+	}
+	if fb.HandoffID != 0 && fb.HandoffID != r.st.HandoffID {
+		return fmt.Errorf("hand-off #%d is not the open one; lead %s's open hand-off is #%d", fb.HandoffID, r.st.Lead.Email, r.st.HandoffID)
+	}
+	for _, m := range r.feedback {
+		if m.ans != nil && !m.ans.done {
+			return fmt.Errorf("a verdict (%s) on hand-off #%d is being taken already", m.fb.Verdict, r.st.HandoffID)
+		}
+	}
+	return nil
+}
+
+// checkOutcome says why a task outcome cannot be taken now.
+func (r *run) checkOutcome(o TaskOutcome) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	loc, ok := r.j.Step(r.st.Step)
+	if r.st.TaskID == 0 || !ok || loc.Step.Task == nil {
+		return fmt.Errorf("lead %s is not waiting on a task (it is at step %q, %s)", r.st.Lead.Email, r.st.Step, r.st.Lifecycle)
+	}
+	if o.TaskID != 0 && o.TaskID != r.st.TaskID {
+		return fmt.Errorf("task #%d is not the open one; lead %s waits on task #%d", o.TaskID, r.st.Lead.Email, r.st.TaskID)
+	}
+	if _, known := loc.Step.Task.Outcomes[o.Outcome]; !known {
+		return fmt.Errorf("task #%d (step %q) has outcomes %s, not %q", r.st.TaskID, loc.Step.ID, outcomeList(loc.Step.Task), o.Outcome)
+	}
+	if r.st.TaskResult != "" {
+		return fmt.Errorf("task #%d was answered already (%s)", r.st.TaskID, r.st.TaskResult)
+	}
+	for _, m := range r.outcomes {
+		if m.ans != nil && !m.ans.done {
+			return fmt.Errorf("an outcome (%s) of task #%d is being taken already", m.o.Outcome, r.st.TaskID)
+		}
+	}
+	return nil
+}
+
+func outcomeList(t *journeys.Task) string {
+	return strings.Join(slices.Sorted(maps.Keys(t.Outcomes)), ", ")
 }
 
 func (r *run) hasMessages() bool {
@@ -166,22 +331,24 @@ func (r *run) loop() (Result, error) {
 		// that is about to begin.
 		got, err := r.handleMessagesFor(r.upcomingWant())
 		if err != nil {
-			return Result{}, err
+			return r.unwind(err)
 		}
 		if got != "" {
 			r.st.Matched = got
 		}
 		if r.st.active() && r.overdue() {
-			r.exit("max_duration")
+			if err := r.exit("max_duration"); err != nil {
+				return Result{}, err
+			}
 		}
 		if err := r.cooled(); err != nil {
-			return Result{}, err
+			return r.unwind(err)
 		}
 		if r.st.finished() {
-			return r.result(), nil
+			return r.complete()
 		}
 		if r.canSuggested() {
-			return Result{}, r.continueAsNew()
+			return r.continueAsNew()
 		}
 		if r.st.Lifecycle == LifecycleHandedOff {
 			if err := r.awaitVerdict(); err != nil {
@@ -191,7 +358,9 @@ func (r *run) loop() (Result, error) {
 			continue
 		}
 		if r.st.Step == "" {
-			r.exit("completed")
+			if err := r.exit("completed"); err != nil {
+				return Result{}, err
+			}
 			continue
 		}
 		waited, err := r.execute()
@@ -202,7 +371,9 @@ func (r *run) loop() (Result, error) {
 			stepsWithoutWait = 0
 		} else if stepsWithoutWait++; stepsWithoutWait > maxStepsWithoutWait {
 			r.log.Error("journey loops without waiting; stopping the lead", "step", r.st.Step)
-			r.exit("loop_without_wait")
+			if err := r.exit("loop_without_wait"); err != nil {
+				return Result{}, err
+			}
 		}
 	}
 }
@@ -217,28 +388,66 @@ func (r *run) upcomingWant() []lead.EventType {
 
 func (r *run) unwind(err error) (Result, error) {
 	if errors.Is(err, errContinueAsNew) {
-		return Result{}, r.continueAsNew()
+		return r.continueAsNew()
 	}
 	return Result{}, err
 }
 
 func (r *run) result() Result {
-	return Result{Lifecycle: r.st.Lifecycle, ExitReason: r.st.ExitReason, Score: r.st.Score.Total()}
+	return Result{Lifecycle: r.st.Lifecycle, ExitReason: r.st.ExitReason, Score: r.st.Score.Total(), BuyingStage: r.st.BuyingStage}
 }
 
-// continueAsNew hands the state to a fresh run after letting handlers
-// finish and draining the signals that arrived, so no message is lost.
-func (r *run) continueAsNew() error {
-	if err := workflow.Await(r.ctx, func() bool { return workflow.AllHandlersFinished(r.ctx) }); err != nil {
-		return err
+// settle answers every message received and waits for the handlers and
+// the hand-off notices still at work, so nothing taken in is left
+// unanswered when this run ends. An event the current wait_for wants is
+// kept as matched, for the wait to see.
+func (r *run) settle() error {
+	for {
+		got, err := r.handleMessagesFor(r.upcomingWant())
+		if err != nil {
+			return err
+		}
+		if got != "" {
+			r.st.Matched = got
+		}
+		idle := func() bool { return workflow.AllHandlersFinished(r.ctx) && r.notices == 0 }
+		if idle() && !r.hasMessages() {
+			return nil
+		}
+		if err := workflow.Await(r.ctx, func() bool { return r.hasMessages() || idle() }); err != nil {
+			return err
+		}
+	}
+}
+
+// complete ends a finished journey.
+func (r *run) complete() (Result, error) {
+	if err := r.settle(); err != nil {
+		return Result{}, err
+	}
+	return r.result(), nil
+}
+
+// continueAsNew hands the state to a fresh run after answering what
+// arrived, letting handlers and notices finish and draining the signals
+// that arrived, so no message is lost.
+func (r *run) continueAsNew() (Result, error) {
+	if err := r.settle(); err != nil {
+		return Result{}, err
+	}
+	if r.st.finished() {
+		// A message taken while settling ended the journey.
+		return r.result(), nil
 	}
 	drain(r.engagement, &r.pending)
-	drain(r.feedbackCh, &r.feedback)
 	drain(r.enrollCh, &r.enrolls)
-	drain(r.outcomeCh, &r.outcomes)
+	var fbs []SalesFeedback
+	drain(r.feedbackCh, &fbs)
+	var outs []TaskOutcome
+	drain(r.outcomeCh, &outs)
 	st := r.st
-	st.Pending, st.Feedback, st.Enrolls, st.Outcomes = r.pending, r.feedback, r.enrolls, r.outcomes
-	return workflow.NewContinueAsNewError(r.ctx, LeadJourney, Input{
+	st.Pending, st.Enrolls, st.Feedback, st.Outcomes = r.pending, r.enrolls, fbs, outs
+	return Result{}, workflow.NewContinueAsNewError(r.ctx, LeadJourney, Input{
 		Lead: st.Lead, JourneyID: st.JourneyID, JourneyVersion: st.JourneyVersion, TimeScale: st.TimeScale, Carried: &st,
 	})
 }

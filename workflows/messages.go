@@ -70,16 +70,17 @@ func (r *run) handleMessagesFor(want []lead.EventType) (lead.EventType, error) {
 			}
 		}
 		for len(r.feedback) > 0 {
-			fb := r.feedback[0]
+			m := r.feedback[0]
 			r.feedback = r.feedback[1:]
-			if err := r.verdict(fb); err != nil {
+			if err := r.verdict(m); err != nil {
+				m.ans.give(err)
 				return got, err
 			}
 		}
 		for len(r.outcomes) > 0 {
-			o := r.outcomes[0]
+			m := r.outcomes[0]
 			r.outcomes = r.outcomes[1:]
-			r.taskOutcome(o)
+			r.taskOutcome(m)
 		}
 	}
 	return got, nil
@@ -134,8 +135,7 @@ func (r *run) engage(events []lead.Event, want []lead.EventType) (lead.EventType
 		return got, nil
 	}
 	if exitOn != "" {
-		r.exit(exitOn)
-		return got, nil
+		return got, r.exit(exitOn)
 	}
 	return got, r.rescored(strings.Join(types, ", "))
 }
@@ -191,20 +191,67 @@ func (r *run) handoff(reason string) error {
 		Score: r.st.Score, Reason: reason, SalesEmail: r.j.Handoff.SalesEmail,
 	}
 	var res activities.HandOffResult
-	if err := workflow.ExecuteActivity(r.ctx, r.acts.HandOff, req).Get(r.ctx, &res); err != nil {
-		return fmt.Errorf("hand off: %w", err)
+	if workflow.GetVersion(r.ctx, versionNoticeApart, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		// Recorded before the notice went apart: one activity for both.
+		if err := workflow.ExecuteActivity(r.ctx, r.acts.HandOff, req).Get(r.ctx, &res); err != nil {
+			return fmt.Errorf("hand off: %w", err)
+		}
+	} else {
+		if err := workflow.ExecuteActivity(r.ctx, r.acts.RecordHandoff, req).Get(r.ctx, &res); err != nil {
+			return fmt.Errorf("hand off: %w", err)
+		}
+		r.notifySales(req, res.ID)
 	}
 	r.st.HandoffID = res.ID
 	r.st.Lifecycle = LifecycleHandedOff
 	return r.progress("handed off: " + reason)
 }
 
-func (r *run) verdict(fb SalesFeedback) error {
+// versionNoticeApart guards the hand-off's split: the hand-off row is one
+// activity and the email to sales another, sent beside the journey, so a
+// hand-off stands (and sales can answer it) while SMTP is down.
+const versionNoticeApart = "handoff-notice-apart"
+
+// notifySales mails the hand-off notice beside the main loop: the journey
+// waits for sales meanwhile, and ends or continues as new only once the
+// notice is done.
+func (r *run) notifySales(h activities.HandOffRequest, id int64) {
+	r.notices++
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		defer func() { r.notices-- }()
+		var res activities.NoticeResult
+		err := workflow.ExecuteActivity(mailOptions(ctx), r.acts.NotifySales, activities.NoticeRequest{Handoff: h, HandoffID: id}).Get(ctx, &res)
+		if err != nil {
+			// Only a cancelled workflow or a notice that cannot be
+			// rendered gets here; the hand-off stands without it.
+			r.log.Error("hand-off notice not sent", "handoff", id, "error", err)
+			return
+		}
+		if res.Status == activities.SendAmbiguous {
+			r.st.Ambiguous++
+		}
+	})
+}
+
+// mailOptions are for activities that talk SMTP: the reply to a message may
+// take minutes (RFC 5321 allows ten), and a worker that dies meanwhile is
+// noticed by its missing heartbeats, not after the whole timeout.
+func mailOptions(ctx workflow.Context) workflow.Context {
+	opts := workflow.GetActivityOptions(ctx)
+	opts.StartToCloseTimeout = 15 * time.Minute
+	opts.HeartbeatTimeout = 20 * time.Second
+	return workflow.WithActivityOptions(ctx, opts)
+}
+
+func (r *run) verdict(m feedbackMsg) error {
+	fb := m.fb
 	if r.st.Lifecycle != LifecycleHandedOff || (fb.HandoffID != 0 && fb.HandoffID != r.st.HandoffID) {
 		r.log.Warn("ignoring a verdict for no open hand-off", "verdict", fb.Verdict, "handoff", fb.HandoffID)
+		m.ans.give(fmt.Errorf("lead %s has no open hand-off %d any more (it is %s)", r.st.Lead.Email, fb.HandoffID, r.st.Lifecycle))
 		return nil
 	}
-	req := activities.VerdictRequest{HandoffID: r.st.HandoffID, Verdict: fb.Verdict, Reason: fb.Reason}
+	id := r.st.HandoffID
+	req := activities.VerdictRequest{HandoffID: id, Verdict: fb.Verdict, Reason: fb.Reason}
 	if err := workflow.ExecuteActivity(r.ctx, r.acts.RecordVerdict, req).Get(r.ctx, nil); err != nil {
 		return fmt.Errorf("record verdict: %w", err)
 	}
@@ -219,9 +266,25 @@ func (r *run) verdict(fb SalesFeedback) error {
 			return err
 		}
 	default:
+		m.ans.give(fmt.Errorf("verdict %q: use accepted, rejected or recycle", fb.Verdict))
 		return nil
 	}
-	return r.progress("sales verdict: " + fb.Verdict)
+	if err := r.progress("sales verdict: " + fb.Verdict); err != nil {
+		return err
+	}
+	if m.ans != nil {
+		m.ans.verdict = VerdictResult{HandoffID: id, Verdict: fb.Verdict, Lifecycle: r.st.Lifecycle, JourneyID: r.st.JourneyID, Stage: r.stageOf(r.st.Step)}
+		m.ans.give(nil)
+	}
+	return nil
+}
+
+// stageOf is the stage a step is in ("" when there is none).
+func (r *run) stageOf(step string) string {
+	if loc, ok := r.j.Step(step); ok {
+		return loc.Stage
+	}
+	return ""
 }
 
 // recycle sends a lead back into nurture where the journey's recycle rule
@@ -246,49 +309,68 @@ func (r *run) recycle() error {
 		r.st.RecentSends = nil
 	}
 	r.st.Step, _ = r.j.FirstStep(rule.Stage)
-	r.st.Entered = false
+	// The lead enters that stage afresh, whatever stage it was in.
+	r.st.Entered, r.st.StepStage = false, ""
 	return nil
 }
 
-// taskOutcome takes a reported outcome for the open task; a stale or
-// unknown one is logged and dropped (the starter checks before it sends).
-func (r *run) taskOutcome(o TaskOutcome) {
-	loc, ok := r.j.Step(r.st.Step)
-	if r.st.TaskID == 0 || o.TaskID != r.st.TaskID || !ok || loc.Step.Task == nil {
-		r.log.Warn("ignoring an outcome for a task the lead is not waiting on", "task", o.TaskID, "open", r.st.TaskID)
+// taskOutcome takes a reported outcome for the open task. One that no
+// longer fits (the task timed out meanwhile) is answered with why, or, if
+// it came as a signal, logged.
+func (r *run) taskOutcome(m outcomeMsg) {
+	o := m.o
+	if err := r.checkOutcomeNow(o); err != nil {
+		r.log.Warn("ignoring a task outcome", "task", o.TaskID, "outcome", o.Outcome, "why", err)
+		m.ans.give(err)
 		return
 	}
-	if _, known := loc.Step.Task.Outcomes[o.Outcome]; !known {
-		r.log.Warn("ignoring an unknown task outcome", "task", o.TaskID, "outcome", o.Outcome)
-		return
+	r.st.TaskResult, r.st.TaskNote = o.Outcome, o.Note
+	if m.ans != nil {
+		loc, _ := r.j.Step(r.st.Step)
+		m.ans.task = TaskOutcomeResult{TaskID: r.st.TaskID, Outcome: o.Outcome, Next: loc.Step.Task.Outcomes[o.Outcome]}
+		if m.ans.task.Next == "" {
+			m.ans.task.Next = r.j.After(loc.Step.ID)
+		}
+		m.ans.give(nil)
 	}
-	r.st.TaskResult = o.Outcome
 }
 
-func (r *run) exit(reason string) {
+// checkOutcomeNow is checkOutcome for a message being taken: its own
+// pending answer does not count against it.
+func (r *run) checkOutcomeNow(o TaskOutcome) error {
+	saved := r.outcomes
+	r.outcomes = nil
+	defer func() { r.outcomes = saved }()
+	return r.checkOutcome(o)
+}
+
+func (r *run) exit(reason string) error {
 	r.st.Lifecycle = LifecycleExited
 	r.st.ExitReason = reason
-	if err := r.progress("exited: " + reason); err != nil {
-		r.log.Error("could not record exit", "error", err)
-	}
+	return r.progress("exited: " + reason)
 }
 
 // progress stores a snapshot of score, stage and lifecycle. It is a local
 // activity: a short database write that runs inside the workflow task, with
 // no round trip through the server, which roughly doubles the engagement a
-// worker processes (see the README's benchmark). The (enrolment, seq) key
-// makes a retried write land once.
+// worker processes (see the README's benchmark). It retries for as long as
+// PostgreSQL is away; the lead waits meanwhile. A write repeated by a
+// workflow task that was lost and run again replaces what the lost one
+// wrote (see store.RecordProgress), so the stored lead follows the
+// workflow's state.
 func (r *run) progress(reason string) error {
 	r.st.ProgressSeq++
 	snap := store.Snapshot{
 		LeadID: r.st.Lead.ID, Enrollment: r.st.Enrollment, Seq: r.st.ProgressSeq,
 		JourneyID: r.st.JourneyID, Version: r.st.JourneyVersion,
 		Score: r.st.Score, Lifecycle: r.st.Lifecycle, BuyingStage: r.st.BuyingStage,
+		Ended: r.st.finished(), ExitReason: r.st.ExitReason,
 		Reason: reason, At: workflow.Now(r.ctx),
 	}
 	ctx := workflow.WithLocalActivityOptions(r.ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: forever,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: maxRetryInterval},
 	})
 	if err := workflow.ExecuteLocalActivity(ctx, r.acts.RecordProgress, snap).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record progress: %w", err)

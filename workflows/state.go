@@ -26,6 +26,11 @@ type State struct {
 	StartedAt   int64  `json:"started_at"`
 	Step        string `json:"step"`
 	BuyingStage string `json:"buying_stage"`
+	// StepStage is the stage of the step the lead last entered: the
+	// buying stage moves when the lead enters a step of another stage, so
+	// a set_stage holds until then. Empty in state written before it
+	// existed, which moves the stage as it always did.
+	StepStage string `json:"step_stage,omitempty"`
 	Lifecycle   string `json:"lifecycle"`
 	// Scoring holds the running aggregates; Score is their last
 	// evaluation, kept for the status query and the snapshots.
@@ -56,6 +61,10 @@ type State struct {
 	// once reported.
 	TaskID     int64  `json:"task_id,omitempty"`
 	TaskResult string `json:"task_result,omitempty"`
+	TaskNote   string `json:"task_note,omitempty"`
+	// Ambiguous counts sends whose message went out and whose reply was
+	// lost: not sent again, listed for operators.
+	Ambiguous int `json:"ambiguous,omitempty"`
 	EventsSeen int    `json:"events_seen"`
 	HandoffID  int64  `json:"handoff_id,omitempty"`
 	Handoffs   int    `json:"handoffs,omitempty"`
@@ -101,6 +110,6 @@ func (s *State) status() Status {
 		LeadID: s.Lead.ID, Email: s.Lead.Email, JourneyID: s.JourneyID, JourneyVersion: s.JourneyVersion,
 		Step: s.Step, BuyingStage: s.BuyingStage, Lifecycle: s.Lifecycle, Score: s.Score, Total: s.Score.Total(),
 		EmailsSent: s.EmailsSent, EventsSeen: s.EventsSeen, HandoffID: s.HandoffID, TaskID: s.TaskID, ExitReason: s.ExitReason,
-		LastSteps: append([]StepRecord(nil), s.History...),
+		Ambiguous: s.Ambiguous, LastSteps: append([]StepRecord(nil), s.History...),
 	}
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -29,10 +30,21 @@ func (r *run) execute() (bool, error) {
 		r.st.Entered = true
 		r.st.Occurrences[step.ID]++
 		r.st.WaitUntil = 0
+		from := r.st.StepStage
+		r.st.StepStage = loc.Stage
 		if loc.Stage != r.st.BuyingStage {
-			r.st.BuyingStage = loc.Stage
-			if err := r.progress("entered stage " + loc.Stage); err != nil {
-				return false, err
+			// Entering a step of another stage moves the lead there. A step
+			// of the same stage as the last one does not: the buying stage
+			// differs only because a set_stage moved it, and that holds.
+			// (Before this, every step put the lead back in its own stage,
+			// undoing set_stage; running leads keep that until they pass.)
+			moves := from != loc.Stage ||
+				workflow.GetVersion(r.ctx, versionSetStageHolds, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+			if moves {
+				r.st.BuyingStage = loc.Stage
+				if err := r.progress("entered stage " + loc.Stage); err != nil {
+					return false, err
+				}
 			}
 		}
 	}
@@ -61,9 +73,19 @@ func (r *run) execute() (bool, error) {
 		outcome = res.Status
 		switch res.Status {
 		case activities.SendSuppressed:
-			r.exit("suppressed: " + res.Reason)
+			err = r.exit("suppressed: " + res.Reason)
 		case activities.SendRejected:
-			r.exit("address rejected")
+			err = r.exit("address rejected")
+		case activities.SendContentError:
+			r.log.Error("content cannot be rendered for this lead", "content", step.Send, "step", step.ID, "error", res.Reason)
+			if r.j.OnContentError == journeys.ContentErrorSkip {
+				outcome = "skipped: content error: " + res.Reason
+			} else {
+				err = r.exit("content_error")
+			}
+		}
+		if err != nil {
+			return waited, err
 		}
 	case "wait":
 		waited = true
@@ -139,7 +161,9 @@ func (r *run) execute() (bool, error) {
 	case "goto":
 		next = step.Goto
 	case "exit":
-		r.exit(step.Exit)
+		if err := r.exit(step.Exit); err != nil {
+			return false, err
+		}
 	}
 	r.st.record(StepRecord{Step: step.ID, Kind: step.Kind(), Stage: loc.Stage, At: workflow.Now(r.ctx).UTC().Format(time.RFC3339), Outcome: outcome})
 	if r.st.active() || r.st.Lifecycle == LifecycleHandedOff {
@@ -163,16 +187,29 @@ func (r *run) journeyRef() activities.JourneyRef {
 func (r *run) send(step journeys.Step) (activities.SendResult, error) {
 	var res activities.SendResult
 	req := activities.SendRequest{Key: r.key(step.ID), Lead: r.st.Lead, Journey: r.journeyRef(), StepID: step.ID, ContentID: step.Send}
-	if err := workflow.ExecuteActivity(r.ctx, r.acts.SendContent, req).Get(r.ctx, &res); err != nil {
+	if err := workflow.ExecuteActivity(mailOptions(r.ctx), r.acts.SendContent, req).Get(r.ctx, &res); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == activities.ErrTypeTemplate {
+			// How workers before content errors became results said it.
+			return activities.SendResult{Status: activities.SendContentError, Reason: app.Message()}, nil
+		}
 		return res, fmt.Errorf("send %q at step %q: %w", step.Send, step.ID, err)
 	}
 	switch res.Status {
 	case activities.SendSent, activities.SendDuplicate, activities.SendUnconfirmed:
 		r.st.EmailsSent++
 		r.sent()
+	case activities.SendAmbiguous:
+		// It may have arrived: count it against the frequency cap.
+		r.st.Ambiguous++
+		r.sent()
 	}
 	return res, nil
 }
+
+// versionSetStageHolds guards the rule that a set_stage holds until the
+// lead enters a step of another stage.
+const versionSetStageHolds = "set-stage-holds"
 
 // task creates the step's task once, waits for its outcome or the timeout,
 // records what came of it, and returns that and the step it leads to.
@@ -186,7 +223,7 @@ func (r *run) task(step journeys.Step) (string, string, error) {
 			Due: workflow.Now(r.ctx).Add(r.scaled(t.Timeout.Value())),
 		}
 		var res activities.TaskResult
-		if err := workflow.ExecuteActivity(r.ctx, r.acts.CreateTask, req).Get(r.ctx, &res); err != nil {
+		if err := workflow.ExecuteActivity(mailOptions(r.ctx), r.acts.CreateTask, req).Get(r.ctx, &res); err != nil {
 			return "", "", fmt.Errorf("create task at step %q: %w", step.ID, err)
 		}
 		r.st.TaskID, r.st.TaskResult = res.ID, ""
@@ -202,11 +239,11 @@ func (r *run) task(step journeys.Step) (string, string, error) {
 	case result == "":
 		result, to = "timed_out", t.OnTimeout
 	}
-	req := activities.TaskOutcomeRequest{TaskID: r.st.TaskID, Outcome: result}
+	req := activities.TaskOutcomeRequest{TaskID: r.st.TaskID, Outcome: result, Note: r.st.TaskNote}
 	if err := workflow.ExecuteActivity(r.ctx, r.acts.RecordTaskOutcome, req).Get(r.ctx, nil); err != nil {
 		return "", "", fmt.Errorf("record task outcome: %w", err)
 	}
-	r.st.TaskID, r.st.TaskResult = 0, ""
+	r.st.TaskID, r.st.TaskResult, r.st.TaskNote = 0, "", ""
 	return result, to, nil
 }
 
