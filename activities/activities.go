@@ -207,6 +207,9 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 // deliveryOptions joins a send to its activity: heartbeats as it moves on
 // and waits, and what an earlier attempt knew.
 func deliveryOptions(ctx context.Context) delivery.Options {
+	if !activity.IsActivity(ctx) {
+		return delivery.Options{} // called directly, as tests and tools do
+	}
 	o := delivery.Options{Beat: func(detail any) {
 		if detail == nil {
 			activity.RecordHeartbeat(ctx)

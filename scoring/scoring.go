@@ -129,6 +129,13 @@ type Range struct {
 
 // Decay fades behaviour points with their age: by half every HalfLife, or
 // (step-down) by Percent for every full Every.
+//
+// Age counts whole UTC calendar days of journey time, from the day of the
+// event to today: a score changes once a day, at midnight UTC, the same for
+// every lead and worker, and an event late in the evening is a day old the
+// next morning. Finer ages would move scores every millisecond and make
+// each status query disagree with the last snapshot; the lead's own time
+// zone would make two leads with the same history score differently.
 type Decay struct {
 	HalfLife span.Duration `yaml:"half_life,omitempty" json:"half_life,omitempty"`
 	Every    span.Duration `yaml:"every,omitempty" json:"every,omitempty"`

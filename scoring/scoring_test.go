@@ -293,3 +293,27 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// TestDecayCountsCalendarDays pins down what "a day" is for decay: whole
+// UTC calendar days of journey time between the day of the event and
+// today. A score so changes once a day, at midnight UTC, the same for every
+// lead and every worker; an event late in the evening has aged a day by
+// the next morning. (Before this was decided, a workflow test that started
+// at the machine's clock failed between 23:00 and midnight.)
+func TestDecayCountsCalendarDays(t *testing.T) {
+	t.Parallel()
+	m := scoring.Model{Events: classic.Events, Decay: &scoring.Decay{HalfLife: "1d"}}
+	late := time.Date(2026, 11, 23, 23, 30, 0, 0, time.UTC)
+	early := time.Date(2026, 11, 23, 0, 30, 0, 0, time.UTC)
+	worth := func(eventAt, now time.Time) int {
+		var s scoring.State
+		m.Apply(&s, ev(lead.DemoRequest), eventAt)
+		return m.Score(s, lead.Profile{}, now).Intent
+	}
+	require.Equal(t, 40, worth(late, late.Add(29*time.Minute)), "the same day: full value")
+	require.Equal(t, 20, worth(late, late.Add(31*time.Minute)), "one minute past midnight UTC: a day old")
+	require.Equal(t, 40, worth(early, early.Add(23*time.Hour)), "23 hours later, the same day: full value")
+	// The zone of the lead does not matter: journey time is absolute.
+	berlin := time.FixedZone("CET", 3600)
+	require.Equal(t, worth(late, late.Add(time.Hour)), worth(late.In(berlin), late.Add(time.Hour).In(berlin)))
+}

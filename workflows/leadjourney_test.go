@@ -34,11 +34,14 @@ type recorder struct {
 	sends    []activities.SendRequest
 	progress []store.Snapshot
 	handoffs []activities.HandOffRequest
+	notices  []activities.NoticeRequest
 	verdicts []activities.VerdictRequest
 	tasks    []activities.TaskRequest
 	outcomes []activities.TaskOutcomeRequest
 	loads    []activities.JourneyRef
 	sendAt   []time.Duration
+	// progressFailures counts progress writes refused by the outage.
+	progressFailures int
 	start    time.Time
 	env      *testsuite.TestWorkflowEnvironment
 	suppress bool
@@ -67,17 +70,32 @@ type setupOptions struct {
 	sendTakes time.Duration
 	// journeys are served by LoadJourney by ID, instead of the shipped one.
 	journeys map[string]*journeys.Journey
+	// noticeTakes is how long the hand-off notice to sales takes to go
+	// out (an SMTP outage), noticeStatus what becomes of it.
+	noticeTakes  time.Duration
+	noticeStatus string
+	// progressDown keeps PostgreSQL away from the progress writes for
+	// this long after the start.
+	progressDown time.Duration
+	// sendResult, when set, is what every send comes back with.
+	sendResult string
 }
+
+// testStart is when every workflow test begins unless it says otherwise: a
+// Monday morning, so no test depends on the hour or day it runs at (decay
+// counts calendar days, send windows weekdays).
+var testStart = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 	t.Helper()
-	var o setupOptions
+	o := setupOptions{noticeStatus: activities.SendSent}
 	for _, f := range opts {
 		f(&o)
 	}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(testStart)
 	j, _, err := journeys.LoadShipped("b2b-nurture.yaml")
 	require.NoError(t, err)
 	if o.journeys == nil {
@@ -126,6 +144,9 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 			if rec.suppress {
 				return activities.SendResult{Status: activities.SendSuppressed, Reason: "unsubscribe"}, nil
 			}
+			if o.sendResult != "" {
+				return activities.SendResult{Status: o.sendResult, Reason: "template: benchmark-report.subject:1:2: error calling slice: index out of range"}, nil
+			}
 			rec.sends = append(rec.sends, req)
 			rec.sendAt = append(rec.sendAt, env.Now().Sub(rec.start).Round(time.Second))
 			return activities.SendResult{Status: activities.SendSent, MessageID: "<" + req.Key + ">"}, nil
@@ -134,15 +155,26 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 		func(_ context.Context, s store.Snapshot) error {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
+			if o.progressDown > 0 && env.Now().Sub(rec.start) < o.progressDown {
+				rec.progressFailures++
+				return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+			}
 			rec.progress = append(rec.progress, s)
 			return nil
 		})
-	env.OnActivity(a.HandOff, mock.Anything, mock.Anything).Return(
+	env.OnActivity(a.RecordHandoff, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req activities.HandOffRequest) (activities.HandOffResult, error) {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			rec.handoffs = append(rec.handoffs, req)
 			return activities.HandOffResult{ID: int64(40 + len(rec.handoffs))}, nil
+		})
+	env.OnActivity(a.NotifySales, mock.Anything, mock.Anything).After(o.noticeTakes).Return(
+		func(_ context.Context, req activities.NoticeRequest) (activities.NoticeResult, error) {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.notices = append(rec.notices, req)
+			return activities.NoticeResult{Status: o.noticeStatus}, nil
 		})
 	env.OnActivity(a.RecordVerdict, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req activities.VerdictRequest) error {
