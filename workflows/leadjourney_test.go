@@ -42,9 +42,9 @@ type recorder struct {
 	sendAt   []time.Duration
 	// progressFailures counts progress writes refused by the outage.
 	progressFailures int
-	start    time.Time
-	env      *testsuite.TestWorkflowEnvironment
-	suppress bool
+	start            time.Time
+	env              *testsuite.TestWorkflowEnvironment
+	suppress         bool
 }
 
 func (r *recorder) contents() []string {

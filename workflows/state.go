@@ -31,7 +31,7 @@ type State struct {
 	// a set_stage holds until then. Empty in state written before it
 	// existed, which moves the stage as it always did.
 	StepStage string `json:"step_stage,omitempty"`
-	Lifecycle   string `json:"lifecycle"`
+	Lifecycle string `json:"lifecycle"`
 	// Scoring holds the running aggregates; Score is their last
 	// evaluation, kept for the status query and the snapshots.
 	Scoring scoring.State `json:"scoring"`
@@ -64,7 +64,7 @@ type State struct {
 	TaskNote   string `json:"task_note,omitempty"`
 	// Ambiguous counts sends whose message went out and whose reply was
 	// lost: not sent again, listed for operators.
-	Ambiguous int `json:"ambiguous,omitempty"`
+	Ambiguous  int    `json:"ambiguous,omitempty"`
 	EventsSeen int    `json:"events_seen"`
 	HandoffID  int64  `json:"handoff_id,omitempty"`
 	Handoffs   int    `json:"handoffs,omitempty"`
