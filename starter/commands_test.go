@@ -45,10 +45,10 @@ func TestCommands(t *testing.T) {
 
 	out, err = starter("event", "ada@analytical.test", "demo_request", "-id", "crm-1", "-prop", "source=website")
 	require.NoError(t, err, out)
-	require.Contains(t, out, "recorded demo_request crm-1")
+	require.Contains(t, out, "recorded demo_request crm-1 for lead "+lead.IDForEmail("ada@analytical.test")+"; delivered to its journey")
 	out, err = starter("event", "ada@analytical.test", "demo_request", "-id", "crm-1")
 	require.NoError(t, err, out)
-	require.Contains(t, out, "already recorded; delivered again, it counts once")
+	require.Contains(t, out, "event crm-1 was recorded before; delivered again, the journey counts it once")
 	for _, typ := range []string{"contact_form", "webinar_signup"} {
 		_, err = starter("event", "ada@analytical.test", typ)
 		require.NoError(t, err)
@@ -63,12 +63,28 @@ func TestCommands(t *testing.T) {
 		require.Contains(t, out, want)
 	}
 
+	require.Contains(t, out, "sends: 2 sent (journey emails and notices to sales)")
+
 	out, err = starter("feedback", "ada@analytical.test", "accepted", "-reason", "meeting booked")
 	require.NoError(t, err, out)
-	eventually(t, "verdict recorded", func() bool {
-		out, _ := starter("status", "ada@analytical.test")
-		return bytes.Contains([]byte(out), []byte("(accepted)"))
-	})
+	require.Regexp(t, `verdict accepted taken on hand-off #\d+: the lead is now sql`, out)
+	out, err = starter("status", "ada@analytical.test")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "(accepted)")
+	// The journey has ended: a second verdict is refused, and says why.
+	_, err = starter("feedback", "ada@analytical.test", "rejected")
+	require.ErrorContains(t, err, "verdict rejected: the lead has no running journey")
+	_, err = starter("task", "ada@analytical.test", "reached")
+	require.ErrorContains(t, err, "the lead has no running journey")
+	out, err = starter("event", "ada@analytical.test", "page_view", "-id", "late-1")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "not delivered: journey ended (completed)")
+	out, err = starter("sends")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "no sends with status ambiguous")
+	out, err = starter("reconcile")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "PostgreSQL and Temporal agree: nothing to repair")
 
 	// Bad input gets a clear error and changes nothing.
 	_, err = starter("event", "ada@analytical.test", "pricing_pgae_view")
@@ -85,7 +101,7 @@ func TestCommands(t *testing.T) {
 	require.ErrorContains(t, err, `unknown command "frobnicate"`)
 	n, err := store.CountEvents(ctx, db, lead.IDForEmail("ada@analytical.test"))
 	require.NoError(t, err)
-	require.Equal(t, 3, n, "the duplicate and the bad event were not stored")
+	require.Equal(t, 4, n, "the duplicate and the bad event were not stored; the late one was")
 }
 
 func TestOfflineCommands(t *testing.T) {

@@ -273,7 +273,7 @@ func update(ctx context.Context, c client.Client, leadID, name string, arg, resu
 		err = h.Get(ctx, result)
 	}
 	if isNotFound(err) {
-		return fmt.Errorf("lead %s: %w", leadID, ErrNoJourney)
+		return fmt.Errorf("%w (lead %s)", ErrNoJourney, leadID)
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {

@@ -32,6 +32,15 @@ func URL() string {
 // schema is dropped when the test ends.
 func Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
+	pool, _ := Schema(t)
+	return pool
+}
+
+// Schema is Pool, and also returns the schema's name, for a test that
+// connects to it another way (a worker process, a proxy): add
+// search_path=NAME to its connection URL.
+func Schema(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
 	ctx := context.Background()
 	schema := "t_" + randomHex(6)
 	admin, err := pgx.Connect(ctx, URL())
@@ -60,7 +69,21 @@ func Pool(t testing.TB) *pgxpool.Pool {
 		defer conn.Close(context.Background())
 		_, _ = conn.Exec(context.Background(), "drop schema "+schema+" cascade")
 	})
-	return pool
+	return pool, schema
+}
+
+// URLFor is the test server's URL with another host:port (a proxy in
+// front of it) and a search_path.
+func URLFor(t testing.TB, hostPort, schema string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(URL())
+	if err != nil {
+		t.Fatalf("parse test database url: %v", err)
+	}
+	if hostPort == "" {
+		hostPort = cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
+	}
+	return "postgres://" + cfg.User + "@" + hostPort + "/" + cfg.Database + "?sslmode=disable&search_path=" + schema
 }
 
 // NewDatabase creates an empty database for a test that needs one of its
