@@ -168,7 +168,7 @@ func ListSends(ctx context.Context, db DB, leadID string, limit int, statuses ..
 select idempotency_key, lead_id, journey_id, version, step_id, content_id, to_address, subject, message_id, cost::float8,
     status, error, claimed_at, data_at, resolution, raw_message is not null
 from sends
-where ($1 = '' or lead_id = $1) and (cardinality($2::text[]) = 0 or status = any($2))
+where ($1 = '' or lead_id = $1) and (coalesce(cardinality($2::text[]), 0) = 0 or status = any($2))
 order by claimed_at, idempotency_key limit $3`, leadID, statuses, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list sends: %w", err)
