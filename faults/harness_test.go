@@ -356,8 +356,8 @@ type figures struct {
 	// ambiguous counts sends listed for operators; ambiguousArrived how
 	// many of them the server had in fact received.
 	ambiguous, ambiguousArrived int
-	failed, mismatches      int
-	notes                   []string
+	failed, mismatches          int
+	notes                       []string
 }
 
 func (f figures) row() string {
