@@ -25,7 +25,9 @@ type bundle struct {
 	render func(key string) (store.Send, []byte)
 }
 
-func setup(t *testing.T, faults smtpsink.Faults) *bundle {
+func setup(t *testing.T, faults smtpsink.Faults) *bundle { return setupBench(t, faults) }
+
+func setupBench(t testing.TB, faults smtpsink.Faults) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	b := &bundle{db: storetest.Pool(t)}

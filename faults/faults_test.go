@@ -84,8 +84,9 @@ func TestFaultPostgresUnreachable(t *testing.T) {
 	h.pgProxy.Cut()
 	time.Sleep(65 * time.Second)
 	require.NoError(t, h.pgProxy.Restore())
+	back := time.Now()
 	h.awaitClosed(4 * time.Minute)
-	f := h.count("PostgreSQL unreachable for 65 s (a TCP proxy cut)", true)
+	f := h.count(fmt.Sprintf("PostgreSQL unreachable for 65 s (a TCP proxy cut); every journey ended %.0f s after it was back", time.Since(back).Seconds()), true)
 	report(t, f)
 	promise(t, f)
 }
@@ -102,8 +103,9 @@ func TestFaultSMTPUnreachable(t *testing.T) {
 	h.smtpProxy.Cut()
 	time.Sleep(65 * time.Second)
 	require.NoError(t, h.smtpProxy.Restore())
+	back := time.Now()
 	h.awaitClosed(4 * time.Minute)
-	f := h.count("SMTP server unreachable for 65 s (a TCP proxy cut)", true)
+	f := h.count(fmt.Sprintf("SMTP server unreachable for 65 s (a TCP proxy cut); every journey ended %.0f s after it was back", time.Since(back).Seconds()), true)
 	report(t, f)
 	promise(t, f)
 }

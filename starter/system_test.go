@@ -191,7 +191,7 @@ func TestLeadGoesFromEnrolmentToSales(t *testing.T) {
 	require.Equal(t, workflows.LifecycleSQL, row.Lifecycle)
 	require.Equal(t, 108, row.Score)
 	require.Len(t, s.sink.To("ada@analytical.test"), 2, "no content after the hand-off")
-	recordHistory(t, s.client, workflows.WorkflowID(p.ID), "handoff-accepted")
+	recordHistory(t, s.client, workflows.WorkflowID(p.ID), "handoff-accepted-update")
 }
 
 // recordHistory saves a finished workflow's history for the replay test in

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/nurture-dev/nurture/delivery"
+	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/smtpsink"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/store/storetest"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+// TestRefusedEnrolmentIsReconciled is defect 7 of issue 7: an enrolment
+// Temporal refused left a lead stored as nurturing with no workflow. Now
+// the lead is stored as not yet enrolled, marked pending, and `starter
+// reconcile` asks Temporal again.
+func TestRefusedEnrolmentIsReconciled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := storetest.NewDatabase(t)
+	db, err := store.Open(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	s := startSystemOn(t, db, "", 1)
+
+	// The start of a journey fails on the wire, two ways: refused before
+	// it reaches the server, and carried out with the answer lost.
+	var answerLost bool
+	cutStart := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if !strings.HasSuffix(method, "/SignalWithStartWorkflowExecution") {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		if answerLost {
+			if err := invoker(ctx, method, req, reply, cc, opts...); err != nil {
+				return err
+			}
+			return status.Error(codes.DeadlineExceeded, "context deadline exceeded (the answer was lost)")
+		}
+		return status.Error(codes.Unavailable, "connection reset by peer")
+	})
+	flaky, err := client.Dial(client.Options{HostPort: s.temporal.Address, Logger: sdklog.NewStructuredLogger(testLogger()),
+		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{cutStart}}})
+	require.NoError(t, err)
+	defer flaky.Close()
+	refused := &ingest.Intake{DB: db, Temporal: flaky, TaskQueue: t.Name(), DefaultJourney: s.intake.DefaultJourney}
+	_, err = refused.Enroll(ctx, lead.Profile{Email: "refused@acme.test", FirstName: "Ref"}, "", "")
+	require.ErrorContains(t, err, "starter reconcile asks Temporal again")
+	answerLost = true
+	_, err = refused.Enroll(ctx, lead.Profile{Email: "lost@acme.test", FirstName: "Lost"}, "", "")
+	require.ErrorContains(t, err, "starter reconcile asks Temporal again")
+	id := lead.IDForEmail("refused@acme.test")
+	for _, email := range []string{"refused@acme.test", "lost@acme.test"} {
+		row, err := store.GetLead(ctx, db, lead.IDForEmail(email))
+		require.NoError(t, err)
+		require.NotEqual(t, workflows.LifecycleNurturing, row.Lifecycle, "not stored as in a journey")
+		require.Equal(t, "b2b-nurture", row.PendingJourney, "but as an enrolment pending")
+	}
+
+	vars := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name()}
+	var out bytes.Buffer
+	env := &environment{getenv: func(k string) string { return vars[k] }, stdout: &out, stderr: &out}
+	require.NoError(t, dispatch(ctx, env, []string{"reconcile", "-older-than", "0s"}), out.String())
+	require.Contains(t, out.String(), "refused@acme.test ("+id+`): enrolment in "b2b-nurture" pending since`)
+	require.Contains(t, out.String(), "journey started, run")
+	require.Contains(t, out.String(), "lost@acme.test ("+lead.IDForEmail("lost@acme.test")+`): enrolment in "b2b-nurture" pending since`)
+	require.Contains(t, out.String(), "delivered to the running journey")
+	_, err = s.sink.Wait(ctx, func([]smtpsink.Message) bool {
+		return len(s.sink.To("refused@acme.test")) == 1 && len(s.sink.To("lost@acme.test")) == 1
+	})
+	require.NoError(t, err, "both journeys run: their first email arrived, once")
+	for _, email := range []string{"refused@acme.test", "lost@acme.test"} {
+		row, err := store.GetLead(ctx, db, lead.IDForEmail(email))
+		require.NoError(t, err)
+		require.Empty(t, row.PendingJourney)
+	}
+
+	// A lead stored as running whose workflow is gone gets its final state.
+	_, err = db.Exec(ctx, `update leads set lifecycle = 'mql' where id = $1`, id)
+	require.NoError(t, err)
+	require.NoError(t, s.client.TerminateWorkflow(ctx, workflows.WorkflowID(id), "", "operator test"))
+	out.Reset()
+	require.NoError(t, dispatch(ctx, env, []string{"reconcile"}), out.String())
+	require.Contains(t, out.String(), "stored as mql, but its workflow is terminated; stored as exited (workflow terminated)")
+	row, err := store.GetLead(ctx, db, id)
+	require.NoError(t, err)
+	require.Equal(t, workflows.LifecycleExited, row.Lifecycle)
+}
+
+// TestOversizedInputIsRefusedBeforeStoring is defect 7 of issue 7: a 1 MB
+// first name made every send fail forever; an event too large to signal
+// was stored and never delivered.
+func TestOversizedInputIsRefusedBeforeStoring(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := startSystem(t, "", 1)
+	_, err := s.enroll(ctx, lead.Profile{Email: "big@acme.test", FirstName: strings.Repeat("A", 1<<20)})
+	require.ErrorContains(t, err, "first_name is 1048576 bytes; at most 200")
+	_, err = store.GetLead(ctx, s.db, lead.IDForEmail("big@acme.test"))
+	require.ErrorIs(t, err, store.ErrNotFound, "nothing stored")
+
+	p, err := s.enroll(ctx, lead.Profile{Email: "small@acme.test"})
+	require.NoError(t, err)
+	props := map[string]string{}
+	for i := range 60 {
+		props[strings.Repeat("k", 3)+string(rune('a'+i%26))+string(rune('a'+i/26))] = "v"
+	}
+	_, err = s.intake.Record(ctx, lead.Event{ID: "huge", LeadID: p.ID, Type: lead.PageView, OccurredAt: time.Now().UTC(), Properties: props})
+	require.ErrorContains(t, err, "60 event propertys; at most 50")
+	_, err = s.intake.Record(ctx, lead.Event{ID: "long", LeadID: p.ID, Type: lead.PageView, OccurredAt: time.Now().UTC(),
+		Properties: map[string]string{"page": strings.Repeat("/x", 2000)}})
+	require.ErrorContains(t, err, `event property "page" is 4000 bytes; at most 2000`)
+	n, err := store.CountEvents(ctx, s.db, p.ID)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing stored")
+}
+
+// TestEventIDsBelongToTheirLead is defect 8 of issue 7: the same sender
+// event ID for another lead was reported "already recorded" while the
+// workflow scored it.
+func TestEventIDsBelongToTheirLead(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := startSystem(t, "", 1)
+	for _, email := range []string{"one@acme.test", "two@acme.test"} {
+		p, err := s.enroll(ctx, lead.Profile{Email: email})
+		require.NoError(t, err)
+		rec, err := s.intake.Record(ctx, lead.Event{ID: "form-1", LeadID: p.ID, Type: lead.ContactForm, OccurredAt: time.Now().UTC()})
+		require.NoError(t, err)
+		require.True(t, rec.New, "%s: a new event", email)
+		require.True(t, rec.Delivered)
+		eventually(t, email+" scored", func() bool {
+			st, err := workflows.QueryLead(ctx, s.client, p.ID)
+			return err == nil && st.EventsSeen == 1
+		})
+		n, err := store.CountEvents(ctx, s.db, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "stored for %s", email)
+	}
+}
+
+// TestSendsCommand lists an ambiguous send, shows it in the lead's status,
+// and resolves it both ways.
+func TestSendsCommand(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := storetest.NewDatabase(t)
+	db, err := store.Open(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	s := startSystemOn(t, db, "", 1)
+	p, err := s.enroll(ctx, lead.Profile{Email: "maybe@acme.test", FirstName: "May"})
+	require.NoError(t, err)
+
+	// Two messages go out to a server that drops its reply: ambiguous.
+	dropper, err := smtpsink.Start(smtpsink.Options{Faults: smtpsink.Faults{DropReply: func(smtpsink.Message) bool { return true }}})
+	require.NoError(t, err)
+	defer dropper.Close()
+	mail, err := email.New(email.Config{Host: dropper.Host(), Port: dropper.Port(), TLS: "none", From: "Acme <marketing@acme.test>", ReplyTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	defer mail.Close()
+	for _, key := range []string{"manual/1", "manual/2"} {
+		msgID := email.MessageID(key, "acme.test")
+		raw, err := mail.Render(email.Message{To: p.Email, Subject: "About " + key, Text: "Hi", MessageID: msgID})
+		require.NoError(t, err)
+		res, err := delivery.Send(ctx, db, mail, store.Send{Key: key, LeadID: p.ID, JourneyID: "b2b-nurture", Version: 1, StepID: "s", ContentID: "c", To: p.Email, Subject: "About " + key, MessageID: msgID}, raw, delivery.Options{})
+		require.NoError(t, err)
+		require.Equal(t, delivery.Ambiguous, res.Outcome)
+	}
+
+	vars := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(),
+		"SMTP_HOST": s.sink.Host(), "SMTP_PORT": strconv.Itoa(s.sink.Port()), "SMTP_TLS": "none"}
+	starter := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		env := &environment{getenv: func(k string) string { return vars[k] }, stdout: &out, stderr: &out}
+		err := dispatch(ctx, env, args)
+		return out.String(), err
+	}
+	out, err := starter("sends")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "ambiguous")
+	require.Contains(t, out, "manual/1")
+	require.Contains(t, out, "manual/2")
+	out, err = starter("status", p.Email)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "2 ambiguous: went out with no reply, not sent again; see starter sends -lead maybe@acme.test")
+
+	_, err = starter("sends", "resend", "manual/1")
+	require.ErrorContains(t, err, "say why with -note")
+	out, err = starter("sends", "resend", "manual/1", "-note", "not in the relay's log")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "accepted the message again")
+	got := s.sink.To(p.Email)
+	var resent *smtpsink.Message
+	for i := range got {
+		if got[i].Subject == "About manual/1" {
+			resent = &got[i]
+		}
+	}
+	require.NotNil(t, resent, "the message reached the configured SMTP server")
+	require.Equal(t, dropper.Messages()[0].Raw, resent.Raw, "byte for byte, with its Message-ID")
+
+	out, err = starter("sends", "mark-sent", "manual/2", "-note", "the lead replied to it")
+	require.NoError(t, err, out)
+	out, err = starter("sends")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "no sends with status ambiguous")
+	_, err = starter("sends", "mark-sent", "manual/2", "-note", "again")
+	require.ErrorContains(t, err, "is not ambiguous")
+}
