@@ -302,7 +302,12 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 func printStatus(env *environment, row store.LeadRow, st workflows.Status) {
 	p := row.Profile
 	w := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintf(w, "lead\t%s %s <%s>  %s, %s\n", p.FirstName, p.LastName, p.Email, p.Title, p.Company)
+	who := strings.TrimSpace(p.FirstName + " " + p.LastName)
+	fmt.Fprintf(w, "lead\t%s <%s>", who, p.Email)
+	if job := strings.Join(slices.DeleteFunc([]string{p.Title, p.Company}, func(s string) bool { return s == "" }), ", "); job != "" {
+		fmt.Fprintf(w, "  %s", job)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "journey\t%s v%d, step %q\n", st.JourneyID, st.JourneyVersion, st.Step)
 	fmt.Fprintf(w, "stage\t%s (lifecycle %s)\n", st.BuyingStage, st.Lifecycle)
 	if st.ExitReason != "" {

@@ -59,7 +59,7 @@ func TestCommands(t *testing.T) {
 	})
 	out, err = starter("status", "ada@analytical.test")
 	require.NoError(t, err, out)
-	for _, want := range []string{"Ada  <ada@analytical.test>  CTO, Analytical Engines", "lifecycle handed_off", "score", "105  (fit 15, interest 20, intent 70", "event:demo_request", "x1", "+40", "fit:senior title", "behaviour 90 ≥ 60", "hand-off #", "awaiting verdict", "send-benchmark (send)"} {
+	for _, want := range []string{"Ada <ada@analytical.test>  CTO, Analytical Engines", "lifecycle handed_off", "score", "105  (fit 15, interest 20, intent 70", "event:demo_request", "x1", "+40", "fit:senior title", "behaviour 90 ≥ 60", "hand-off #", "awaiting verdict", "send-benchmark (send)"} {
 		require.Contains(t, out, want)
 	}
 

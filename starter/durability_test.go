@@ -196,17 +196,20 @@ func TestSendsCommand(t *testing.T) {
 	}
 	out, err := starter("sends")
 	require.NoError(t, err, out)
+	t.Logf("$ starter sends\n%s", out)
 	require.Contains(t, out, "ambiguous")
 	require.Contains(t, out, "manual/1")
 	require.Contains(t, out, "manual/2")
 	out, err = starter("status", p.Email)
 	require.NoError(t, err, out)
+	t.Logf("$ starter status %s\n%s", p.Email, out)
 	require.Contains(t, out, "2 ambiguous: went out with no reply, not sent again; see starter sends -lead maybe@acme.test")
 
 	_, err = starter("sends", "resend", "manual/1")
 	require.ErrorContains(t, err, "say why with -note")
 	out, err = starter("sends", "resend", "manual/1", "-note", "not in the relay's log")
 	require.NoError(t, err, out)
+	t.Logf("$ starter sends resend manual/1 -note ...\n%s", out)
 	require.Contains(t, out, "accepted the message again")
 	got := s.sink.To(p.Email)
 	var resent *smtpsink.Message
@@ -220,6 +223,7 @@ func TestSendsCommand(t *testing.T) {
 
 	out, err = starter("sends", "mark-sent", "manual/2", "-note", "the lead replied to it")
 	require.NoError(t, err, out)
+	t.Logf("$ starter sends mark-sent manual/2 -note ...\n%s", out)
 	out, err = starter("sends")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "no sends with status ambiguous")
