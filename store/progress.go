@@ -50,30 +50,25 @@ func RecordProgress(ctx context.Context, db DB, s Snapshot) error {
 	if s.Ended {
 		endedAt = &s.At
 	}
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `delete from score_snapshots where lead_id = $1 and enrollment = $2 and seq > $3`, s.LeadID, s.Enrollment, s.Seq); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `
-insert into score_snapshots (lead_id, enrollment, seq, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at,
-    fit, fit_grade, engagement_grade)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-on conflict (lead_id, enrollment, seq) do update set journey_id = excluded.journey_id, version = excluded.version, total = excluded.total,
-    interest = excluded.interest, intent = excluded.intent, adjusted = excluded.adjusted, breakdown = excluded.breakdown,
-    lifecycle = excluded.lifecycle, buying_stage = excluded.buying_stage, reason = excluded.reason, at = excluded.at,
-    fit = excluded.fit, fit_grade = excluded.fit_grade, engagement_grade = excluded.engagement_grade`,
-			s.LeadID, s.Enrollment, s.Seq, s.JourneyID, s.Version, s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Score.Adjusted, breakdown(s.Score),
-			s.Lifecycle, s.BuyingStage, s.Reason, s.At, s.Score.Fit, s.Score.FitGrade, s.Score.EngagementGrade)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `
-update leads set score = $2, lifecycle = $3, buying_stage = $4, journey_id = $5, journey_version = $6, exit_reason = $7, ended_at = $8,
-    progress_enrollment = $9, progress_seq = $10, progress_at = $11, updated_at = now()
-where id = $1 and (progress_enrollment is null or progress_enrollment = $9 or progress_at <= $11)`,
-			s.LeadID, s.Score.Total(), s.Lifecycle, s.BuyingStage, s.JourneyID, s.Version, s.ExitReason, endedAt, s.Enrollment, s.Seq, s.At)
-		return err
-	})
+	// One statement, so one round trip and one implicit transaction: the
+	// snapshot and the lead row change together or not at all.
+	_, err := db.Exec(ctx, `
+with superseded as (
+    delete from score_snapshots where lead_id = $1 and enrollment = $2 and seq > $3
+), snapshot as (
+    insert into score_snapshots (lead_id, enrollment, seq, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at,
+        fit, fit_grade, engagement_grade)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    on conflict (lead_id, enrollment, seq) do update set journey_id = excluded.journey_id, version = excluded.version, total = excluded.total,
+        interest = excluded.interest, intent = excluded.intent, adjusted = excluded.adjusted, breakdown = excluded.breakdown,
+        lifecycle = excluded.lifecycle, buying_stage = excluded.buying_stage, reason = excluded.reason, at = excluded.at,
+        fit = excluded.fit, fit_grade = excluded.fit_grade, engagement_grade = excluded.engagement_grade
+)
+update leads set score = $6, lifecycle = $11, buying_stage = $12, journey_id = $4, journey_version = $5, exit_reason = $18, ended_at = $19,
+    progress_enrollment = $2, progress_seq = $3, progress_at = $14, updated_at = now()
+where id = $1 and (progress_enrollment is null or progress_enrollment = $2 or progress_at <= $14)`,
+		s.LeadID, s.Enrollment, s.Seq, s.JourneyID, s.Version, s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Score.Adjusted, breakdown(s.Score),
+		s.Lifecycle, s.BuyingStage, s.Reason, s.At, s.Score.Fit, s.Score.FitGrade, s.Score.EngagementGrade, s.ExitReason, endedAt)
 	if err != nil {
 		return fmt.Errorf("record progress of lead %s: %w", s.LeadID, err)
 	}
