@@ -56,6 +56,11 @@ type Intake struct {
 	TimeScale float64
 	// Now is the clock for re-entry rules; time.Now when nil.
 	Now func() time.Time
+	// ErasedBefore makes journeys of a lead that closed before the lead
+	// was erased not count against re-entry: the lead is a new one. The
+	// demo erases its sample leads before each run and sets it; nothing
+	// else does.
+	ErasedBefore bool
 }
 
 func (in *Intake) now() time.Time {
@@ -120,6 +125,10 @@ func (in *Intake) enroll(ctx context.Context, p lead.Profile, j *journeys.Journe
 		return res, err
 	}
 	reenter := false
+	if run.closed && in.ErasedBefore && !known {
+		// Erased: what Temporal keeps belongs to the lead that was.
+		run.closed, reenter = false, true
+	}
 	switch {
 	case run.running:
 		if known && prev.JourneyID != "" && prev.JourneyID != j.ID && !ended(prev.Lifecycle) {

@@ -15,10 +15,7 @@ import (
 	"sync"
 	"time"
 
-	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -98,8 +95,6 @@ type demo struct {
 	intake  *ingest.Intake
 	c       client.Client
 	db      store.DB
-	// namespace is the Temporal namespace the demo runs in.
-	namespace string
 
 	mu      sync.Mutex
 	emails  int
@@ -148,7 +143,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	d := &demo{env: env, scale: *scale, byID: map[string]*demoLead{}, db: db, namespace: cfg.TemporalNamespace}
+	d := &demo{env: env, scale: *scale, byID: map[string]*demoLead{}, db: db}
 	mailDir := filepath.Join(*dataDir, "mail")
 	sink, err := smtpsink.Start(smtpsink.Options{Addr: *smtpAddr, Dir: mailDir, Logger: log, OnMessage: func(m smtpsink.Message) { d.mailed(out, m) }})
 	if err != nil {
@@ -208,7 +203,10 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 
-	d.intake = &ingest.Intake{DB: db, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: j.ID, TimeScale: d.scale}
+	// ErasedBefore: the demo erases its sample leads before enrolling them,
+	// so their journeys from earlier demos in this data folder do not count
+	// against the re-entry rule.
+	d.intake = &ingest.Intake{DB: db, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: j.ID, TimeScale: d.scale, ErasedBefore: true}
 	if err := d.run(ctx, out, *timeout); err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintf(env.stdout, "\ninterrupted: the journeys keep their place in %s; run the demo with -resume to let them carry on\n", *dataDir)
@@ -270,7 +268,7 @@ func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) err
 	// The demo owns its sample addresses: each run erases them first, so
 	// re-entry rules and old suppressions do not get in its way.
 	for _, l := range d.leads {
-		if err := d.forget(ctx, lead.IDForEmail(l.profile.Email)); err != nil {
+		if err := store.ForgetLead(ctx, d.db, lead.IDForEmail(l.profile.Email)); err != nil {
 			return err
 		}
 	}
@@ -328,39 +326,6 @@ func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) err
 		return err
 	}
 	return d.summary(ctx, results)
-}
-
-// forget erases a sample lead: its rows in PostgreSQL and its closed
-// journeys in Temporal. Temporal refuses to start a lead's journey again
-// while an earlier one is on record (unless re-entry allows it), and an
-// erased lead is a new one.
-func (d *demo) forget(ctx context.Context, leadID string) error {
-	if err := store.ForgetLead(ctx, d.db, leadID); err != nil {
-		return err
-	}
-	wid := workflows.WorkflowID(leadID)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		_, err := d.c.DescribeWorkflowExecution(ctx, wid, "")
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("erase the demo's lead %s: %w", leadID, err)
-		}
-		// Deletion is asynchronous; the latest run goes first, then the
-		// next describe finds the one before it, if any.
-		if _, err := d.c.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
-			Namespace: d.namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: wid},
-		}); err != nil && !errors.As(err, &nf) {
-			return fmt.Errorf("erase the demo's lead %s: %w", leadID, err)
-		}
-		if err := sleepUntil(ctx, time.Now().Add(50*time.Millisecond)); err != nil {
-			return fmt.Errorf("erase the demo's lead %s: %w", leadID, err)
-		}
-	}
 }
 
 // checkNotRunning refuses to enrol sample leads whose journeys from an

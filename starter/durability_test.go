@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/nurture-dev/nurture/delivery"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
@@ -229,4 +231,84 @@ func TestSendsCommand(t *testing.T) {
 	require.Contains(t, out, "no sends with status ambiguous")
 	_, err = starter("sends", "mark-sent", "manual/2", "-note", "again")
 	require.ErrorContains(t, err, "is not ambiguous")
+}
+
+// quickJourney ends right after its one email.
+const quickJourney = `id: %s
+name: Quick
+scoring:
+  mql: 10
+  events:
+    webinar_signup: {points: 5, axis: interest}
+handoff:
+  min_score: 100
+%s
+content:
+  - {id: hello, stage: one, subject: "Hello {{.FirstName}}", text: "Hi. Unsubscribe: {{.UnsubscribeURL}}"}
+stages:
+  - id: one
+    steps:
+      - {id: s1, send: hello}
+      - {id: bye, exit: done}
+`
+
+// TestReentryIsDecidedByTemporal: an enrolment of a lead whose journey
+// ended starts it again only under the re-entry rule, and an event never
+// does; the refusal is Temporal's (the reuse policy), not a read of the
+// database that a race could get wrong.
+func TestReentryIsDecidedByTemporal(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := startSystem(t, "", 1)
+	for id, rules := range map[string]string{
+		"once":  "entry:\n  - {event: webinar_signup}",
+		"again": "reentry: {allowed: true}",
+	} {
+		src := fmt.Sprintf(quickJourney, id, rules)
+		j, err := journeys.Parse(id+".yaml", []byte(src))
+		require.NoError(t, err)
+		_, err = store.PublishJourney(ctx, s.db, j, []byte(src))
+		require.NoError(t, err)
+	}
+	in := *s.intake
+	in.DefaultJourney = "once"
+	waitClosed := func(id string) {
+		eventually(t, "journey of "+id+" ends", func() bool {
+			d, err := s.client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+			return err == nil && d.GetWorkflowExecutionInfo().GetCloseTime() != nil
+		})
+	}
+
+	// A known lead never in a journey is enrolled by an entry rule's event.
+	p := lead.Profile{Email: "fan@acme.test"}
+	require.NoError(t, p.Normalize())
+	require.NoError(t, store.UpsertLead(ctx, s.db, p))
+	rec, err := in.Record(ctx, lead.Event{ID: "w1", LeadID: p.ID, Type: lead.WebinarSignup, OccurredAt: time.Now().UTC()})
+	require.NoError(t, err)
+	require.True(t, rec.Enrolled)
+	require.True(t, rec.Delivered)
+	waitClosed(p.ID)
+	// Once it ended, the same kind of event does not start it again...
+	rec, err = in.Record(ctx, lead.Event{ID: "w2", LeadID: p.ID, Type: lead.WebinarSignup, OccurredAt: time.Now().UTC()})
+	require.NoError(t, err)
+	require.False(t, rec.Delivered)
+	require.Equal(t, "journey ended (completed)", rec.Why)
+	// ... nor does an enrolment: "once" has no re-entry rule.
+	_, err = in.Enroll(ctx, p, "once", "")
+	require.ErrorIs(t, err, ingest.ErrReentry)
+	require.ErrorContains(t, err, `finished journey "once" and the journey does not allow re-entry`)
+	require.Len(t, s.sink.To(p.Email), 1, "one email, one journey")
+
+	// A journey that allows re-entry starts a new run, with new send keys.
+	q, err := in.Enroll(ctx, lead.Profile{Email: "loyal@acme.test"}, "again", "")
+	require.NoError(t, err)
+	require.True(t, q.Started)
+	waitClosed(q.Profile.ID)
+	again, err := in.Enroll(ctx, q.Profile, "again", "")
+	require.NoError(t, err)
+	require.True(t, again.Started)
+	require.NotEqual(t, q.RunID, again.RunID)
+	waitClosed(q.Profile.ID)
+	require.Len(t, s.sink.To("loyal@acme.test"), 2, "each journey sent its email")
 }

@@ -243,21 +243,25 @@ func TestRestartKeepsRunningJourneys(t *testing.T) {
 
 func TestDemoCommand(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
+	dbURL := storetest.NewDatabase(t) // does not exist yet: the demo creates it
 	env := &environment{
 		getenv: func(k string) string {
 			if k == "DATABASE_URL" {
-				return storetest.NewDatabase(t) // does not exist yet: the demo creates it
+				return dbURL
 			}
 			return ""
 		},
 		stdout: &out, stderr: &errOut,
 	}
-	err := dispatch(ctx, env, []string{"demo", "-data", t.TempDir(), "-temporal-port", "0", "-ui-port", "0",
-		"-smtp-listen", "127.0.0.1:0", "-time-scale", "86400", "-task-queue", "demo-test"})
-	require.NoError(t, err, "stderr: %s\nstdout: %s", errOut.String(), out.String())
+	data := t.TempDir()
+	demo := func() error {
+		return dispatch(ctx, env, []string{"demo", "-data", data, "-temporal-port", "0", "-ui-port", "0",
+			"-smtp-listen", "127.0.0.1:0", "-time-scale", "86400", "-task-queue", "demo-test"})
+	}
+	require.NoError(t, demo(), "stderr: %s\nstdout: %s", errOut.String(), out.String())
 	got := out.String()
 	for _, want := range []string{
 		`MAIL      ada@analytical.test      "Ada, the 2026 B2B pipeline benchmark is here" [benchmark-report]`,
@@ -281,6 +285,12 @@ func TestDemoCommand(t *testing.T) {
 	require.Regexp(t, `ada@analytical.test\s+sql\s+\d+`, summary)
 	require.Regexp(t, `margaret@apollo.test\s+exited\s+\d+\s+\d+\s+handed off at \d+, sales said recycle; exit: recycled_out`, summary)
 	require.Regexp(t, `grace@cobol.test\s+exited\s+\d+\s+2\s+exit: no_engagement`, summary)
+
+	// Run again on the same data folder: the sample leads are erased and
+	// start afresh, though Temporal keeps their finished journeys.
+	out.Reset()
+	require.NoError(t, demo(), "stderr: %s\nstdout: %s", errOut.String(), out.String())
+	require.Regexp(t, `ada@analytical.test\s+sql\s+\d+`, out.String())
 }
 
 func TestDemoSaysWhenPostgresIsDown(t *testing.T) {
