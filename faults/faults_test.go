@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/nurture-dev/nurture/internal/tcpproxy"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
@@ -74,25 +75,17 @@ func TestFaultSMTPDropsItsReply(t *testing.T) {
 
 func TestFaultPostgresUnreachable(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
-	defer cancel()
-	h := newHarness(t, ctx, harnessOptions{scale: hourPerSecond})
-	h.startWorker()
-	h.enroll(40)
-	go h.answerHandoffs(ctx)
-	time.Sleep(1500 * time.Millisecond)
-	h.pgProxy.Cut()
-	time.Sleep(65 * time.Second)
-	require.NoError(t, h.pgProxy.Restore())
-	back := time.Now()
-	h.awaitClosed(4 * time.Minute)
-	f := h.count(fmt.Sprintf("PostgreSQL unreachable for 65 s (a TCP proxy cut); every journey ended %.0f s after it was back", time.Since(back).Seconds()), true)
-	report(t, f)
-	promise(t, f)
+	dependencyAway(t, "PostgreSQL", func(h *harness) *tcpproxy.Proxy { return h.pgProxy })
 }
 
 func TestFaultSMTPUnreachable(t *testing.T) {
 	t.Parallel()
+	dependencyAway(t, "SMTP server", func(h *harness) *tcpproxy.Proxy { return h.smtpProxy })
+}
+
+// dependencyAway cuts the proxy in front of a dependency for 65 s, longer
+// than any retry interval, while journeys run.
+func dependencyAway(t *testing.T, name string, proxy func(*harness) *tcpproxy.Proxy) {
 	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout)
 	defer cancel()
 	h := newHarness(t, ctx, harnessOptions{scale: hourPerSecond})
@@ -100,12 +93,12 @@ func TestFaultSMTPUnreachable(t *testing.T) {
 	h.enroll(40)
 	go h.answerHandoffs(ctx)
 	time.Sleep(1500 * time.Millisecond)
-	h.smtpProxy.Cut()
+	proxy(h).Cut()
 	time.Sleep(65 * time.Second)
-	require.NoError(t, h.smtpProxy.Restore())
+	require.NoError(t, proxy(h).Restore())
 	back := time.Now()
 	h.awaitClosed(4 * time.Minute)
-	f := h.count(fmt.Sprintf("SMTP server unreachable for 65 s (a TCP proxy cut); every journey ended %.0f s after it was back", time.Since(back).Seconds()), true)
+	f := h.count(fmt.Sprintf("%s unreachable for 65 s (a TCP proxy cut); every journey ended %.0f s after it was back", name, time.Since(back).Seconds()), true)
 	report(t, f)
 	promise(t, f)
 }

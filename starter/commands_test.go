@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,22 +17,35 @@ import (
 	"github.com/nurture-dev/nurture/store/storetest"
 )
 
-func TestCommands(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+// startSystemForCLI starts a system on a database of its own (the
+// commands open it by URL) and returns a way to run starter commands
+// against it; vars add or change environment variables.
+func startSystemForCLI(t *testing.T, ctx context.Context, vars ...string) (*system, func(args ...string) (string, error)) {
+	t.Helper()
 	url := storetest.NewDatabase(t)
 	db, err := store.Open(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
 	s := startSystemOn(t, db, "", 1)
-	vars := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(), "LINK_SECRET": "x"}
-	starter := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		env := &environment{getenv: func(k string) string { return vars[k] }, stdout: &out, stderr: &errOut}
-		err := dispatch(ctx, env, args)
-		return out.String() + errOut.String(), err
+	env := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(), "LINK_SECRET": "x",
+		"SMTP_HOST": s.sink.Host(), "SMTP_PORT": strconv.Itoa(s.sink.Port()), "SMTP_TLS": "none"}
+	for i := 0; i+1 < len(vars); i += 2 {
+		env[vars[i]] = vars[i+1]
 	}
+	return s, func(args ...string) (string, error) {
+		var out bytes.Buffer
+		e := &environment{getenv: func(k string) string { return env[k] }, stdout: &out, stderr: &out}
+		err := dispatch(ctx, e, args)
+		return out.String(), err
+	}
+}
+
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, starter := startSystemForCLI(t, ctx)
+	db := s.db
 
 	out, err := starter("publish", "../journeys/b2b-nurture.yaml")
 	require.NoError(t, err)

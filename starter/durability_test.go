@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +21,6 @@ import (
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
-	"github.com/nurture-dev/nurture/store/storetest"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -35,11 +32,8 @@ func TestRefusedEnrolmentIsReconciled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url := storetest.NewDatabase(t)
-	db, err := store.Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	s := startSystemOn(t, db, "", 1)
+	s, starter := startSystemForCLI(t, ctx)
+	db := s.db
 
 	// The start of a journey fails on the wire, two ways: refused before
 	// it reaches the server, and carried out with the answer lost.
@@ -74,14 +68,12 @@ func TestRefusedEnrolmentIsReconciled(t *testing.T) {
 		require.Equal(t, "b2b-nurture", row.PendingJourney, "but as an enrolment pending")
 	}
 
-	vars := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name()}
-	var out bytes.Buffer
-	env := &environment{getenv: func(k string) string { return vars[k] }, stdout: &out, stderr: &out}
-	require.NoError(t, dispatch(ctx, env, []string{"reconcile", "-older-than", "0s"}), out.String())
-	require.Contains(t, out.String(), "refused@acme.test ("+id+`): enrolment in "b2b-nurture" pending since`)
-	require.Contains(t, out.String(), "journey started, run")
-	require.Contains(t, out.String(), "lost@acme.test ("+lead.IDForEmail("lost@acme.test")+`): enrolment in "b2b-nurture" pending since`)
-	require.Contains(t, out.String(), "delivered to the running journey")
+	out, err := starter("reconcile", "-older-than", "0s")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "refused@acme.test ("+id+`): enrolment in "b2b-nurture" pending since`)
+	require.Contains(t, out, "journey started, run")
+	require.Contains(t, out, "lost@acme.test ("+lead.IDForEmail("lost@acme.test")+`): enrolment in "b2b-nurture" pending since`)
+	require.Contains(t, out, "delivered to the running journey")
 	_, err = s.sink.Wait(ctx, func([]smtpsink.Message) bool {
 		return len(s.sink.To("refused@acme.test")) == 1 && len(s.sink.To("lost@acme.test")) == 1
 	})
@@ -96,9 +88,9 @@ func TestRefusedEnrolmentIsReconciled(t *testing.T) {
 	_, err = db.Exec(ctx, `update leads set lifecycle = 'mql' where id = $1`, id)
 	require.NoError(t, err)
 	require.NoError(t, s.client.TerminateWorkflow(ctx, workflows.WorkflowID(id), "", "operator test"))
-	out.Reset()
-	require.NoError(t, dispatch(ctx, env, []string{"reconcile"}), out.String())
-	require.Contains(t, out.String(), "stored as mql, but its workflow is terminated; stored as exited (workflow terminated)")
+	out, err = starter("reconcile")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "stored as mql, but its workflow is terminated; stored as exited (workflow terminated)")
 	row, err := store.GetLead(ctx, db, id)
 	require.NoError(t, err)
 	require.Equal(t, workflows.LifecycleExited, row.Lifecycle)
@@ -164,11 +156,8 @@ func TestSendsCommand(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url := storetest.NewDatabase(t)
-	db, err := store.Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
-	s := startSystemOn(t, db, "", 1)
+	s, starter := startSystemForCLI(t, ctx)
+	db := s.db
 	p, err := s.enroll(ctx, lead.Profile{Email: "maybe@acme.test", FirstName: "May"})
 	require.NoError(t, err)
 
@@ -188,14 +177,6 @@ func TestSendsCommand(t *testing.T) {
 		require.Equal(t, delivery.Ambiguous, res.Outcome)
 	}
 
-	vars := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(),
-		"SMTP_HOST": s.sink.Host(), "SMTP_PORT": strconv.Itoa(s.sink.Port()), "SMTP_TLS": "none"}
-	starter := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		env := &environment{getenv: func(k string) string { return vars[k] }, stdout: &out, stderr: &out}
-		err := dispatch(ctx, env, args)
-		return out.String(), err
-	}
 	out, err := starter("sends")
 	require.NoError(t, err, out)
 	t.Logf("$ starter sends\n%s", out)

@@ -234,31 +234,34 @@ func (r *run) listen() error {
 			sel.Select(ctx)
 		}
 	})
-	err := workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateVerdict,
-		func(ctx workflow.Context, fb SalesFeedback) (VerdictResult, error) {
-			a := &answer{}
-			r.feedback = append(r.feedback, feedbackMsg{fb: fb, ans: a})
-			if err := workflow.Await(ctx, func() bool { return a.done }); err != nil {
-				return VerdictResult{}, err
-			}
-			return a.verdict, a.err
-		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, fb SalesFeedback) error { return r.checkVerdict(fb) }})
+	err := onUpdate(r, UpdateVerdict, r.checkVerdict,
+		func(fb SalesFeedback, a *answer) { r.feedback = append(r.feedback, feedbackMsg{fb: fb, ans: a}) },
+		func(a *answer) VerdictResult { return a.verdict })
 	if err != nil {
-		return fmt.Errorf("register verdict update: %w", err)
+		return err
 	}
-	err = workflow.SetUpdateHandlerWithOptions(r.ctx, UpdateTaskOutcome,
-		func(ctx workflow.Context, o TaskOutcome) (TaskOutcomeResult, error) {
+	return onUpdate(r, UpdateTaskOutcome, r.checkOutcome,
+		func(o TaskOutcome, a *answer) { r.outcomes = append(r.outcomes, outcomeMsg{o: o, ans: a}) },
+		func(a *answer) TaskOutcomeResult { return a.task })
+}
+
+// onUpdate registers an Update whose validator is check, and whose handler
+// records the message for the main loop (enqueue) and answers with what
+// the loop made of it.
+func onUpdate[In, Out any](r *run, name string, check func(In) error, enqueue func(In, *answer), result func(*answer) Out) error {
+	err := workflow.SetUpdateHandlerWithOptions(r.ctx, name,
+		func(ctx workflow.Context, in In) (Out, error) {
 			a := &answer{}
-			r.outcomes = append(r.outcomes, outcomeMsg{o: o, ans: a})
+			enqueue(in, a)
 			if err := workflow.Await(ctx, func() bool { return a.done }); err != nil {
-				return TaskOutcomeResult{}, err
+				var zero Out
+				return zero, err
 			}
-			return a.task, a.err
+			return result(a), a.err
 		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, o TaskOutcome) error { return r.checkOutcome(o) }})
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, in In) error { return check(in) }})
 	if err != nil {
-		return fmt.Errorf("register task outcome update: %w", err)
+		return fmt.Errorf("register update %s: %w", name, err)
 	}
 	return nil
 }
