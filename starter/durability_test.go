@@ -293,3 +293,40 @@ func TestReentryIsDecidedByTemporal(t *testing.T) {
 	waitClosed(q.Profile.ID)
 	require.Len(t, s.sink.To("loyal@acme.test"), 2, "each journey sent its email")
 }
+
+// TestContentErrorExitsTheLeadAndPostgresAgrees is defect 5 of issue 7 end
+// to end: a template that passed an older, weaker validation fails for one
+// lead's data; the lead exits with content_error, the workflow completes,
+// and the stored lead says the same.
+func TestContentErrorExitsTheLeadAndPostgresAgrees(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := startSystem(t, "", 1)
+	src := fmt.Sprintf(quickJourney, "fragile", "")
+	j, err := journeys.Parse("fragile.yaml", []byte(src))
+	require.NoError(t, err)
+	j.Content[0].Subject = "{{slice .FirstName 0 3}}, hello" // published past today's validation
+	_, err = store.PublishJourney(ctx, s.db, j, []byte(src+"# fragile"))
+	require.NoError(t, err)
+	res, err := s.intake.Enroll(ctx, lead.Profile{Email: "al@acme.test", FirstName: "Al"}, "fragile", "")
+	require.NoError(t, err)
+	var out workflows.Result
+	require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(res.Profile.ID), "").Get(ctx, &out), "the workflow completes, it does not fail")
+	require.Equal(t, "content_error", out.ExitReason)
+	row, err := store.GetLead(ctx, s.db, res.Profile.ID)
+	require.NoError(t, err)
+	require.Equal(t, workflows.LifecycleExited, row.Lifecycle)
+	require.Equal(t, "content_error", row.ExitReason)
+	require.Empty(t, s.sink.To("al@acme.test"))
+
+	// An event for a journey that did not complete (here terminated) is
+	// stored and not delivered, and starts nothing.
+	q, err := s.enroll(ctx, lead.Profile{Email: "stopped@acme.test"})
+	require.NoError(t, err)
+	require.NoError(t, s.client.TerminateWorkflow(ctx, workflows.WorkflowID(q.ID), "", "test"))
+	rec, err := s.intake.Record(ctx, lead.Event{ID: "e1", LeadID: q.ID, Type: lead.WebinarSignup, OccurredAt: time.Now().UTC()})
+	require.NoError(t, err)
+	require.Equal(t, "journey ended (terminated)", rec.Why)
+	require.False(t, rec.Delivered)
+}
