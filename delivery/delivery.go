@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -85,12 +86,16 @@ type Options struct {
 
 // beater beats with the latest detail, so a plain beat after the server's
 // acceptance does not erase the Accepted detail.
+// It is called from the conversation and from the wait for the reply.
 type beater struct {
 	o    Options
+	mu   sync.Mutex
 	last any
 }
 
 func (b *beater) beat(detail any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if detail != nil {
 		b.last = detail
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -347,8 +348,10 @@ type figures struct {
 	// sends is the messages the journeys made (journey emails and notices
 	// to sales): one per send key.
 	sends int
-	// received counts messages at the SMTP server, duplicates those beyond
-	// the first per Message-ID.
+	// received counts messages at the SMTP server; duplicates those beyond
+	// the first of a content (or hand-off notice) to one recipient, which
+	// counts a message sent twice under one Message-ID and a journey
+	// started again (new keys, new Message-IDs) alike.
 	received, duplicates int
 	// lost counts sends the server never received that are not listed as
 	// ambiguous: the promise is zero.
@@ -372,9 +375,23 @@ func (h *harness) count(fault string, notices bool) figures {
 	ctx := h.ctx
 	f := figures{fault: fault}
 	byMsgID := map[string]int{}
+	// A journey started again makes new send keys, so new Message-IDs:
+	// what shows it is a lead receiving the same content twice.
+	byContent := map[string]int{}
 	for _, m := range h.sink.Messages() {
 		f.received++
 		byMsgID[m.Header.Get("Message-Id")]++
+		what := m.Header.Get("X-Nurture-Content")
+		if id := m.Header.Get("X-Nurture-Handoff"); id != "" {
+			what = "hand-off " + id
+		}
+		byContent[strings.Join(m.To, ",")+" "+what]++
+	}
+	for what, n := range byContent {
+		if n > 1 {
+			f.duplicates += n - 1
+			f.notes = append(f.notes, fmt.Sprintf("received %d times: %s", n, what))
+		}
 	}
 	rows, err := store.ListSends(ctx, h.db, "", 100000)
 	require.NoError(t, err)
@@ -384,9 +401,6 @@ func (h *harness) count(fault string, notices bool) figures {
 		keyed[r.LeadID+"/"+r.ContentID] = true
 		seen[r.MessageID] = true
 		n := byMsgID[r.MessageID]
-		if n > 1 {
-			f.duplicates += n - 1
-		}
 		switch {
 		case r.Status == store.SendAmbiguous:
 			f.ambiguous++
@@ -401,9 +415,8 @@ func (h *harness) count(fault string, notices bool) figures {
 		}
 	}
 	f.sends = len(rows)
-	for msgID, n := range byMsgID {
+	for msgID := range byMsgID {
 		if !seen[msgID] {
-			f.duplicates += n // a message no send accounts for
 			f.notes = append(f.notes, "a message with no send: "+msgID)
 		}
 	}
