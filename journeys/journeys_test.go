@@ -76,7 +76,7 @@ content:
   - id: hello
     stage: interest
     subject: Hi {{.FirstName}}
-    text: Hello from us
+    text: "Hello from us. Unsubscribe: {{.UnsubscribeURL}}"
 `
 
 func TestValidationErrorsSayWhatAndWhere(t *testing.T) {
@@ -92,8 +92,8 @@ func TestValidationErrorsSayWhatAndWhere(t *testing.T) {
 		{"bad duration", [2]string{"wait: 3d", "wait: 3 days"}, 15, 15, `wait: duration "3 days" has unknown unit " "; use w, d, h, m or s`},
 		{"unknown content", [2]string{"send: hello", "send: helo"}, 13, 15, `content "helo" is not in the journey's content catalogue`},
 		{"unknown event type", [2]string{"email_click: {", "email_clik: {"}, 6, 5, `unknown event type "email_clik"`},
-		{"template does not parse", [2]string{"Hi {{.FirstName}}", "Hi {{.FirstName"}, 19, 14, `content "hello" subject: template error`},
-		{"template uses an unknown field", [2]string{"Hi {{.FirstName}}", "Hi {{.Nickname}}"}, 19, 14, `can't evaluate field Nickname`},
+		{"template does not parse", [2]string{"Hi {{.FirstName}}", "Hi {{.FirstName"}, 19, 14, `content "hello" subject: a {{ is not closed; end it with }}`},
+		{"template uses an unknown field", [2]string{"Hi {{.FirstName}}", "Hi {{.Nickname}}"}, 19, 19, `content "hello" subject: unknown field .Nickname; templates can use .FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL`},
 		{"unknown stage", [2]string{"    stage: interest", "    stage: intrest"}, 18, 12, `stage "intrest" is not one of the journey's stages (interest)`},
 		{"two kinds in a step", [2]string{"        wait: 3d", "        wait: 3d\n        exit: done"}, 14, 11, `step "pause" has 2 kinds (wait, exit)`},
 		{"no hand-off score", [2]string{"  min_score: 20", "  min_score: 0"}, 8, 14, `handoff needs min_score above zero`},

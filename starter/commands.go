@@ -73,11 +73,16 @@ func runPublish(ctx context.Context, env *environment, args []string) error {
 	}
 	var all []loaded
 	var problems []string
+	// The real clock: a wait_until date already past is a mistake now.
+	opts := journeys.Options{Now: time.Now()}
 	for _, path := range args {
-		j, src, err := journeys.LoadFile(path)
+		j, src, warnings, err := journeys.CheckFile(path, opts)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
+		}
+		if len(warnings) > 0 {
+			fmt.Fprintln(env.stdout, warnings)
 		}
 		all = append(all, loaded{j, src})
 	}
@@ -307,8 +312,13 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 	}
 	loaded := map[string]*journeys.Journey{}
 	bad := 0
+	opts := journeys.Options{Now: time.Now()}
 	for _, path := range args {
-		j, _, err := journeys.LoadFile(path)
+		j, _, warnings, err := journeys.CheckFile(path, opts)
+		if len(warnings) > 0 {
+			// Warnings are worth a look but do not fail the file.
+			fmt.Fprintln(env.stdout, warnings)
+		}
 		if err != nil {
 			fmt.Fprintln(env.stdout, err)
 			var ps journeys.Problems
@@ -320,7 +330,11 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 			continue
 		}
 		loaded[j.ID] = j
-		fmt.Fprintf(env.stdout, "%s: ok (journey %s, %d stages, %d steps, %d content items)\n", path, j.ID, len(j.Stages), len(j.Steps()), len(j.Content))
+		note := ""
+		if len(warnings) > 0 {
+			note = fmt.Sprintf(", %d warning(s)", len(warnings))
+		}
+		fmt.Fprintf(env.stdout, "%s: ok (journey %s, %d stages, %d steps, %d content items%s)\n", path, j.ID, len(j.Stages), len(j.Steps()), len(j.Content), note)
 	}
 	for _, j := range loaded {
 		if j.Recycle == nil || j.Recycle.Journey == "" {
