@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/scanner"
 	"github.com/goccy/go-yaml/token"
 )
 
@@ -125,60 +126,84 @@ func normalise(file string, data []byte) ([]byte, Problems) {
 	return bytes.ToValidUTF8(data, []byte("\uFFFD")), ps
 }
 
-// scanTokens checks the limits that the parser itself would suffer from —
-// too many values, too deep, keys too long — on the lexer's tokens, before
-// they are parsed. Depth counts flow brackets and, outside them, the
-// indentation levels of block lists and mappings.
-func scanTokens(file string, tokens token.Tokens) Problems {
-	at := func(tk *token.Token, format string, args ...any) Problems {
-		return Problems{{File: file, Line: tk.Position.Line, Column: tk.Position.Column, Message: fmt.Sprintf(format, args...)}}
+// tokenize runs the YAML lexer, checking the limits that the parser itself
+// would suffer from — too many values, too deep, keys too long — as the
+// tokens come, so that a hostile file is stopped early rather than lexed
+// whole (the lexer allocates a few hundred bytes a token). Depth counts
+// flow brackets and, outside them, the indentation levels of block lists
+// and mappings.
+func tokenize(file string, src string) (token.Tokens, *Problem) {
+	var s scanner.Scanner
+	s.Init(src)
+	var tokens token.Tokens
+	var b budget
+	for {
+		// As lexer.Tokenize does: an invalid token comes with an error,
+		// and is left for the parser to report.
+		sub, err := s.Scan()
+		if err == io.EOF {
+			return tokens, nil
+		}
+		for _, tk := range sub {
+			if msg := b.add(tk); msg != "" {
+				p := at(file, tk, msg)
+				return nil, &p
+			}
+		}
+		tokens.Add(sub...)
 	}
-	var (
-		values, all int
-		flow        int
-		indents     []int // columns of the open block levels
-		prevLine    = 0
-	)
-	for _, tk := range tokens {
-		if tk.Type == token.CommentType {
-			continue
+}
+
+// budget counts tokens against the limits.
+type budget struct {
+	values, all int
+	flow        int
+	indents     []int // columns of the open block levels
+	prevLine    int
+	prev        *token.Token
+}
+
+func (b *budget) add(tk *token.Token) string {
+	if tk.Type == token.CommentType || tk.Position == nil {
+		return ""
+	}
+	prev := b.prev
+	b.prev = tk
+	b.all++
+	if b.all > maxTokens {
+		return fmt.Sprintf("the file has more than %d YAML tokens (values and the : , - [ ] { } between them); a journey needs far fewer: is this the right file?", maxTokens)
+	}
+	switch tk.Type {
+	case token.SequenceEndType, token.MappingEndType:
+		b.flow = max(b.flow-1, 0)
+	case token.SequenceStartType, token.MappingStartType, token.AliasType:
+		b.values++
+	case token.MappingValueType:
+		if prev != nil && isScalarToken(prev.Type) && len(prev.Value) > MaxKeyLength {
+			return fmt.Sprintf("the key before this colon is %d characters long; keys are names like wait_for or whitepaper_download, at most %d characters", len(prev.Value), MaxKeyLength)
 		}
-		all++
-		if all > maxTokens {
-			return at(tk, "the file has more than %d YAML tokens (values and the : , - [ ] { } between them); a journey needs far fewer: is this the right file?", maxTokens)
-		}
-		switch tk.Type {
-		case token.SequenceEndType, token.MappingEndType:
-			flow = max(flow-1, 0)
-		case token.SequenceStartType, token.MappingStartType, token.AliasType:
-			values++
-		case token.MappingValueType:
-			if k := tk.Prev; k != nil && isScalarToken(k.Type) && len(k.Value) > MaxKeyLength {
-				return at(k, "this key is %d characters long; keys are names like wait_for or whitepaper_download, at most %d characters", len(k.Value), MaxKeyLength)
-			}
-		default:
-			if isScalarToken(tk.Type) {
-				values++
-			}
-		}
-		if values > MaxValues {
-			return at(tk, "the file holds more than %d values (keys, texts, numbers, lists); a journey needs far fewer: is this the right file?", MaxValues)
-		}
-		if flow == 0 && (tk.Position.Line != prevLine || tk.Type == token.SequenceEntryType || tk.Type == token.MappingKeyType) {
-			for len(indents) > 0 && indents[len(indents)-1] >= tk.Position.Column {
-				indents = indents[:len(indents)-1]
-			}
-			indents = append(indents, tk.Position.Column)
-		}
-		if tk.Type == token.SequenceStartType || tk.Type == token.MappingStartType {
-			flow++
-		}
-		prevLine = tk.Position.Line
-		if len(indents)+flow > MaxDepth {
-			return at(tk, "lists and mappings nest more than %d levels deep here; a journey needs about 12: check the indentation and the brackets", MaxDepth)
+	default:
+		if isScalarToken(tk.Type) {
+			b.values++
 		}
 	}
-	return nil
+	if b.values > MaxValues {
+		return fmt.Sprintf("the file holds more than %d values (keys, texts, numbers, lists); a journey needs far fewer: is this the right file?", MaxValues)
+	}
+	if b.flow == 0 && (tk.Position.Line != b.prevLine || tk.Type == token.SequenceEntryType || tk.Type == token.MappingKeyType) {
+		for len(b.indents) > 0 && b.indents[len(b.indents)-1] >= tk.Position.Column {
+			b.indents = b.indents[:len(b.indents)-1]
+		}
+		b.indents = append(b.indents, tk.Position.Column)
+	}
+	if tk.Type == token.SequenceStartType || tk.Type == token.MappingStartType {
+		b.flow++
+	}
+	b.prevLine = tk.Position.Line
+	if len(b.indents)+b.flow > MaxDepth {
+		return fmt.Sprintf("lists and mappings nest more than %d levels deep here; a journey needs about 12: check the indentation and the brackets", MaxDepth)
+	}
+	return ""
 }
 
 func isScalarToken(t token.Type) bool {

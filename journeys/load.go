@@ -10,7 +10,6 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
@@ -152,9 +151,9 @@ func parseYAML(file string, src []byte) (tree *ast.File, p *Problem) {
 			tree, p = nil, &Problem{File: file, Line: 1, Column: 1, Message: "the YAML parser could not read this file; look for unusual syntax (a lone !, & or * without a name, stray brackets)"}
 		}
 	}()
-	tokens := lexer.Tokenize(string(src))
-	if ps := scanTokens(file, tokens); ps != nil {
-		return nil, &ps[0]
+	tokens, p := tokenize(file, string(src))
+	if p != nil {
+		return nil, p
 	}
 	// Duplicate keys are reported with everything else, by the shape walk.
 	tree, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())

@@ -31,8 +31,14 @@ import (
 // output holds it has the link, in whatever form the template writes it.
 const sentinelURL = "https://unsubscribe.invalid/nurture-validation-check"
 
-// maxRendered bounds the output of one trial render.
-const maxRendered = 1 << 20
+// maxRendered bounds the output of one trial render. Gmail clips an email
+// over about 100 KB (hiding what is below, the unsubscribe link too), so a
+// body past this is a mistake.
+const maxRendered = 256 << 10
+
+// maxTrialOutput bounds what all trial renders of one file may write: the
+// largest valid journeys write a few MiB.
+const maxTrialOutput = 64 << 20
 
 // templateFields is what TemplateData offers, in the order the docs list it.
 const templateFieldList = ".FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL"
@@ -122,6 +128,13 @@ func (v *validator) tryTemplate(p part) {
 	if p.src == "" {
 		return
 	}
+	if v.trialOutput > maxTrialOutput {
+		if !v.trialsStopped {
+			v.trialsStopped = true
+			v.errorf(p.path, "%s and the templates after it were not tried: the file's templates write more than %d MiB in all for the sample leads; is something repeated many times?", p.what, maxTrialOutput>>20)
+		}
+		return
+	}
 	t, err := parseTemplate("template", p.src, p.html)
 	if err != nil {
 		v.templateError(p, err, "")
@@ -131,7 +144,11 @@ func (v *validator) tryTemplate(p part) {
 		v.errorf(p.path, "%s: %s", p.what, msg)
 		return
 	}
-	render := func(d TemplateData) (string, error) { return t.render(d) }
+	render := func(d TemplateData) (string, error) {
+		out, err := t.render(d)
+		v.trialOutput += len(out)
+		return out, err
+	}
 	fails := func(d TemplateData) bool { _, err := render(d); return err != nil }
 	samples := sampleLeads()
 	outs := make([]string, len(samples))
@@ -241,49 +258,115 @@ func (v *validator) indentOf(line int) int {
 	return len(l) - len(strings.TrimLeft(l, " "))
 }
 
-// unbounded says why a template could run without end, if it could.
+// unbounded says why a template could run without end, or write without
+// end, if it could.
 func unbounded(t *parsedTemplate) (string, bool) {
 	if t.defines > 1 {
 		return "{{define}} and {{block}} are not available in journey content; write the text where it is needed", false
 	}
-	var check func(n parse.Node, inRange bool) (string, bool)
-	check = func(n parse.Node, inRange bool) (string, bool) {
-		switch n := n.(type) {
-		case *parse.ListNode:
-			if n == nil {
-				return "", true
-			}
-			for _, c := range n.Nodes {
-				if msg, ok := check(c, inRange); !ok {
-					return msg, false
-				}
-			}
-		case *parse.TemplateNode:
-			return "{{template}} is not available in journey content; write the text where it is needed", false
-		case *parse.IfNode:
-			return checkBranch(check, n.List, n.ElseList, inRange)
-		case *parse.WithNode:
-			return checkBranch(check, n.List, n.ElseList, inRange)
-		case *parse.RangeNode:
-			if inRange {
-				return "{{range}} inside {{range}} is not available in journey content", false
-			}
-			if !overFields(n.Pipe) {
-				return "{{range}} can only go over .Fields, like {{range $name, $value := .Fields}}", false
-			}
-			return checkBranch(check, n.List, n.ElseList, true)
-		}
-		return "", true
-	}
-	return check(t.root, false)
+	return checkNode(t.root, false)
 }
 
-func checkBranch(check func(parse.Node, bool) (string, bool), list, elseList *parse.ListNode, inRange bool) (string, bool) {
-	if msg, ok := check(list, inRange); !ok {
-		return msg, false
+func checkNode(n parse.Node, inRange bool) (string, bool) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return "", true
+		}
+		for _, c := range n.Nodes {
+			if msg, ok := checkNode(c, inRange); !ok {
+				return msg, false
+			}
+		}
+	case *parse.TemplateNode:
+		return "{{template}} is not available in journey content; write the text where it is needed", false
+	case *parse.ActionNode:
+		return checkNode(n.Pipe, inRange)
+	case *parse.PipeNode:
+		if n == nil {
+			return "", true
+		}
+		for _, c := range n.Cmds {
+			if msg, ok := checkNode(c, inRange); !ok {
+				return msg, false
+			}
+		}
+	case *parse.CommandNode:
+		if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "printf" {
+			if msg, ok := checkPrintf(n.Args[1:]); !ok {
+				return msg, false
+			}
+		}
+		for _, a := range n.Args {
+			if msg, ok := checkNode(a, inRange); !ok {
+				return msg, false
+			}
+		}
+	case *parse.IfNode:
+		return checkBranch(&n.BranchNode, inRange)
+	case *parse.WithNode:
+		return checkBranch(&n.BranchNode, inRange)
+	case *parse.RangeNode:
+		if inRange {
+			return "{{range}} inside {{range}} is not available in journey content", false
+		}
+		if !overFields(n.Pipe) {
+			return "{{range}} can only go over .Fields, like {{range $name, $value := .Fields}}", false
+		}
+		return checkBranch(&n.BranchNode, true)
 	}
-	if elseList != nil {
-		return check(elseList, inRange)
+	return "", true
+}
+
+func checkBranch(b *parse.BranchNode, inRange bool) (string, bool) {
+	// checkNode takes a nil *PipeNode or *ListNode (an if without else).
+	for _, n := range []parse.Node{b.Pipe, b.List, b.ElseList} {
+		if msg, ok := checkNode(n, inRange); !ok {
+			return msg, false
+		}
+	}
+	return "", true
+}
+
+// maxWidth bounds printf's widths and precisions: fmt pads up to a million
+// characters for each verb, which many verbs in many templates turn into
+// gigabytes before any output limit sees a byte.
+const maxWidth = 100
+
+// checkPrintf checks that printf has its format written in quotes, with
+// widths and precisions of at most maxWidth.
+func checkPrintf(args []parse.Node) (string, bool) {
+	if len(args) == 0 {
+		return "printf needs its format first, in quotes, like {{printf \"%.3s\" .FirstName}}", false
+	}
+	f, ok := args[0].(*parse.StringNode)
+	if !ok {
+		return "printf needs its format first, in quotes, like {{printf \"%.3s\" .FirstName}}", false
+	}
+	format := f.Text
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			continue
+		}
+		i++
+		n := 0
+		for ; i < len(format); i++ {
+			c := format[i]
+			switch {
+			case c >= '0' && c <= '9':
+				n = min(n*10+int(c-'0'), 10*maxWidth)
+				if n > maxWidth {
+					return fmt.Sprintf("printf width or precision above %d in %q; an email needs no more", maxWidth, shorten(format)), false
+				}
+				continue
+			case c == '*':
+				return fmt.Sprintf("printf takes its widths written in the format (no *) in %q", shorten(format)), false
+			case c == '.' || c == '+' || c == '-' || c == '#' || c == ' ' || c == '[' || c == ']':
+				n = 0
+				continue
+			}
+			break
+		}
 	}
 	return "", true
 }
@@ -312,7 +395,7 @@ func templateWords(err error) (string, int, int) {
 	msg := err.Error()
 	var te *tooLong
 	if errors.As(err, &te) {
-		return fmt.Sprintf("writes more than %d KiB; an email this long is a mistake (a {{range}} or printf width?)", maxRendered>>10), 0, 0
+		return fmt.Sprintf("writes more than %d KiB; Gmail cuts emails off at about 100 KB, the unsubscribe link with them", maxRendered>>10), 0, 0
 	}
 	if m := execError.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])

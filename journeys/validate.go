@@ -43,6 +43,10 @@ type validator struct {
 	// stageList is the journey's stages, for messages.
 	stageList string
 	stages    map[string]bool
+	// trialOutput is what trial renders wrote so far; past maxTrialOutput
+	// the rest are not tried (trialsStopped).
+	trialOutput   int
+	trialsStopped bool
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
