@@ -145,8 +145,8 @@ func tokenize(file string, src string) (token.Tokens, *Problem) {
 			return tokens, nil
 		}
 		for _, tk := range sub {
-			if msg := b.add(tk); msg != "" {
-				p := at(file, tk, msg)
+			if msg, where := b.add(tk); msg != "" {
+				p := at(file, where, msg)
 				return nil, &p
 			}
 		}
@@ -163,15 +163,16 @@ type budget struct {
 	prev        *token.Token
 }
 
-func (b *budget) add(tk *token.Token) string {
+// add counts a token, and says what limit it crosses and where.
+func (b *budget) add(tk *token.Token) (string, *token.Token) {
 	if tk.Type == token.CommentType || tk.Position == nil {
-		return ""
+		return "", nil
 	}
 	prev := b.prev
 	b.prev = tk
 	b.all++
 	if b.all > maxTokens {
-		return fmt.Sprintf("the file has more than %d YAML tokens (values and the : , - [ ] { } between them); a journey needs far fewer: is this the right file?", maxTokens)
+		return fmt.Sprintf("the file has more than %d YAML tokens (values and the : , - [ ] { } between them); a journey needs far fewer: is this the right file?", maxTokens), tk
 	}
 	switch tk.Type {
 	case token.SequenceEndType, token.MappingEndType:
@@ -180,7 +181,7 @@ func (b *budget) add(tk *token.Token) string {
 		b.values++
 	case token.MappingValueType:
 		if prev != nil && isScalarToken(prev.Type) && len(prev.Value) > MaxKeyLength {
-			return fmt.Sprintf("the key before this colon is %d characters long; keys are names like wait_for or whitepaper_download, at most %d characters", len(prev.Value), MaxKeyLength)
+			return fmt.Sprintf("this key is %d characters long; keys are names like wait_for or whitepaper_download, at most %d characters", len(prev.Value), MaxKeyLength), prev
 		}
 	default:
 		if isScalarToken(tk.Type) {
@@ -188,7 +189,7 @@ func (b *budget) add(tk *token.Token) string {
 		}
 	}
 	if b.values > MaxValues {
-		return fmt.Sprintf("the file holds more than %d values (keys, texts, numbers, lists); a journey needs far fewer: is this the right file?", MaxValues)
+		return fmt.Sprintf("the file holds more than %d values (keys, texts, numbers, lists); a journey needs far fewer: is this the right file?", MaxValues), tk
 	}
 	if b.flow == 0 && (tk.Position.Line != b.prevLine || tk.Type == token.SequenceEntryType || tk.Type == token.MappingKeyType) {
 		for len(b.indents) > 0 && b.indents[len(b.indents)-1] >= tk.Position.Column {
@@ -201,9 +202,9 @@ func (b *budget) add(tk *token.Token) string {
 	}
 	b.prevLine = tk.Position.Line
 	if len(b.indents)+b.flow > MaxDepth {
-		return fmt.Sprintf("lists and mappings nest more than %d levels deep here; a journey needs about 12: check the indentation and the brackets", MaxDepth)
+		return fmt.Sprintf("lists and mappings nest more than %d levels deep here; a journey needs about 12: check the indentation and the brackets", MaxDepth), tk
 	}
-	return ""
+	return "", nil
 }
 
 func isScalarToken(t token.Type) bool {

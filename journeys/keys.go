@@ -180,25 +180,29 @@ func (w *shapeWalker) walk(path string, node ast.Node, t reflect.Type) bool {
 			w.wrongKind(path, n, t)
 			return false
 		}
-		w.mapping(path, n.Values, t)
+		n.Values = w.mapping(path, n.Values, t)
 		return true
 	}
 	return w.scalar(path, node, t)
 }
 
-func (w *shapeWalker) mapping(path string, values []*ast.MappingValueNode, t reflect.Type) {
+// mapping checks the keys and values of a mapping, and returns its pairs
+// less the repeated keys, which the decoder would refuse.
+func (w *shapeWalker) mapping(path string, values []*ast.MappingValueNode, t reflect.Type) []*ast.MappingValueNode {
 	var fields map[string]reflect.Type
 	if t.Kind() == reflect.Struct {
 		fields = yamlFields(t)
 	}
 	seen := map[string]token.Position{}
 	var merges []ast.Node
+	kept := values[:0:0]
 	for _, v := range values {
 		if v.Key == nil {
 			continue
 		}
 		if v.Key.IsMergeKey() {
 			merges = append(merges, v.Value)
+			kept = append(kept, v)
 			continue
 		}
 		tk := v.Key.GetToken()
@@ -211,6 +215,7 @@ func (w *shapeWalker) mapping(path string, values []*ast.MappingValueNode, t ref
 			w.report(false, path, tk, "the key %q is written twice here (first at line %d); keep one", shorten(key), first.Line)
 			continue
 		}
+		kept = append(kept, v)
 		seen[key] = *tk.Position
 		w.pos.key[path+"."+key] = spot{Line: tk.Position.Line, Column: tk.Position.Column}
 		w.entry(path, key, tk, v, fields, t)
@@ -230,6 +235,7 @@ func (w *shapeWalker) mapping(path string, values []*ast.MappingValueNode, t ref
 			w.entry(path, tk.Value, tk, mv, fields, t)
 		}
 	}
+	return kept
 }
 
 // entry checks one key and its value.

@@ -79,7 +79,7 @@ func Parse(file string, data []byte) (*Journey, error) {
 }
 
 // Check decodes and validates a journey, and returns it with its warnings,
-// or the Problems that stop it. However malformed or hostile the file, it
+// or the Problems that stop it (with the warnings found so far). However malformed or hostile the file, it
 // returns in bounded time and memory (see MaxFileSize and the limits after
 // it), with every mistake it can find.
 func Check(file string, data []byte, opts Options) (*Journey, Problems, error) {
@@ -92,8 +92,11 @@ func check(file string, data []byte, opts Options) (*Journey, []byte, Problems, 
 	if src == nil {
 		return nil, nil, nil, errs
 	}
+	// Warnings found before an error stops the check are returned with it:
+	// a marketer fixing the file wants to see them too.
+	var warnings Problems
 	fail := func(ps ...Problem) (*Journey, []byte, Problems, error) {
-		return nil, src, nil, listed(append(errs, ps...))
+		return nil, src, listed(warnings), listed(append(errs, ps...))
 	}
 	tree, p := parseYAML(file, src)
 	if p != nil {
@@ -125,6 +128,7 @@ func check(file string, data []byte, opts Options) (*Journey, []byte, Problems, 
 	}
 	shape := walkShape(file, body)
 	errs = append(errs, shape.problems...)
+	warnings = append(warnings, shape.warnings...)
 	if !isMapping(body) {
 		return fail() // the shape walk said what the file holds instead
 	}
@@ -135,8 +139,7 @@ func check(file string, data []byte, opts Options) (*Journey, []byte, Problems, 
 	v := &validator{file: file, pos: shape.pos, shaky: shape.shaky, now: opts.Now, src: src}
 	v.journey(&j)
 	errs = append(errs, v.problems...)
-	warnings := append(shape.warnings, v.warnings...)
-	sortProblems(warnings)
+	warnings = append(warnings, v.warnings...)
 	if len(errs) > 0 {
 		return fail()
 	}

@@ -43,17 +43,18 @@ const maxTrialOutput = 64 << 20
 // templateFields is what TemplateData offers, in the order the docs list it.
 const templateFieldList = ".FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL"
 
-// sampleLeads are the leads templates are tried with; the first has every
-// field filled in. A lead always has an e-mail address (it is the lead),
+// sampleLeads are the leads templates are tried with: every field filled
+// in; one-letter fields and no extra fields; names in other scripts; every
+// field empty and Fields nil. A lead always has an e-mail address (it is the lead),
 // so Email is never empty.
 func sampleLeads() []TemplateData {
 	return []TemplateData{
 		{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Company: "Analytical Engines", Title: "CTO",
 			Fields: map[string]string{"industry": "software", "persona": "technical", "country": "GB"}, UnsubscribeURL: sentinelURL},
-		{Email: "x@example.com", UnsubscribeURL: sentinelURL},
 		{FirstName: "A", LastName: "B", Email: "a@b.co", Company: "C", Title: "D", Fields: map[string]string{}, UnsubscribeURL: sentinelURL},
 		{FirstName: "Zoë", LastName: "Łódź-Müller", Email: "zoë@例え.jp", Company: "東京 Systems 🚀", Title: "Directrice générale",
 			Fields: map[string]string{"industry": "Ingeniería", "city": "東京"}, UnsubscribeURL: sentinelURL},
+		{Email: "x@example.com", UnsubscribeURL: sentinelURL},
 	}
 }
 
@@ -437,11 +438,11 @@ func execWords(action, reason string) string {
 	switch {
 	case unknownField.MatchString(reason):
 		name := unknownField.FindStringSubmatch(reason)[1]
-		msg := "unknown field ." + name
+		msg := "unknown field ." + name + ";"
 		if near := nearestOf(name, []string{"FirstName", "LastName", "Email", "Company", "Title", "Fields", "UnsubscribeURL"}); near != "" {
-			msg += "; did you mean ." + near + "?"
+			msg += " did you mean ." + near + "?"
 		}
-		return msg + "; templates can use " + templateFieldList
+		return msg + " templates can use " + templateFieldList
 	case fieldOfText.MatchString(reason):
 		return fmt.Sprintf("%s: .%s is not there; a lead's fields are %s, and the extra fields are read with {{index .Fields \"industry\"}}",
 			action, fieldOfText.FindStringSubmatch(reason)[1], templateFieldList)

@@ -78,7 +78,7 @@ func runPublish(ctx context.Context, env *environment, args []string) error {
 	for _, path := range args {
 		j, src, warnings, err := journeys.CheckFile(path, opts)
 		if err != nil {
-			problems = append(problems, err.Error())
+			problems = append(problems, inFileOrder(err, warnings))
 			continue
 		}
 		if len(warnings) > 0 {
@@ -315,12 +315,8 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 	opts := journeys.Options{Now: time.Now()}
 	for _, path := range args {
 		j, _, warnings, err := journeys.CheckFile(path, opts)
-		if len(warnings) > 0 {
-			// Warnings are worth a look but do not fail the file.
-			fmt.Fprintln(env.stdout, warnings)
-		}
 		if err != nil {
-			fmt.Fprintln(env.stdout, err)
+			fmt.Fprintln(env.stdout, inFileOrder(err, warnings))
 			var ps journeys.Problems
 			if errors.As(err, &ps) {
 				bad += len(ps)
@@ -332,6 +328,8 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 		loaded[j.ID] = j
 		note := ""
 		if len(warnings) > 0 {
+			// Warnings are worth a look but do not fail the file.
+			fmt.Fprintln(env.stdout, warnings)
 			note = fmt.Sprintf(", %d warning(s)", len(warnings))
 		}
 		fmt.Fprintf(env.stdout, "%s: ok (journey %s, %d stages, %d steps, %d content items%s)\n", path, j.ID, len(j.Stages), len(j.Steps()), len(j.Content), note)
@@ -350,6 +348,26 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("%d problem(s)", bad)
 	}
 	return nil
+}
+
+// inFileOrder lists a file's errors and warnings together, by position,
+// so that a marketer reads the file once from top to bottom.
+func inFileOrder(err error, warnings journeys.Problems) string {
+	var ps journeys.Problems
+	if !errors.As(err, &ps) {
+		if len(warnings) == 0 {
+			return err.Error()
+		}
+		return err.Error() + "\n" + warnings.Error()
+	}
+	all := append(append(journeys.Problems{}, ps...), warnings...)
+	slices.SortStableFunc(all, func(a, b journeys.Problem) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+	return all.Error()
 }
 
 func runJourneys(ctx context.Context, env *environment, args []string) error {
