@@ -173,6 +173,8 @@ func (w *shapeWalker) walk(path string, node ast.Node, t reflect.Type) bool {
 			w.wrongKind(path, n, t)
 			return false
 		}
+		// A lone pair cannot grow: a lone merge stays as it is, which
+		// the decoder reads.
 		w.mapping(path, []*ast.MappingValueNode{n}, t)
 		return true
 	case *ast.MappingNode:
@@ -202,7 +204,6 @@ func (w *shapeWalker) mapping(path string, values []*ast.MappingValueNode, t ref
 		}
 		if v.Key.IsMergeKey() {
 			merges = append(merges, v.Value)
-			kept = append(kept, v)
 			continue
 		}
 		tk := v.Key.GetToken()
@@ -221,7 +222,9 @@ func (w *shapeWalker) mapping(path string, values []*ast.MappingValueNode, t ref
 		w.entry(path, key, tk, v, fields, t)
 	}
 	// A merge (<<: *defaults) brings in the keys of the mappings it names
-	// that the mapping does not set itself.
+	// that the mapping does not set itself. They are copied into the
+	// mapping, in place of the merge: the decoder refuses a key that is
+	// both merged and set ("duplicate key"), which YAML allows.
 	for _, m := range merges {
 		for _, mv := range w.mergeSources(path, m) {
 			if mv.Key == nil || mv.Key.IsMergeKey() || mv.Key.GetToken() == nil {
@@ -233,6 +236,7 @@ func (w *shapeWalker) mapping(path string, values []*ast.MappingValueNode, t ref
 			}
 			seen[tk.Value] = *tk.Position
 			w.entry(path, tk.Value, tk, mv, fields, t)
+			kept = append(kept, mv)
 		}
 	}
 	return kept

@@ -417,7 +417,7 @@ func templateWords(err error) (string, int, int) {
 var (
 	unknownField  = regexp.MustCompile(`^can't evaluate field (\w+) in type journeys\.TemplateData`)
 	fieldOfText   = regexp.MustCompile(`^can't evaluate field (\w+) in type`)
-	outOfRange    = regexp.MustCompile(`^error calling (slice|index): (?:index )?out of range`)
+	outOfRange    = regexp.MustCompile(`^error calling (slice|index): .*out of range`)
 	calling       = regexp.MustCompile(`^error calling (\w+): (.*)$`)
 	wrongArgs     = regexp.MustCompile(`^wrong number of args for (\w+): want (.*) got (\d+)`)
 	notAFunction  = regexp.MustCompile(`^(\w+) has arguments but cannot be invoked as function`)
