@@ -180,6 +180,17 @@ func decode(body ast.Node, j *Journey) (err error) {
 	return yaml.NewDecoder(bytes.NewReader(nil)).DecodeFromNode(body, j)
 }
 
+// Merge lists several lists of problems (errors and warnings) as one, in
+// file order, so that a marketer reads the file once from top to bottom.
+func Merge(lists ...Problems) Problems {
+	var all Problems
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	sortProblems(all)
+	return all
+}
+
 func sortProblems(ps Problems) {
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, b := ps[i], ps[j]

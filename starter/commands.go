@@ -350,24 +350,16 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
-// inFileOrder lists a file's errors and warnings together, by position,
-// so that a marketer reads the file once from top to bottom.
+// inFileOrder lists a file's errors and warnings together, by position.
 func inFileOrder(err error, warnings journeys.Problems) string {
 	var ps journeys.Problems
-	if !errors.As(err, &ps) {
-		if len(warnings) == 0 {
-			return err.Error()
-		}
-		return err.Error() + "\n" + warnings.Error()
+	if errors.As(err, &ps) {
+		return journeys.Merge(ps, warnings).Error()
 	}
-	all := append(append(journeys.Problems{}, ps...), warnings...)
-	slices.SortStableFunc(all, func(a, b journeys.Problem) int {
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		return a.Column - b.Column
-	})
-	return all.Error()
+	if len(warnings) == 0 {
+		return err.Error()
+	}
+	return err.Error() + "\n" + warnings.Error()
 }
 
 func runJourneys(ctx context.Context, env *environment, args []string) error {

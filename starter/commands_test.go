@@ -104,6 +104,16 @@ func TestOfflineCommands(t *testing.T) {
 	require.EqualError(t, err, "10 problem(s)")
 	require.Contains(t, out, `ten-mistakes.yaml:17:9: unknown key "wiat"; did you mean "wait"?`)
 
+	// Errors and warnings together, in file order; the warnings alone
+	// would not fail the file. (The wait_until date in it is judged by the
+	// real clock here, so its line is not asserted.)
+	out, err = run("validate", "../journeys/testdata/many-mistakes.yaml")
+	require.ErrorContains(t, err, "problem(s)")
+	require.Contains(t, out, `many-mistakes.yaml:13:14: min_score: expected a whole number, got 90.5
+../journeys/testdata/many-mistakes.yaml:14:16: sales_email "sales team" is not an e-mail address`)
+	require.Contains(t, out, `many-mistakes.yaml:40:15: warning: content "demo-offer" is for the evaluation stage, but this step sends it in the interest stage`)
+	require.NotContains(t, out, "cannot unmarshal")
+
 	out, err = run("diagram", "-markdown", "../journeys/b2b-nurture.yaml")
 	require.NoError(t, err, out)
 	require.True(t, strings.HasPrefix(out, "```mermaid\nflowchart TD\n"), out)
