@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
@@ -560,16 +561,16 @@ func editDistance(a, b string) int {
 
 // shorten cuts a value quoted in a message, so that a 500 KB line in the
 // file does not become a 500 KB message (once for each alias of it).
-func shorten(s string) string {
-	const limit = 60
-	if len(s) <= limit {
+func shorten(s string) string { return cut(s, 60) }
+
+// cut keeps at most n bytes of s, on a character boundary, and marks the
+// cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := limit
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut] + "…"
+	return s[:n] + "…"
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -40,21 +40,28 @@ const maxRendered = 256 << 10
 // largest valid journeys write a few MiB.
 const maxTrialOutput = 64 << 20
 
-// templateFields is what TemplateData offers, in the order the docs list it.
+// templateFieldList is what TemplateData offers, in the order the docs
+// list it.
 const templateFieldList = ".FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL"
 
-// sampleLeads are the leads templates are tried with: every field filled
-// in; one-letter fields and no extra fields; names in other scripts; every
-// field empty and Fields nil. A lead always has an e-mail address (it is the lead),
-// so Email is never empty.
-func sampleLeads() []TemplateData {
-	return []TemplateData{
-		{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Company: "Analytical Engines", Title: "CTO",
-			Fields: map[string]string{"industry": "software", "persona": "technical", "country": "GB"}, UnsubscribeURL: sentinelURL},
-		{FirstName: "A", LastName: "B", Email: "a@b.co", Company: "C", Title: "D", Fields: map[string]string{}, UnsubscribeURL: sentinelURL},
-		{FirstName: "Zoë", LastName: "Łódź-Müller", Email: "zoë@例え.jp", Company: "東京 Systems 🚀", Title: "Directrice générale",
-			Fields: map[string]string{"industry": "Ingeniería", "city": "東京"}, UnsubscribeURL: sentinelURL},
-		{Email: "x@example.com", UnsubscribeURL: sentinelURL},
+// sample is a lead templates are tried with, and how to say which.
+type sample struct {
+	about string
+	data  TemplateData
+}
+
+// sampleLeads are the leads templates are tried with, the full one first.
+// A lead always has an e-mail address (it is the lead), so Email is never
+// empty.
+func sampleLeads() []sample {
+	return []sample{
+		{"a lead with every field filled in", TemplateData{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Company: "Analytical Engines", Title: "CTO",
+			Fields: map[string]string{"industry": "software", "persona": "technical", "country": "GB"}, UnsubscribeURL: sentinelURL}},
+		{"a lead whose fields are one letter long", TemplateData{FirstName: "A", LastName: "B", Email: "a@b.co", Company: "C", Title: "D",
+			Fields: map[string]string{}, UnsubscribeURL: sentinelURL}},
+		{"a lead whose name and company are in other scripts", TemplateData{FirstName: "Zoë", LastName: "Łódź-Müller", Email: "zoë@例え.jp", Company: "東京 Systems 🚀", Title: "Directrice générale",
+			Fields: map[string]string{"industry": "Ingeniería", "city": "東京"}, UnsubscribeURL: sentinelURL}},
+		{"a lead whose fields are all empty", TemplateData{Email: "x@example.com", UnsubscribeURL: sentinelURL}},
 	}
 }
 
@@ -88,12 +95,13 @@ func describeFields(f map[string]string) string {
 }
 
 // who says which lead a template fails for: the one field that, changed
-// from the full sample to the failing one's, makes it fail.
-func who(failing TemplateData, fails func(TemplateData) bool) string {
-	full := sampleLeads()[0]
+// from the full sample to the failing one's, makes it fail; else the
+// failing sample as a whole.
+func who(failing sample, fails func(TemplateData) bool) string {
+	full := sampleLeads()[0].data
 	for _, f := range leadFields() {
 		d := full
-		f.set(&d, failing)
+		f.set(&d, failing.data)
 		if f.get(d) == f.get(full) || !fails(d) {
 			continue
 		}
@@ -110,18 +118,17 @@ func who(failing TemplateData, fails func(TemplateData) bool) string {
 		}
 		return fmt.Sprintf("a lead whose %s is %q", f.name, v)
 	}
-	return fmt.Sprintf("a lead like %s %s at %q", failing.FirstName, failing.LastName, failing.Company)
+	return failing.about
 }
 
 // part is one template to try: where it is in the file, what to call it,
 // and whether it is a body that must carry the unsubscribe link.
 type part struct {
-	path  string
-	what  string // content "x" html
-	src   string
-	html  bool
-	body  bool
-	lines []string
+	path string
+	what string // content "x" html
+	src  string
+	html bool
+	body bool
 }
 
 // tryTemplate parses, checks and trial-renders one template.
@@ -154,7 +161,7 @@ func (v *validator) tryTemplate(p part) {
 	samples := sampleLeads()
 	outs := make([]string, len(samples))
 	for i, s := range samples {
-		out, err := render(s)
+		out, err := render(s.data)
 		if err != nil {
 			lead := ""
 			if i > 0 {

@@ -75,7 +75,7 @@ func (v *validator) keyErrorf(path, key, format string, args ...any) {
 func (v *validator) problemAt(line, col int, warning bool, format string, args ...any) {
 	for i, a := range args {
 		if r := reflect.ValueOf(a); r.Kind() == reflect.String && r.Len() > maxQuoted {
-			args[i] = r.String()[:maxQuoted] + "…"
+			args[i] = cut(r.String(), maxQuoted)
 		}
 	}
 	p := Problem{File: v.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...), Warning: warning}
