@@ -311,10 +311,11 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 		return errors.New("name at least one journey file")
 	}
 	loaded := map[string]*journeys.Journey{}
-	bad := 0
+	bad, warned := 0, 0
 	opts := journeys.Options{Now: time.Now()}
 	for _, path := range args {
 		j, _, warnings, err := journeys.CheckFile(path, opts)
+		warned += len(warnings)
 		if err != nil {
 			fmt.Fprintln(env.stdout, inFileOrder(err, warnings))
 			var ps journeys.Problems
@@ -344,7 +345,10 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 			bad++
 		}
 	}
-	if bad > 0 {
+	switch {
+	case bad > 0 && warned > 0:
+		return fmt.Errorf("%d problem(s) and %d warning(s)", bad, warned)
+	case bad > 0:
 		return fmt.Errorf("%d problem(s)", bad)
 	}
 	return nil
