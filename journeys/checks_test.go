@@ -101,6 +101,10 @@ func TestAliasesAndMergeKeys(t *testing.T) {
 
 	_, err = journeys.Parse("alias.yaml", []byte(strings.Replace(valid, "min_score: 20", "min_score: *nowhere", 1)))
 	require.ErrorContains(t, err, "alias.yaml:8:14: the alias *nowhere refers to no anchor &nowhere above it")
+
+	// An alias inside the value its anchor names would be a loop.
+	_, err = journeys.Parse("alias.yaml", []byte(valid+"exit_on: &loop [unsubscribe, *loop]\n"))
+	require.ErrorContains(t, err, "alias.yaml:21:30: the alias *loop refers to no anchor &loop above it")
 }
 
 func TestTemplatesAreTriedWithAdversarialLeads(t *testing.T) {

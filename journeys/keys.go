@@ -85,17 +85,20 @@ func (w *shapeWalker) report(warning bool, path string, tk *token.Token, format 
 	} else if at, ok := w.pos.value[path]; ok {
 		p.Line, p.Column = at.Line, at.Column
 	}
+	if !warning {
+		// Marked at every use of an aliased value, listed once.
+		w.shaky[path] = true
+		w.shaky[parent(path)] = true
+	}
 	if w.reported[p] {
 		return
 	}
 	w.reported[p] = true
 	if warning {
 		w.warnings = append(w.warnings, p)
-		return
+	} else {
+		w.problems = append(w.problems, p)
 	}
-	w.problems = append(w.problems, p)
-	w.shaky[path] = true
-	w.shaky[parent(path)] = true
 }
 
 func (w *shapeWalker) record(path string, node ast.Node) {
@@ -130,11 +133,13 @@ func (w *shapeWalker) walk(path string, node ast.Node, t reflect.Type) bool {
 	case *ast.DocumentNode:
 		return w.walk(path, n.Body, t)
 	case *ast.AnchorNode:
-		if n.Name != nil {
-			w.anchors[n.Name.GetToken().Value] = n.Value
-		}
 		if !w.walk(path, n.Value, t) {
 			n.Value = nullAt(n.Value)
+		}
+		// Defined once its value is walked: an alias inside the value it
+		// names would be a loop, and is reported as naming no anchor.
+		if n.Name != nil {
+			w.anchors[n.Name.GetToken().Value] = n.Value
 		}
 		return true
 	case *ast.AliasNode:
