@@ -3,6 +3,7 @@ package journeys_test
 import (
 	"errors"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,37 @@ func TestShippedJourneysAreValid(t *testing.T) {
 		j, _, err := journeys.LoadShipped(name)
 		require.NoError(t, err, name)
 		require.NotEmpty(t, j.Steps(), name)
+		data, err := fs.ReadFile(journeys.Shipped(), name)
+		require.NoError(t, err)
+		_, warnings, err := journeys.Check(name, data, journeys.Options{Now: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)})
+		require.NoError(t, err, name)
+		require.Empty(t, warnings, "the shipped journeys are examples: no warnings either")
 	}
+}
+
+// Every field a journey file can set has a yaml key: the decoder would
+// read an untagged field under its lower-cased Go name, which the shape
+// walk reports as an unknown key.
+func TestEveryFieldHasAYAMLKey(t *testing.T) {
+	t.Parallel()
+	seen := map[reflect.Type]bool{}
+	var check func(reflect.Type)
+	check = func(ty reflect.Type) {
+		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice || ty.Kind() == reflect.Map {
+			ty = ty.Elem()
+		}
+		if ty.Kind() != reflect.Struct || seen[ty] {
+			return
+		}
+		seen[ty] = true
+		for i := range ty.NumField() {
+			f := ty.Field(i)
+			require.NotEmpty(t, f.Tag.Get("yaml"), "%s.%s has no yaml key", ty.Name(), f.Name)
+			check(f.Type)
+		}
+	}
+	check(reflect.TypeOf(journeys.Journey{}))
+	require.Greater(t, len(seen), 20, "the walk reached the scoring types too")
 }
 
 func TestStepsFlowAcrossStages(t *testing.T) {
