@@ -182,6 +182,14 @@ func TestTemplateErrorsAreOnTheirLine(t *testing.T) {
       Unsubscribe: {{.UnsubscribeURL}}`, 1)
 	_, err := journeys.Parse("t.yaml", []byte(src))
 	require.ErrorContains(t, err, `t.yaml:22:21: content "hello" text: unknown field .Compnay; did you mean .Company?`)
+
+	// A line indented further than the block keeps its extra spaces.
+	_, err = journeys.Parse("t.yaml", []byte(strings.Replace(src, "      this is for", "        this is for", 1)))
+	require.ErrorContains(t, err, `t.yaml:22:23: content "hello" text: unknown field .Compnay`)
+
+	// A plain value folded over two lines is placed where it starts.
+	_, err = journeys.Parse("t.yaml", []byte(strings.Replace(valid, "    subject: Hi {{.FirstName}}", "    subject: Hi there\n      {{.FirstNam}}", 1)))
+	require.ErrorContains(t, err, `t.yaml:19:14: content "hello" subject: unknown field .FirstNam`)
 }
 
 func TestBranchCasesThatCanNeverHold(t *testing.T) {

@@ -114,7 +114,8 @@ func (w *shapeWalker) record(path string, node ast.Node) {
 	case *ast.LiteralNode:
 		sp.Literal = n.Start != nil && n.Start.Type == token.LiteralType
 	case *ast.StringNode:
-		sp.Plain = tk.Type == token.StringType
+		// A plain value over several lines is folded into one.
+		sp.Plain = tk.Type == token.StringType && !strings.Contains(strings.TrimSpace(tk.Origin), "\n")
 	}
 	w.pos.value[path] = sp
 }

@@ -241,12 +241,15 @@ func (v *validator) templatePosition(p part, line, col int) (int, int, bool) {
 	}
 	switch {
 	case at.Literal:
+		// The block's indentation is the file line's, less what the
+		// template line keeps of it.
 		fileLine := at.Line + line
-		indent := v.indentOf(fileLine)
+		tl := tlines[line-1]
+		indent := v.indentOf(fileLine) - (len(tl) - len(strings.TrimLeft(tl, " ")))
 		if indent < 0 {
 			return 0, 0, false
 		}
-		return fileLine, indent + 1 + runeCol(tlines[line-1]), true
+		return fileLine, indent + 1 + runeCol(tl), true
 	case at.Plain && len(tlines) == 1:
 		return at.Line, at.Column + runeCol(tlines[0]), true
 	}
