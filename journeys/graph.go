@@ -10,14 +10,16 @@ import (
 // Next lists the steps a step can lead to, in a stable order: where the lead
 // may go after it. An exit leads nowhere; "" (the end of the journey) is
 // left out.
-func (j *Journey) Next(s Step) []string {
+func (j *Journey) Next(s Step) []string { return nextOf(s, j.After(s.ID)) }
+
+// nextOf is Next for a step whose following step is after.
+func nextOf(s Step, after string) []string {
 	var out []string
 	add := func(id string) {
 		if id != "" {
 			out = append(out, id)
 		}
 	}
-	after := j.After(s.ID)
 	switch s.Kind() {
 	case "exit":
 		return nil
@@ -49,6 +51,34 @@ func (j *Journey) Next(s Step) []string {
 	return out
 }
 
+// stepGraph is the journey's steps with an index by ID, so that walking
+// the graph takes time in proportion to its size (Journey.Step and After
+// search the steps, which is fine for one step and quadratic for all).
+type stepGraph struct {
+	steps []Located
+	index map[string]int
+}
+
+func (j *Journey) graph() *stepGraph {
+	g := &stepGraph{steps: j.Steps(), index: map[string]int{}}
+	for i, l := range g.steps {
+		if _, dup := g.index[l.Step.ID]; !dup {
+			g.index[l.Step.ID] = i
+		}
+	}
+	return g
+}
+
+// next is Next for the step at i.
+func (g *stepGraph) next(i int) []string {
+	s := g.steps[i].Step
+	after := s.Next
+	if after == "" && i+1 < len(g.steps) {
+		after = g.steps[i+1].Step.ID
+	}
+	return nextOf(s, after)
+}
+
 // waits reports whether a step makes the lead wait, which is what keeps a
 // loop from spinning.
 func (s Step) waits() bool {
@@ -63,12 +93,12 @@ func (s Step) waits() bool {
 
 // unreachable lists the steps no lead can get to. A lead can be enrolled at
 // the first step of any stage, so those are the ways in.
-func (j *Journey) unreachable() []string {
+func (g *stepGraph) unreachable() []string {
 	seen := map[string]bool{}
 	var stack []string
-	for _, st := range j.Stages {
-		if len(st.Steps) > 0 {
-			stack = append(stack, st.Steps[0].ID)
+	for i, l := range g.steps {
+		if i == 0 || g.steps[i-1].Stage != l.Stage {
+			stack = append(stack, l.Step.ID)
 		}
 	}
 	for len(stack) > 0 {
@@ -78,12 +108,12 @@ func (j *Journey) unreachable() []string {
 			continue
 		}
 		seen[id] = true
-		if loc, ok := j.Step(id); ok {
-			stack = append(stack, j.Next(loc.Step)...)
+		if i, ok := g.index[id]; ok {
+			stack = append(stack, g.next(i)...)
 		}
 	}
 	var out []string
-	for _, l := range j.Steps() {
+	for _, l := range g.steps {
 		if !seen[l.Step.ID] {
 			out = append(out, l.Step.ID)
 		}
@@ -94,12 +124,8 @@ func (j *Journey) unreachable() []string {
 // loopsWithoutWait finds cycles made only of steps that do not wait: a lead
 // in one would spin forever (and be mailed each time round). It returns one
 // cycle per strongly connected component, each as the step IDs in file order.
-func (j *Journey) loopsWithoutWait() [][]string {
-	steps := j.Steps()
-	index := map[string]int{}
-	for i, l := range steps {
-		index[l.Step.ID] = i
-	}
+func (g *stepGraph) loopsWithoutWait() [][]string {
+	steps, index := g.steps, g.index
 	// Tarjan's algorithm over the steps that do not wait.
 	n := len(steps)
 	idx, low := make([]int, n), make([]int, n)
@@ -117,7 +143,7 @@ func (j *Journey) loopsWithoutWait() [][]string {
 		stack = append(stack, v)
 		onStack[v] = true
 		selfLoop := false
-		for _, next := range j.Next(steps[v].Step) {
+		for _, next := range g.next(v) {
 			w, ok := index[next]
 			if !ok || steps[w].Step.waits() {
 				continue

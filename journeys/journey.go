@@ -10,6 +10,42 @@
 //
 // A published version is stored as JSON of these types and never changes, so
 // everything here must marshal to JSON and back without loss.
+//
+// # Loading a journey file
+//
+// Check (and Parse, LoadFile, CheckFile) takes bounded time and memory
+// whatever the file holds. Before the YAML parser runs: a file over
+// MaxFileSize is refused (LoadFile does not read it whole); a UTF-8 byte
+// order mark is removed and CR LF and lone CR become LF, so line numbers
+// are right; a file that is not UTF-8 is reported at its first bad byte and
+// read with its bad bytes replaced; the lexer's tokens are counted against
+// MaxValues, MaxDepth and MaxKeyLength as they come, since the parser's
+// cost grows with depth and key length. Before anything expands an alias,
+// the document is counted with each alias costing the whole of what it
+// refers to (checkExpansion), so an alias bomb is refused at its alias.
+//
+// Every mistake is reported at once, at its line and column, in a
+// marketer's words. The YAML tree is walked beside the Go types (keys.go):
+// unknown and repeated keys, values of the wrong kind (a fraction where a
+// whole number belongs: the decoder would truncate it), tags, aliases to
+// nothing. A wrong value is replaced by null so the rest still decodes and
+// is validated, and validation does not report a consequence of a mistake
+// already reported. The decoder's and the template engine's errors are
+// reworded; a syntax error stops the parser, so a file that does not parse
+// gets that one problem. At most MaxListed problems are listed.
+//
+// Errors stop a journey; warnings (Problem.Warning) do not: content sent
+// from a step in another stage than its own, a number read as other text
+// than was written. Parse and LoadFile return errors only, Check and
+// CheckFile warnings too. Checks that depend on the date (a wait_until date
+// in the past) need Options.Now: Parse passes none, so a journey that loaded
+// yesterday loads today, in a worker or a test; validate and publish pass
+// the real clock.
+//
+// Templates are parsed once and rendered with sample leads chosen to break
+// them (templates.go); every body must carry the unsubscribe link for each;
+// templates that could run or write without bound are refused, since the
+// same templates run in the workers for every lead.
 package journeys
 
 import (

@@ -3,6 +3,7 @@ package journeys_test
 import (
 	"errors"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,37 @@ func TestShippedJourneysAreValid(t *testing.T) {
 		j, _, err := journeys.LoadShipped(name)
 		require.NoError(t, err, name)
 		require.NotEmpty(t, j.Steps(), name)
+		data, err := fs.ReadFile(journeys.Shipped(), name)
+		require.NoError(t, err)
+		_, warnings, err := journeys.Check(name, data, journeys.Options{Now: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)})
+		require.NoError(t, err, name)
+		require.Empty(t, warnings, "the shipped journeys are examples: no warnings either")
 	}
+}
+
+// Every field a journey file can set has a yaml key: the decoder would
+// read an untagged field under its lower-cased Go name, which the shape
+// walk reports as an unknown key.
+func TestEveryFieldHasAYAMLKey(t *testing.T) {
+	t.Parallel()
+	seen := map[reflect.Type]bool{}
+	var check func(reflect.Type)
+	check = func(ty reflect.Type) {
+		for ty.Kind() == reflect.Pointer || ty.Kind() == reflect.Slice || ty.Kind() == reflect.Map {
+			ty = ty.Elem()
+		}
+		if ty.Kind() != reflect.Struct || seen[ty] {
+			return
+		}
+		seen[ty] = true
+		for i := range ty.NumField() {
+			f := ty.Field(i)
+			require.NotEmpty(t, f.Tag.Get("yaml"), "%s.%s has no yaml key", ty.Name(), f.Name)
+			check(f.Type)
+		}
+	}
+	check(reflect.TypeOf(journeys.Journey{}))
+	require.Greater(t, len(seen), 20, "the walk reached the scoring types too")
 }
 
 func TestStepsFlowAcrossStages(t *testing.T) {
@@ -76,7 +107,7 @@ content:
   - id: hello
     stage: interest
     subject: Hi {{.FirstName}}
-    text: Hello from us
+    text: "Hello from us. Unsubscribe: {{.UnsubscribeURL}}"
 `
 
 func TestValidationErrorsSayWhatAndWhere(t *testing.T) {
@@ -92,8 +123,8 @@ func TestValidationErrorsSayWhatAndWhere(t *testing.T) {
 		{"bad duration", [2]string{"wait: 3d", "wait: 3 days"}, 15, 15, `wait: duration "3 days" has unknown unit " "; use w, d, h, m or s`},
 		{"unknown content", [2]string{"send: hello", "send: helo"}, 13, 15, `content "helo" is not in the journey's content catalogue`},
 		{"unknown event type", [2]string{"email_click: {", "email_clik: {"}, 6, 5, `unknown event type "email_clik"`},
-		{"template does not parse", [2]string{"Hi {{.FirstName}}", "Hi {{.FirstName"}, 19, 14, `content "hello" subject: template error`},
-		{"template uses an unknown field", [2]string{"Hi {{.FirstName}}", "Hi {{.Nickname}}"}, 19, 14, `can't evaluate field Nickname`},
+		{"template does not parse", [2]string{"Hi {{.FirstName}}", "Hi {{.FirstName"}, 19, 14, `content "hello" subject: a {{ is not closed; end it with }}`},
+		{"template uses an unknown field", [2]string{"Hi {{.FirstName}}", "Hi {{.Nickname}}"}, 19, 19, `content "hello" subject: unknown field .Nickname; templates can use .FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL`},
 		{"unknown stage", [2]string{"    stage: interest", "    stage: intrest"}, 18, 12, `stage "intrest" is not one of the journey's stages (interest)`},
 		{"two kinds in a step", [2]string{"        wait: 3d", "        wait: 3d\n        exit: done"}, 14, 11, `step "pause" has 2 kinds (wait, exit)`},
 		{"no hand-off score", [2]string{"  min_score: 20", "  min_score: 0"}, 8, 14, `handoff needs min_score above zero`},

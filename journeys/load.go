@@ -4,28 +4,35 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"reflect"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
-// Problem is one mistake in a journey file, with where it is.
+// Problem is one mistake in a journey file, with where it is. A warning is
+// worth a look but does not stop the journey from being published.
 type Problem struct {
 	File    string
 	Line    int
 	Column  int
 	Message string
+	Warning bool
 }
 
 func (p Problem) String() string {
+	if p.Warning {
+		return fmt.Sprintf("%s:%d:%d: warning: %s", p.File, p.Line, p.Column, p.Message)
+	}
 	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Message)
 }
 
-// Problems is every mistake found in a file, in file order.
+// Problems is every mistake found in a file, in file order; past MaxListed
+// the last one says how many more there are.
 type Problems []Problem
 
 func (ps Problems) Error() string {
@@ -36,79 +43,193 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Options tune a check.
+type Options struct {
+	// Now is the present, for the checks that depend on it: a wait_until
+	// date in the past. The zero time skips them, which is what Parse does:
+	// a journey that loaded yesterday must load today, in a worker or a
+	// test, so only the commands a marketer runs (validate, publish) pass
+	// the clock.
+	Now time.Time
+}
+
 // LoadFile reads and validates a journey file, and returns its source too:
-// the source is what gets published.
+// the source is what gets published, with any byte order mark removed and
+// line endings made LF, so the content hash does not depend on the editor.
 func LoadFile(path string) (*Journey, []byte, error) {
-	data, err := os.ReadFile(path)
+	j, src, _, err := CheckFile(path, Options{})
+	return j, src, err
+}
+
+// CheckFile is LoadFile with options, and returns the warnings too.
+func CheckFile(path string, opts Options) (*Journey, []byte, Problems, error) {
+	data, err := readFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read journey: %w", err)
+		return nil, nil, nil, err
 	}
-	j, err := Parse(path, data)
-	return j, data, err
+	return check(path, data, opts)
 }
 
 // Parse decodes and validates a journey. The error, when not nil, is a
-// Problems listing every mistake with its line and column.
+// Problems listing every mistake with its line and column. Warnings are
+// not returned; Check returns them.
 func Parse(file string, data []byte) (*Journey, error) {
-	tree, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil, Problems{yamlProblem(file, err)}
+	j, _, err := Check(file, data, Options{})
+	return j, err
+}
+
+// Check decodes and validates a journey, and returns it with its warnings,
+// or the Problems that stop it (with the warnings found so far). However malformed or hostile the file, it
+// returns in bounded time and memory (see MaxFileSize and the limits after
+// it), with every mistake it can find.
+func Check(file string, data []byte, opts Options) (*Journey, Problems, error) {
+	j, _, warnings, err := check(file, data, opts)
+	return j, warnings, err
+}
+
+func check(file string, data []byte, opts Options) (*Journey, []byte, Problems, error) {
+	src, errs := normalise(file, data)
+	if src == nil {
+		return nil, nil, nil, errs
 	}
-	v := &validator{file: file, tree: tree}
-	if len(tree.Docs) > 0 {
-		v.problems, v.unknownAt = unknownKeys(file, tree.Docs[0], reflect.TypeOf(Journey{}))
+	// Warnings found before an error stops the check are returned with it:
+	// a marketer fixing the file wants to see them too.
+	var warnings Problems
+	fail := func(ps ...Problem) (*Journey, []byte, Problems, error) {
+		return nil, src, listed(warnings), listed(append(errs, ps...))
+	}
+	tree, p := parseYAML(file, src)
+	if p != nil {
+		return fail(*p)
+	}
+	var docs []*ast.DocumentNode
+	for _, d := range tree.Docs {
+		if _, directive := d.Body.(*ast.DirectiveNode); !directive {
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) == 0 || docs[0].Body == nil || isNull(docs[0].Body) {
+		return fail(Problem{File: file, Line: 1, Column: 1, Message: "the file is empty; a journey needs at least an id, a name, a scoring model, a handoff rule, stages with steps and the content they send; start from journeys/b2b-nurture.yaml"})
+	}
+	if len(docs) > 1 {
+		tk := docs[1].Start
+		if tk == nil && docs[1].Body != nil {
+			tk = docs[1].Body.GetToken()
+		}
+		line, col := 1, 1
+		if tk != nil && tk.Position != nil {
+			line, col = tk.Position.Line, tk.Position.Column
+		}
+		errs = append(errs, Problem{File: file, Line: line, Column: col, Message: "a journey file holds one journey, but a second YAML document starts here (after ---); put the second journey in a file of its own, or remove this line"})
+	}
+	body := docs[0].Body
+	if ps := checkExpansion(file, body); ps != nil {
+		return fail(ps...)
+	}
+	shape := walkShape(file, body)
+	errs = append(errs, shape.problems...)
+	warnings = append(warnings, shape.warnings...)
+	if !isMapping(body) {
+		return fail() // the shape walk said what the file holds instead
 	}
 	var j Journey
-	if err := decode(data, &j); err != nil {
-		// A value of the wrong type leaves the rest undecoded: report it
-		// with the unknown keys, but do not check meaning on half a journey.
-		v.problems = append(v.problems, yamlProblem(file, err))
-		v.sort()
-		return nil, v.problems
+	if err := decode(body, &j); err != nil {
+		return fail(decodeProblem(file, err))
 	}
+	v := &validator{file: file, pos: shape.pos, shaky: shape.shaky, now: opts.Now, src: src}
 	v.journey(&j)
-	if len(v.problems) > 0 {
-		v.sort()
-		return nil, v.problems
+	errs = append(errs, v.problems...)
+	warnings = append(warnings, v.warnings...)
+	if len(errs) > 0 {
+		return fail()
 	}
-	return &j, nil
+	return &j, src, listed(warnings), nil
 }
 
-// decode decodes a journey, turning a panic inside the YAML decoder into an
-// error: goccy/go-yaml v1.19.2 dereferences nil on some malformed input
-// (an empty tag, "stages: ! "), found by FuzzParse; no file may crash the
-// loader.
-func decode(data []byte, j *Journey) (err error) {
+// parseYAML turns the source into a tree, checking the limits on its tokens
+// before the parser sees them.
+func parseYAML(file string, src []byte) (tree *ast.File, p *Problem) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("the YAML parser could not read this file (%v); look for an empty tag (a lone !) or other unusual syntax", r)
+			tree, p = nil, &Problem{File: file, Line: 1, Column: 1, Message: "the YAML parser could not read this file; look for unusual syntax (a lone !, & or * without a name, stray brackets)"}
 		}
 	}()
-	return yaml.NewDecoder(bytes.NewReader(data)).Decode(j)
-}
-
-func yamlProblem(file string, err error) Problem {
-	var yerr yaml.Error
-	if errors.As(err, &yerr) && yerr.GetToken() != nil {
-		pos := yerr.GetToken().Position
-		msg := yerr.GetMessage()
-		return Problem{File: file, Line: pos.Line, Column: pos.Column, Message: msg}
+	tokens, p := tokenize(file, string(src))
+	if p != nil {
+		return nil, p
 	}
-	return Problem{File: file, Line: 1, Column: 1, Message: err.Error()}
+	// Duplicate keys are reported with everything else, by the shape walk.
+	tree, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		sp := syntaxProblem(file, err)
+		return nil, &sp
+	}
+	return tree, nil
 }
 
-// position finds the line and column of the node at a YAML path like
-// $.stages[0].steps[2].wait, falling back to its nearest parent that exists
-// (a missing key is reported where it should have been).
-func position(tree *ast.File, path string) (int, int) {
+// decode decodes a journey from its checked tree, turning a panic inside
+// the YAML decoder into an error: goccy/go-yaml v1.19.2 dereferences nil on
+// some malformed input (an empty tag, "stages: ! ", which the shape walk
+// now removes first), found by FuzzParse; no file may crash the loader.
+func decode(body ast.Node, j *Journey) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("the YAML reader failed on this file; look for unusual syntax (a lone !, & or * without a name)")
+		}
+	}()
+	return yaml.NewDecoder(bytes.NewReader(nil)).DecodeFromNode(body, j)
+}
+
+// Merge lists several lists of problems (errors and warnings) as one, in
+// file order, so that a marketer reads the file once from top to bottom.
+func Merge(lists ...Problems) Problems {
+	var all Problems
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	sortProblems(all)
+	return all
+}
+
+func sortProblems(ps Problems) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+}
+
+// listed sorts problems into file order and keeps the first MaxListed,
+// saying how many more there are in a last one, at the first left out.
+func listed(ps Problems) Problems {
+	sortProblems(ps)
+	if len(ps) <= MaxListed {
+		return ps
+	}
+	next := ps[MaxListed]
+	more := next
+	more.Message = fmt.Sprintf("... and %d more; fix the ones above and validate again", len(ps)-MaxListed)
+	return append(ps[:MaxListed:MaxListed], more)
+}
+
+// at is a problem at a token.
+func at(file string, tk *token.Token, msg string) Problem {
+	p := Problem{File: file, Line: 1, Column: 1, Message: msg}
+	if tk != nil && tk.Position != nil && tk.Position.Line > 0 {
+		p.Line, p.Column = tk.Position.Line, max(tk.Position.Column, 1)
+	}
+	return p
+}
+
+// position finds the line and column of the value at a YAML path like
+// $.stages[0].steps[2].wait, falling back to its nearest parent that is
+// written (a missing key is reported where it should have been).
+func (ps positions) position(path string) (int, int) {
 	for path != "" {
-		if p, err := yaml.PathString(path); err == nil {
-			if node, err := p.FilterFile(tree); err == nil && node != nil {
-				tk := node.GetToken()
-				if tk != nil && tk.Position != nil {
-					return tk.Position.Line, tk.Position.Column
-				}
-			}
+		if p, ok := ps.value[path]; ok {
+			return p.Line, p.Column
 		}
 		path = parent(path)
 	}
@@ -117,19 +238,11 @@ func position(tree *ast.File, path string) (int, int) {
 
 // keyPosition finds where a key of the mapping at path is written, for
 // mistakes in the key itself (an unknown event type in a points table).
-func keyPosition(tree *ast.File, path, key string) (int, int) {
-	if p, err := yaml.PathString(path); err == nil {
-		if node, err := p.FilterFile(tree); err == nil {
-			if m, ok := node.(*ast.MappingNode); ok {
-				for _, v := range m.Values {
-					if tk := v.Key.GetToken(); tk != nil && tk.Value == key {
-						return tk.Position.Line, tk.Position.Column
-					}
-				}
-			}
-		}
+func (ps positions) keyPosition(path, key string) (int, int) {
+	if p, ok := ps.key[path+"."+key]; ok {
+		return p.Line, p.Column
 	}
-	return position(tree, path)
+	return ps.position(path)
 }
 
 func parent(path string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"text/template"
+	"text/template/parse"
 
 	"github.com/nurture-dev/nurture/lead"
 )
@@ -51,27 +52,94 @@ func (c Content) Render(data TemplateData) (Rendered, error) {
 		}
 	}
 	if c.HTML != "" {
-		t, err := htmltemplate.New(c.ID + ".html").Option("missingkey=zero").Parse(c.HTML)
+		t, err := parseTemplate(c.ID+".html", c.HTML, true)
 		if err != nil {
 			return r, fmt.Errorf("content %q html: %w", c.ID, err)
 		}
-		var b bytes.Buffer
-		if err := t.Execute(&b, data); err != nil {
+		if r.HTML, err = t.execute(data, -1); err != nil {
 			return r, fmt.Errorf("content %q html: %w", c.ID, err)
 		}
-		r.HTML = b.String()
 	}
 	return r, nil
 }
 
 func renderText(name, src string, data TemplateData) (string, error) {
-	t, err := template.New(name).Option("missingkey=zero").Parse(src)
+	t, err := parseTemplate(name, src, false)
 	if err != nil {
 		return "", fmt.Errorf("content %s: %w", name, err)
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
+	out, err := t.execute(data, -1)
+	if err != nil {
 		return "", fmt.Errorf("content %s: %w", name, err)
 	}
-	return b.String(), nil
+	return out, nil
+}
+
+// parsedTemplate is a text or an HTML template, parsed once: validation
+// renders each with several sample leads.
+type parsedTemplate struct {
+	text *template.Template
+	html *htmltemplate.Template
+	root *parse.ListNode
+	// defines counts the templates the source defines, itself included.
+	defines int
+}
+
+// parseTemplate parses a subject, a text body or a task title as text, an
+// HTML body as HTML (which escapes lead data for its context).
+func parseTemplate(name, src string, html bool) (*parsedTemplate, error) {
+	if html {
+		t, err := htmltemplate.New(name).Option("missingkey=zero").Parse(src)
+		if err != nil {
+			return nil, err
+		}
+		return &parsedTemplate{html: t, root: t.Tree.Root, defines: len(t.Templates())}, nil
+	}
+	t, err := template.New(name).Option("missingkey=zero").Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	return &parsedTemplate{text: t, root: t.Tree.Root, defines: len(t.Templates())}, nil
+}
+
+// execute renders the template; a limit of zero or more stops it past that
+// many bytes with a *tooLong error.
+func (t *parsedTemplate) execute(data TemplateData, limit int) (string, error) {
+	var b bytes.Buffer
+	w := &cappedWriter{b: &b, limit: limit}
+	var err error
+	if t.html != nil {
+		err = t.html.Execute(w, data)
+	} else {
+		err = t.text.Execute(w, data)
+	}
+	if w.over {
+		return "", &tooLong{}
+	}
+	return b.String(), err
+}
+
+// render is execute with the validation limit.
+func (t *parsedTemplate) render(data TemplateData) (string, error) {
+	return t.execute(data, maxRendered)
+}
+
+type tooLong struct{}
+
+func (*tooLong) Error() string { return "the template writes too much" }
+
+// cappedWriter stops a render that writes more than its limit: the
+// template engine gives up at the first failed write.
+type cappedWriter struct {
+	b     *bytes.Buffer
+	limit int
+	over  bool
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if w.limit >= 0 && w.b.Len()+len(p) > w.limit {
+		w.over = true
+		return 0, &tooLong{}
+	}
+	return w.b.Write(p)
 }

@@ -43,7 +43,7 @@ content:
   - id: hello
     stage: interest
     subject: Hi
-    text: Hello
+    text: "Hello {{.UnsubscribeURL}}"
 `
 
 func TestGraphChecks(t *testing.T) {
@@ -110,7 +110,7 @@ stages:
           timeout: 2d
           on: {demo_request: hello}
 `
-	src = strings.Replace(src, "    text: Hello\n", "    text: Hello\n    variants:\n      technical: {subject: Hi tech}\n      ceo: {subject: Hi boss}\n", 1)
+	src = strings.Replace(src, "    text: \"Hello {{.UnsubscribeURL}}\"\n", "    text: \"Hello {{.UnsubscribeURL}}\"\n    variants:\n      technical: {subject: Hi tech, text: \"{{.UnsubscribeURL}}\"}\n      ceo: {subject: Hi boss, text: \"{{.UnsubscribeURL}}\"}\n", 1)
 	ps := problems(t, src)
 	require.Len(t, ps, 18, "every mistake, once: %v", ps)
 	for _, want := range []struct {
@@ -130,7 +130,7 @@ stages:
 		{24, 36, `stage "evaluation" is not one of the journey's stages (interest)`},
 		{25, 33, `reentry after: duration "soon" does not parse`},
 		{32, 28, `date "next tuesday" does not parse; write 2026-12-01 or 2026-12-01T09:00:00Z`},
-		{35, 18, `task title: template error`},
+		{35, 18, `task title: unknown field .Nickname; templates can use .FirstName`},
 		{36, 21, `task assignee "not-an-address" is not an e-mail address`},
 		{38, 38, `outcome "No Answer": use lower-case letters, digits, - and _`},
 		{38, 51, `outcome No Answer "nowhere" is not a step of this journey`},
@@ -205,7 +205,7 @@ handoff:
   min_score: 20
   fit_at_least: 40
 content:
-  - {id: hello, stage: interest, subject: Hi, text: Hello}
+  - {id: hello, stage: interest, subject: Hi, text: "Hello {{.UnsubscribeURL}}"}
 stages:
   - id: interest
     steps:

@@ -1,17 +1,17 @@
 package journeys
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"net/mail"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/goccy/go-yaml/ast"
 
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/scoring"
@@ -20,51 +20,75 @@ import (
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-// templatePrefix is what Go's template errors start with: our wrapping and
-// the template's name, which a marketer does not need.
-var templatePrefix = regexp.MustCompile(`^(content [^:]*: )?template: [^:]*:(\d+):(\d+: )?`)
-
-// templateMessage shortens a template error to its line and reason.
-func templateMessage(err error) string {
-	msg := err.Error()
-	if m := templatePrefix.FindStringSubmatch(msg); m != nil {
-		return "line " + m[2] + " of the template: " + strings.TrimSpace(msg[len(m[0]):])
-	}
-	return msg
-}
-
 var stepKinds = []string{"send", "wait", "wait_until", "wait_for", "task", "branch", "adjust_score", "set_stage", "handoff", "goto", "exit"}
 
 // StepKinds lists the step kinds, in the order the docs present them.
 func StepKinds() []string { return append([]string(nil), stepKinds...) }
 
 type validator struct {
-	file     string
-	tree     *ast.File
+	file string
+	pos  positions
+	// shaky holds the paths the shape walk reported, and the mappings
+	// holding them: a mistake there is already said, and a consequence of
+	// it (a value it nulled) would only repeat it.
+	shaky map[string]bool
+	// now is the present for date checks; zero skips them.
+	now time.Time
+	// src is the normalised file, and lines it split, for the positions
+	// of template errors.
+	src      []byte
+	lines    []string
 	problems Problems
-	// unknownAt holds the paths of mappings with unknown keys.
-	unknownAt map[string]bool
+	warnings Problems
+	// stageList is the journey's stages, for messages.
+	stageList string
+	stages    map[string]bool
+	// trialOutput is what trial renders wrote so far; past maxTrialOutput
+	// the rest are not tried (trialsStopped).
+	trialOutput   int
+	trialsStopped bool
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
-	line, col := position(v.tree, path)
-	v.problems = append(v.problems, Problem{File: v.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+	if v.shaky[path] {
+		return
+	}
+	line, col := v.pos.position(path)
+	v.problemAt(line, col, false, format, args...)
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	line, col := v.pos.position(path)
+	v.problemAt(line, col, true, format, args...)
 }
 
 func (v *validator) keyErrorf(path, key, format string, args ...any) {
-	line, col := keyPosition(v.tree, path, key)
-	v.problems = append(v.problems, Problem{File: v.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+	if v.shaky[path+"."+key] {
+		return
+	}
+	line, col := v.pos.keyPosition(path, key)
+	v.problemAt(line, col, false, format, args...)
 }
 
-func (v *validator) sort() {
-	sort.SliceStable(v.problems, func(i, j int) bool {
-		a, b := v.problems[i], v.problems[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
+// problemAt records a problem. A long value in it is cut short: an ID can
+// be a 500 KB line, and one message can quote it for each reference.
+func (v *validator) problemAt(line, col int, warning bool, format string, args ...any) {
+	for i, a := range args {
+		if r := reflect.ValueOf(a); r.Kind() == reflect.String && r.Len() > maxQuoted {
+			args[i] = cut(r.String(), maxQuoted)
 		}
-		return a.Column < b.Column
-	})
+	}
+	p := Problem{File: v.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...), Warning: warning}
+	if warning {
+		v.warnings = append(v.warnings, p)
+	} else {
+		v.problems = append(v.problems, p)
+	}
 }
+
+// maxQuoted is the longest value a message quotes whole; the journey's
+// own vocabulary lists (event types) are shorter.
+const maxQuoted = 400
 
 func (v *validator) id(path, what, id string) {
 	switch {
@@ -98,7 +122,9 @@ func (v *validator) journey(j *Journey) {
 		v.errorf("$.stages", "journey needs at least one stage with steps")
 	}
 
+	v.stageList = few(stageIDs(j))
 	stages := map[string]bool{}
+	v.stages = stages
 	steps := map[string]bool{}
 	for si, st := range j.Stages {
 		path := fmt.Sprintf("$.stages[%d]", si)
@@ -129,7 +155,7 @@ func (v *validator) journey(j *Journey) {
 		}
 		content[c.ID] = true
 		if !stages[c.Stage] {
-			v.errorf(path+".stage", "content %q: stage %q is not one of the journey's stages (%s)", c.ID, c.Stage, strings.Join(stageIDs(j), ", "))
+			v.errorf(path+".stage", "content %q: stage %q is not one of the journey's stages (%s)", c.ID, c.Stage, v.stageList)
 		}
 		if strings.TrimSpace(c.Subject) == "" {
 			v.errorf(path, "content %q needs a subject", c.ID)
@@ -140,7 +166,7 @@ func (v *validator) journey(j *Journey) {
 		if c.Cost < 0 {
 			v.errorf(path+".cost", "content %q: cost cannot be negative", c.ID)
 		}
-		v.template(path, c)
+		v.content(path, c.ID, c.Subject, c.Text, c.HTML)
 	}
 
 	brokenRefs := 0
@@ -151,20 +177,31 @@ func (v *validator) journey(j *Journey) {
 		}
 	}
 	stepPath := map[string]string{}
+	contentStage := map[string]string{}
+	for _, c := range j.Content {
+		if _, ok := contentStage[c.ID]; !ok {
+			contentStage[c.ID] = c.Stage
+		}
+	}
+	m := maxScore(j)
 	for si, st := range j.Stages {
 		for ti, s := range st.Steps {
 			path := fmt.Sprintf("$.stages[%d].steps[%d]", si, ti)
 			stepPath[s.ID] = path
-			v.step(path, s, j, stages, content, ref)
+			v.step(path, s, st.ID, j, stages, content, ref, m)
+			if s.Send != "" && stages[contentStage[s.Send]] && contentStage[s.Send] != st.ID {
+				v.warnf(path+".send", "content %q is for the %s stage, but this step sends it in the %s stage; move the step, or set the content's stage to %s", s.Send, contentStage[s.Send], st.ID, st.ID)
+			}
 		}
 	}
 	if brokenRefs == 0 {
 		// The graph is only meaningful once every step reference resolves.
-		for _, id := range j.unreachable() {
+		g := j.graph()
+		for _, id := range g.unreachable() {
 			v.errorf(stepPath[id]+".id", "step %q is unreachable: no step leads to it and it does not start a stage; remove it, or point a goto, next or branch at it", id)
 		}
-		for _, loop := range j.loopsWithoutWait() {
-			v.errorf(stepPath[loop[0]]+".id", "steps %s form a loop without a wait: a lead would go round it forever; add a wait, wait_for or task to the loop", strings.Join(quoteAll(loop), " → "))
+		for _, loop := range g.loopsWithoutWait() {
+			v.errorf(stepPath[loop[0]]+".id", "steps %s form a loop without a wait: a lead would go round it forever; add a wait, wait_for or task to the loop", fewJoined(quoteAll(loop), " → "))
 		}
 	}
 	v.rules(j, stages)
@@ -179,8 +216,33 @@ func (v *validator) journey(j *Journey) {
 	v.eventTypes("$.exit_on", j.ExitOn)
 	// A stage of another journey is checked when this one is published.
 	if rc := j.Recycle; rc != nil && (rc.Journey == "" || rc.Journey == j.ID) && rc.Stage != "" && !stages[rc.Stage] {
-		v.errorf("$.recycle.stage", "recycle stage %q is not one of the journey's stages (%s)", j.Recycle.Stage, strings.Join(stageIDs(j), ", "))
+		v.errorf("$.recycle.stage", "recycle stage %q is not one of the journey's stages (%s)", j.Recycle.Stage, v.stageList)
 	}
+	if h := j.Handoff.SalesEmail; h != "" && !isAddress(h) {
+		v.errorf("$.handoff.sales_email", "sales_email %q is not an e-mail address; write one address, like sales@example.com", h)
+	}
+	switch j.OnContentError {
+	case "", ContentErrorExit, ContentErrorSkip:
+	default:
+		v.errorf("$.on_content_error", "on_content_error %q: use exit (the lead leaves the journey, the default) or skip (the email is skipped and the lead goes on)", j.OnContentError)
+	}
+}
+
+// isAddress reports whether s is one bare e-mail address, as the mailer
+// needs it: no display name, no list.
+func isAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == strings.TrimSpace(s) && strings.Contains(a.Address[strings.LastIndexByte(a.Address, '@')+1:], ".")
+}
+
+// few lists names for a message, the first ten of them.
+func few(names []string) string { return fewJoined(names, ", ") }
+
+func fewJoined(names []string, sep string) string {
+	if len(names) <= 10 {
+		return strings.Join(names, sep)
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:10], sep), len(names)-10)
 }
 
 // rules checks the journey-wide rules: entry, re-entry, personas, time
@@ -195,37 +257,70 @@ func (v *validator) rules(j *Journey, stages map[string]bool) {
 			v.errorf(path+".event", "unknown event type %q; known types: %s", e.Event, lead.KnownEventTypeList())
 		}
 		if e.Stage != "" && !stages[e.Stage] {
-			v.errorf(path+".stage", "stage %q is not one of the journey's stages (%s)", e.Stage, strings.Join(stageIDs(j), ", "))
+			v.errorf(path+".stage", "stage %q is not one of the journey's stages (%s)", e.Stage, v.stageList)
 		}
 	}
 	if r := j.Reentry; r != nil && r.After != "" {
 		v.duration("$.reentry.after", "reentry after", r.After)
 	}
+	personaList := few(j.Personas)
 	personas := map[string]bool{}
+	var uniquePersonas []string
 	for i, p := range j.Personas {
 		v.id(fmt.Sprintf("$.personas[%d]", i), "persona", p)
+		if personas[p] {
+			v.errorf(fmt.Sprintf("$.personas[%d]", i), "persona %q is listed twice", p)
+			continue
+		}
 		personas[p] = true
+		uniquePersonas = append(uniquePersonas, p)
 	}
 	for ci, c := range j.Content {
 		if len(c.Variants) == 0 {
 			continue
 		}
 		path := fmt.Sprintf("$.content[%d]", ci)
-		for _, p := range j.Personas {
-			if _, ok := c.Variants[p]; !ok {
-				v.keyErrorf(path, "variants", "content %q has no variant for persona %q, which the journey targets", c.ID, p)
+		// Counted, not searched persona by persona: a file with thousands
+		// of personas and content items must not take their product.
+		have := 0
+		for name := range c.Variants {
+			if personas[name] {
+				have++
+			}
+		}
+		if missing := len(personas) - have; missing > 0 {
+			var first []string
+			for _, p := range uniquePersonas {
+				if _, ok := c.Variants[p]; !ok {
+					first = append(first, fmt.Sprintf("%q", p))
+					if len(first) == 3 {
+						break
+					}
+				}
+			}
+			if missing == 1 {
+				v.keyErrorf(path, "variants", "content %q has no variant for persona %s, which the journey targets", c.ID, first[0])
+			} else {
+				more := ""
+				if missing > len(first) {
+					more = fmt.Sprintf(" and %d more", missing-len(first))
+				}
+				v.keyErrorf(path, "variants", "content %q has no variants for personas %s%s, which the journey targets", c.ID, strings.Join(first, ", "), more)
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(c.Variants)) {
 			vpath := path + ".variants." + name
 			if !personas[name] {
-				v.keyErrorf(path+".variants", name, "content %q has a variant for %q, which is not one of the journey's personas (%s)", c.ID, name, strings.Join(j.Personas, ", "))
+				v.keyErrorf(path+".variants", name, "content %q has a variant for %q, which is not one of the journey's personas (%s)", c.ID, name, personaList)
 			}
 			vr := c.Variants[name]
 			if strings.TrimSpace(vr.Subject) == "" {
 				v.errorf(vpath, "content %q variant %q needs a subject", c.ID, name)
 			}
-			v.template(vpath, Content{ID: c.ID + "/" + name, Subject: vr.Subject, HTML: vr.HTML, Text: vr.Text})
+			if vr.HTML == "" && vr.Text == "" {
+				v.errorf(vpath, "content %q variant %q needs an html or a text body (better both): a variant replaces the subject and both bodies", c.ID, name)
+			}
+			v.content(vpath, c.ID+"/"+name, vr.Subject, vr.Text, vr.HTML)
 		}
 	}
 	if j.TimeZone != "" {
@@ -273,11 +368,11 @@ func quoteAll(ids []string) []string {
 	return out
 }
 
-func (v *validator) step(path string, s Step, j *Journey, stages, content map[string]bool, ref func(path, what, target string)) {
+func (v *validator) step(path string, s Step, stage string, j *Journey, stages, content map[string]bool, ref func(path, what, target string), most score) {
 	kinds := s.kinds()
 	switch len(kinds) {
 	case 0:
-		if !v.unknownAt[path] { // the unknown key is the mistake
+		if !v.shaky[path] { // the unknown key or the bad value is the mistake
 			v.errorf(path, "step %q does nothing; give it one of: %s", s.ID, strings.Join(stepKinds, ", "))
 		}
 	case 1:
@@ -299,11 +394,15 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 		}
 		v.eventTypes(path+".wait_for.events", w.Events)
 		v.duration(path+".wait_for.timeout", "wait_for timeout", w.Timeout)
+		waits := map[lead.EventType]bool{}
+		for _, t := range w.Events {
+			waits[t] = true
+		}
 		for _, t := range slices.Sorted(maps.Keys(w.On)) {
 			switch {
 			case !t.Known():
 				v.keyErrorf(path+".wait_for.on", string(t), "unknown event type %q; known types: %s", t, lead.KnownEventTypeList())
-			case !contains(w.Events, t):
+			case !waits[t]:
 				v.keyErrorf(path+".wait_for.on", string(t), "on %q: the step does not wait for %s; add it to events", t, t)
 			}
 			ref(path+".wait_for.on."+string(t), "on "+string(t), w.On[t])
@@ -316,6 +415,7 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 			v.errorf(path+".branch", "branch has no otherwise: say where a lead goes when no case holds")
 		}
 		ref(path+".branch.otherwise", "otherwise", b.Otherwise)
+		first := map[string]int{}
 		for i, c := range b.Cases {
 			cpath := fmt.Sprintf("%s.branch.cases[%d]", path, i)
 			ref(cpath+".goto", "goto", c.Goto)
@@ -323,6 +423,15 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 				v.errorf(cpath, "branch case needs goto: the step to go to when it holds")
 			}
 			v.condition(cpath+".when", c.When, stages)
+			v.neverHolds(cpath+".when", c.When, stage, most)
+			// Conditions are compared as written; an earlier case with
+			// the same condition takes every lead this one would.
+			key, _ := json.Marshal(c.When)
+			if k, ok := first[string(key)]; ok && !emptyCondition(c.When) {
+				v.errorf(cpath+".when", "this case can never be taken: case %d has the same condition and is checked first", k+1)
+			} else if !ok {
+				first[string(key)] = i
+			}
 		}
 	case s.WaitUntil != nil:
 		w := s.WaitUntil
@@ -330,8 +439,11 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 		case (w.Date == "") == !w.SendWindow:
 			v.errorf(path+".wait_until", "wait_until needs either date (like 2026-12-01) or send_window: true")
 		case w.Date != "":
-			if _, err := ParseDate(w.Date, time.UTC); err != nil {
+			at, err := ParseDate(w.Date, time.UTC)
+			if err != nil {
 				v.errorf(path+".wait_until.date", "%v", err)
+			} else if past(at, w.Date, v.now) {
+				v.errorf(path+".wait_until.date", "wait_until date %s is in the past (it is %s now): every lead would pass this step at once; set a later date, or remove the step", w.Date, v.now.UTC().Format("2006-01-02 15:04 UTC"))
 			}
 		case j.SendWindow == nil:
 			v.errorf(path+".wait_until.send_window", "wait_until send_window, but the journey has no send_window")
@@ -340,8 +452,8 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 		t := s.Task
 		if strings.TrimSpace(t.Title) == "" {
 			v.errorf(path+".task", "task needs a title, like \"Call {{.FirstName}} at {{.Company}}\"")
-		} else if _, err := renderText("task", t.Title, sampleData); err != nil {
-			v.errorf(path+".task.title", "task title: template error: %s", templateMessage(err))
+		} else {
+			v.tryTemplate(part{path: path + ".task.title", what: "task title", src: t.Title})
 		}
 		if t.Assignee != "" {
 			if _, err := mail.ParseAddress(t.Assignee); err != nil {
@@ -372,7 +484,7 @@ func (v *validator) step(path string, s Step, j *Journey, stages, content map[st
 }
 
 func (v *validator) condition(path string, c Condition, stages map[string]bool) {
-	if c.ScoreAtLeast == nil && c.ScoreBelow == nil && len(c.Engaged) == 0 && c.Stage == "" && c.Field == nil {
+	if emptyCondition(c) {
 		v.errorf(path, "condition is empty; use score_at_least, score_below, engaged, stage or field")
 	}
 	v.eventTypes(path+".engaged", c.Engaged)
@@ -483,12 +595,31 @@ func (v *validator) fit(rules []scoring.FitRule) {
 				v.errorf(path+".range", "range min %v is not below max %v", lo, hi)
 				continue
 			}
-			for _, other := range ranges[f.Field] {
-				if lo < other.max && other.min < hi {
-					v.errorf(path+".range", "range overlaps the %s range of fit rule %d: a lead would score both", f.Field, other.i+1)
+			ranges[f.Field] = append(ranges[f.Field], span{i, lo, hi})
+		}
+	}
+	// Overlaps are found by a sweep in order of min, not by comparing
+	// every pair: a file can hold thousands of ranges. Each overlap is
+	// reported on the later rule of the two, and each rule once.
+	reported := map[int]bool{}
+	for _, field := range slices.Sorted(maps.Keys(ranges)) {
+		spans := ranges[field]
+		sort.SliceStable(spans, func(a, b int) bool { return spans[a].min < spans[b].min })
+		widest := spans[0]
+		for _, s := range spans[1:] {
+			if s.min < widest.max {
+				later, earlier := s, widest
+				if later.i < earlier.i {
+					later, earlier = earlier, later
+				}
+				if !reported[later.i] {
+					reported[later.i] = true
+					v.errorf(fmt.Sprintf("$.scoring.fit[%d].range", later.i), "range overlaps the %s range of fit rule %d: a lead would score both", field, earlier.i+1)
 				}
 			}
-			ranges[f.Field] = append(ranges[f.Field], span{i, lo, hi})
+			if s.max > widest.max {
+				widest = s
+			}
 		}
 	}
 }
@@ -506,76 +637,122 @@ func (v *validator) grades(path string, gs []scoring.Grade) {
 	}
 }
 
+// score is the most points a lead can reach. It is bounded only when
+// nothing can add points again and again: no event or combo gives points
+// (events repeat) and no adjust_score step adds any (steps can loop).
+type score struct {
+	bounded bool
+	max     int
+	// fit is the most fit points: each field's positive rules in full,
+	// since rules on one field can all match (contains).
+	fit int
+}
+
+func maxScore(j *Journey) score {
+	m := j.Scoring
+	s := score{bounded: true}
+	for _, r := range m.Events {
+		if r.Points > 0 || slices.ContainsFunc(r.Properties, func(p scoring.PropertyRule) bool { return p.Points > 0 }) {
+			s.bounded = false
+		}
+	}
+	for _, c := range m.Combos {
+		if c.Points > 0 {
+			s.bounded = false
+		}
+	}
+	for _, st := range j.Stages {
+		for _, step := range st.Steps {
+			if step.AdjustScore != nil && *step.AdjustScore > 0 {
+				s.bounded = false
+			}
+		}
+	}
+	best := map[string]int{}
+	for _, f := range m.Fit {
+		if f.Points > 0 {
+			best[f.Field] = min(best[f.Field]+f.Points, math.MaxInt32)
+		}
+	}
+	for _, p := range best {
+		s.fit = min(s.fit+p, math.MaxInt32)
+	}
+	s.max = s.fit
+	return s
+}
+
 // reachable checks thresholds against what the model can give at most:
 // a threshold no lead can reach is a journey that never hands off.
 func (v *validator) reachable(j *Journey) {
 	m := j.Scoring
+	most := maxScore(j)
 	behaviour := false
 	for _, r := range m.Events {
 		if r.Points > 0 || slices.ContainsFunc(r.Properties, func(p scoring.PropertyRule) bool { return p.Points > 0 }) {
 			behaviour = true
 		}
 	}
-	maxFit := 0
-	best := map[string]int{}
-	for _, f := range m.Fit {
-		// Rules on one field can all match (contains) — count each field's
-		// positive rules in full, which is the most a lead could get.
-		if f.Points > 0 {
-			best[f.Field] += f.Points
-		}
-	}
-	for _, p := range best {
-		maxFit += p
-	}
 	h := j.Handoff
-	if h.MinScore > 0 && !behaviour && maxFit < h.MinScore {
-		v.errorf("$.handoff.min_score", "no lead can reach %d: the model gives at most %d fit points and no behaviour points", h.MinScore, maxFit)
+	if h.MinScore > 0 && most.bounded && most.max < h.MinScore {
+		v.errorf("$.handoff.min_score", "no lead can reach %d: the model gives at most %d fit points and no behaviour points", h.MinScore, most.max)
 	}
-	if h.FitAtLeast != nil && *h.FitAtLeast > maxFit {
-		v.errorf("$.handoff.fit_at_least", "no lead can reach fit %d: the fit rules give at most %d", *h.FitAtLeast, maxFit)
+	if h.FitAtLeast != nil && *h.FitAtLeast > most.fit {
+		v.errorf("$.handoff.fit_at_least", "no lead can reach fit %d: the fit rules give at most %d", *h.FitAtLeast, most.fit)
 	}
 	if h.BehaviourAtLeast != nil && *h.BehaviourAtLeast > 0 && !behaviour {
 		v.errorf("$.handoff.behaviour_at_least", "no lead can reach behaviour %d: no event gives points", *h.BehaviourAtLeast)
 	}
 	if g := m.Grades; g != nil {
 		for i, gr := range g.Fit {
-			if gr.AtLeast > maxFit {
-				v.errorf(fmt.Sprintf("$.scoring.grades.fit[%d].at_least", i), "no lead can reach fit grade %s (%d): the fit rules give at most %d", gr.Name, gr.AtLeast, maxFit)
+			if gr.AtLeast > most.fit {
+				v.errorf(fmt.Sprintf("$.scoring.grades.fit[%d].at_least", i), "no lead can reach fit grade %s (%d): the fit rules give at most %d", gr.Name, gr.AtLeast, most.fit)
 			}
 		}
 	}
 }
 
-// template parses and trial-renders each of a content item's templates with
-// sample data, so a template that does not parse or names a field leads do
-// not have fails now, at its line, rather than at the first send.
-func (v *validator) template(path string, c Content) {
-	sample := sampleData
-	for _, part := range []struct {
-		key  string
-		item Content
-	}{
-		{"subject", Content{ID: c.ID, Subject: c.Subject}},
-		{"html", Content{ID: c.ID, HTML: c.HTML}},
-		{"text", Content{ID: c.ID, Text: c.Text}},
-	} {
-		if _, err := part.item.Render(sample); err != nil {
-			v.errorf(path+"."+part.key, "content %q %s: template error: %s (templates can use .FirstName, .LastName, .Email, .Company, .Title, .Fields and .UnsubscribeURL)", c.ID, part.key, templateMessage(err))
-		}
+// neverHolds reports a branch condition no lead can meet, which is a
+// branch that is not one.
+func (v *validator) neverHolds(path string, c Condition, stage string, most score) {
+	switch {
+	case c.ScoreAtLeast != nil && c.ScoreBelow != nil && *c.ScoreAtLeast >= *c.ScoreBelow:
+		v.errorf(path, "this case can never hold: no score is at least %d and below %d; did you mean score_at_least %d and score_below %d?", *c.ScoreAtLeast, *c.ScoreBelow, *c.ScoreBelow, *c.ScoreAtLeast)
+	case c.ScoreAtLeast != nil && most.bounded && *c.ScoreAtLeast > most.max:
+		v.errorf(path+".score_at_least", "this case can never hold: no lead can reach %d, since the model gives at most %d fit points and nothing adds points (no event, combo or adjust_score step)", *c.ScoreAtLeast, most.max)
+	}
+	if c.Stage != "" && c.Stage != stage && v.stageKnown(c.Stage) {
+		v.errorf(path+".stage", "this case can never hold: a lead at this step is in the %s stage (entering a step puts the lead in the step's stage), never in %s", stage, c.Stage)
 	}
 }
 
-// sampleData is what templates are trial-rendered with.
-var sampleData = TemplateData{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", Company: "Analytical Engines", Title: "CTO", Fields: map[string]string{}, UnsubscribeURL: "https://example.com/u/x"}
+func (v *validator) stageKnown(id string) bool { return v.stages[id] }
 
-func contains(xs []lead.EventType, t lead.EventType) bool {
-	for _, x := range xs {
-		if x == t {
-			return true
-		}
+func emptyCondition(c Condition) bool {
+	return c.ScoreAtLeast == nil && c.ScoreBelow == nil && len(c.Engaged) == 0 && c.Stage == "" && c.Field == nil
+}
+
+// past reports whether a wait_until date is behind now for every lead. A
+// date alone is midnight in the lead's zone, which has passed everywhere
+// by noon UTC that day (UTC-12 is the last zone to reach it).
+func past(at time.Time, written string, now time.Time) bool {
+	if now.IsZero() {
+		return false
 	}
-	return false
+	if len(written) == len("2006-01-02") {
+		at = at.Add(12 * time.Hour)
+	}
+	return !now.Before(at)
+}
+
+// content trial-renders a content item's (or a variant's) templates: a
+// template that does not parse, names a field leads do not have, or fails
+// on a lead's data fails now, at its line, rather than at a send; and a
+// body without the unsubscribe link is not sent at all.
+func (v *validator) content(path, id, subject, text, html string) {
+	what := func(part string) string { return fmt.Sprintf("content %q %s", id, part) }
+	v.tryTemplate(part{path: path + ".subject", what: what("subject"), src: subject})
+	v.tryTemplate(part{path: path + ".text", what: what("text"), src: text, body: true})
+	v.tryTemplate(part{path: path + ".html", what: what("html"), src: html, html: true, body: true})
 }
 
 func stageIDs(j *Journey) []string {

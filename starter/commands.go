@@ -74,11 +74,16 @@ func runPublish(ctx context.Context, env *environment, args []string) error {
 	}
 	var all []loaded
 	var problems []string
+	// The real clock: a wait_until date already past is a mistake now.
+	opts := journeys.Options{Now: time.Now()}
 	for _, path := range args {
-		j, src, err := journeys.LoadFile(path)
+		j, src, warnings, err := journeys.CheckFile(path, opts)
 		if err != nil {
-			problems = append(problems, err.Error())
+			problems = append(problems, inFileOrder(err, warnings))
 			continue
+		}
+		if len(warnings) > 0 {
+			fmt.Fprintln(env.stdout, warnings)
 		}
 		all = append(all, loaded{j, src})
 	}
@@ -344,11 +349,13 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 		return errors.New("name at least one journey file")
 	}
 	loaded := map[string]*journeys.Journey{}
-	bad := 0
+	bad, warned := 0, 0
+	opts := journeys.Options{Now: time.Now()}
 	for _, path := range args {
-		j, _, err := journeys.LoadFile(path)
+		j, _, warnings, err := journeys.CheckFile(path, opts)
+		warned += len(warnings)
 		if err != nil {
-			fmt.Fprintln(env.stdout, err)
+			fmt.Fprintln(env.stdout, inFileOrder(err, warnings))
 			var ps journeys.Problems
 			if errors.As(err, &ps) {
 				bad += len(ps)
@@ -358,7 +365,13 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 			continue
 		}
 		loaded[j.ID] = j
-		fmt.Fprintf(env.stdout, "%s: ok (journey %s, %d stages, %d steps, %d content items)\n", path, j.ID, len(j.Stages), len(j.Steps()), len(j.Content))
+		note := ""
+		if len(warnings) > 0 {
+			// Warnings are worth a look but do not fail the file.
+			fmt.Fprintln(env.stdout, warnings)
+			note = fmt.Sprintf(", %d warning(s)", len(warnings))
+		}
+		fmt.Fprintf(env.stdout, "%s: ok (journey %s, %d stages, %d steps, %d content items%s)\n", path, j.ID, len(j.Stages), len(j.Steps()), len(j.Content), note)
 	}
 	for _, j := range loaded {
 		if j.Recycle == nil || j.Recycle.Journey == "" {
@@ -370,10 +383,25 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 			bad++
 		}
 	}
-	if bad > 0 {
+	switch {
+	case bad > 0 && warned > 0:
+		return fmt.Errorf("%d problem(s) and %d warning(s)", bad, warned)
+	case bad > 0:
 		return fmt.Errorf("%d problem(s)", bad)
 	}
 	return nil
+}
+
+// inFileOrder lists a file's errors and warnings together, by position.
+func inFileOrder(err error, warnings journeys.Problems) string {
+	var ps journeys.Problems
+	if errors.As(err, &ps) {
+		return journeys.Merge(ps, warnings).Error()
+	}
+	if len(warnings) == 0 {
+		return err.Error()
+	}
+	return err.Error() + "\n" + warnings.Error()
 }
 
 func runJourneys(ctx context.Context, env *environment, args []string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,6 +134,39 @@ func TestOfflineCommands(t *testing.T) {
 	out, err = run("validate", "../journeys/testdata/ten-mistakes.yaml")
 	require.EqualError(t, err, "10 problem(s)")
 	require.Contains(t, out, `ten-mistakes.yaml:17:9: unknown key "wiat"; did you mean "wait"?`)
+
+	// Errors and warnings together, in file order; the warnings alone
+	// would not fail the file. (The wait_until date in it is judged by the
+	// real clock here, so its line is not asserted.)
+	out, err = run("validate", "../journeys/testdata/many-mistakes.yaml")
+	require.ErrorContains(t, err, "problem(s)")
+	require.Contains(t, out, `many-mistakes.yaml:13:14: min_score: expected a whole number, got 90.5
+../journeys/testdata/many-mistakes.yaml:14:16: sales_email "sales team" is not an e-mail address`)
+	require.Contains(t, out, `many-mistakes.yaml:40:15: warning: content "demo-offer" is for the evaluation stage, but this step sends it in the interest stage`)
+	require.NotContains(t, out, "cannot unmarshal")
+
+	// Warnings alone do not fail a file.
+	warned := filepath.Join(t.TempDir(), "warned.yaml")
+	require.NoError(t, os.WriteFile(warned, []byte(`id: warned
+name: Warned
+description: 017
+scoring:
+  mql: 10
+  events:
+    email_click: {points: 5, axis: interest}
+handoff:
+  min_score: 20
+stages:
+  - id: interest
+    steps:
+      - {id: hello, send: hello}
+content:
+  - {id: hello, stage: interest, subject: Hi, text: "Hello {{.UnsubscribeURL}}"}
+`), 0o644))
+	out, err = run("validate", warned)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "warned.yaml:3:14: warning: description: 017 is read as 15")
+	require.Contains(t, out, "warned.yaml: ok (journey warned, 1 stages, 1 steps, 1 content items, 1 warning(s))")
 
 	out, err = run("diagram", "-markdown", "../journeys/b2b-nurture.yaml")
 	require.NoError(t, err, out)

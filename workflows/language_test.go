@@ -21,9 +21,9 @@ scoring:
 handoff:
   min_score: 100
 content:
-  - {id: a, stage: one, subject: A, text: a}
-  - {id: b, stage: one, subject: B, text: b}
-  - {id: c, stage: one, subject: C, text: c}
+  - {id: a, stage: one, subject: A, text: "a {{.UnsubscribeURL}}"}
+  - {id: b, stage: one, subject: B, text: "b {{.UnsubscribeURL}}"}
+  - {id: c, stage: one, subject: C, text: "c {{.UnsubscribeURL}}"}
 `
 
 func withJourneys(t *testing.T, srcs ...string) func(*setupOptions) {
@@ -191,7 +191,7 @@ name: Second
 scoring: {mql: 10, events: {email_click: {points: 1, axis: interest}}}
 handoff: {min_score: 100}
 content:
-  - {id: z, stage: later, subject: Z, text: z}
+  - {id: z, stage: later, subject: Z, text: "z {{.UnsubscribeURL}}"}
 stages:
   - id: early
     steps:
@@ -233,7 +233,7 @@ handoff:
   fit_at_least: 10
   require: [bant_authority]
 content:
-  - {id: a, stage: one, subject: A, text: a}
+  - {id: a, stage: one, subject: A, text: "a {{.UnsubscribeURL}}"}
 stages:
   - id: one
     steps:
@@ -275,7 +275,7 @@ scoring:
 handoff:
   min_score: 100
 content:
-  - {id: a, stage: one, subject: A, text: a}
+  - {id: a, stage: one, subject: A, text: "a {{.UnsubscribeURL}}"}
 stages:
   - id: one
     steps:

@@ -35,6 +35,7 @@ var (
 	durationType  = reflect.TypeOf(journeys.Duration(""))
 	eventTypeType = reflect.TypeOf(lead.EventType(""))
 	axisType      = reflect.TypeOf(scoring.Axis(""))
+	policyType    = reflect.TypeOf(journeys.ContentErrorPolicy(""))
 )
 
 // scoringComments describe the scoring package's types, whose source is not
@@ -108,6 +109,15 @@ func Generate() ([]byte, error) {
 			"the lead is getting ready to buy; intent rules carry more points",
 		}},
 	}
+	defs["ContentErrorPolicy"] = &jsonschema.Schema{
+		Type:        "string",
+		Enum:        []any{string(journeys.ContentErrorExit), string(journeys.ContentErrorSkip)},
+		Description: "What happens to a lead whose email cannot be rendered for it.",
+		Extras: map[string]any{"enumDescriptions": []any{
+			"the lead leaves the journey, counted as content_error (the default)",
+			"the email is skipped and the lead goes on",
+		}},
+	}
 
 	if err := restrictEventKeys(s, reflect.TypeOf(journeys.Journey{}), map[reflect.Type]bool{}); err != nil {
 		return nil, fmt.Errorf("journey schema: %w", err)
@@ -162,6 +172,8 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{Ref: "#/$defs/EventType"}
 	case axisType:
 		return &jsonschema.Schema{Ref: "#/$defs/Axis"}
+	case policyType:
+		return &jsonschema.Schema{Ref: "#/$defs/ContentErrorPolicy"}
 	}
 	return nil
 }
