@@ -315,3 +315,13 @@ func TestJourneyWideValues(t *testing.T) {
 	_, err = journeys.Parse("v.yaml", []byte(strings.Replace(valid, "  min_score: 20", "  min_score: 20\n  sales_email: sales@example.com", 1)))
 	require.NoError(t, err)
 }
+
+// TestRenderingForASendIsBounded: a template published before validation
+// bounded what it writes fails to render for sending, rather than build a
+// message of any size.
+func TestRenderingForASendIsBounded(t *testing.T) {
+	t.Parallel()
+	c := journeys.Content{ID: "huge", Subject: "Hi", Text: `{{printf "%02000000d" 1}}`}
+	_, err := c.Render(journeys.TemplateData{})
+	require.ErrorContains(t, err, "writes too much")
+}

@@ -56,19 +56,26 @@ func (c Content) Render(data TemplateData) (Rendered, error) {
 		if err != nil {
 			return r, fmt.Errorf("content %q html: %w", c.ID, err)
 		}
-		if r.HTML, err = t.execute(data, -1); err != nil {
+		if r.HTML, err = t.execute(data, maxSent); err != nil {
 			return r, fmt.Errorf("content %q html: %w", c.ID, err)
 		}
 	}
 	return r, nil
 }
 
+// maxSent bounds each part of an email rendered for sending. Validation
+// trial-renders within maxRendered; a lead's own data (up to the profile
+// limits of package lead) may add some, but a version published before
+// the template limits existed must not build a message no server takes:
+// past this, the send is a content error.
+const maxSent = 1 << 20
+
 func renderText(name, src string, data TemplateData) (string, error) {
 	t, err := parseTemplate(name, src, false)
 	if err != nil {
 		return "", fmt.Errorf("content %s: %w", name, err)
 	}
-	out, err := t.execute(data, -1)
+	out, err := t.execute(data, maxSent)
 	if err != nil {
 		return "", fmt.Errorf("content %s: %w", name, err)
 	}
