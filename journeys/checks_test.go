@@ -240,6 +240,9 @@ stages:
 	// An event that gives points, or a step that adds some, lifts the ceiling.
 	_, err := journeys.Parse("j.yaml", []byte(strings.Replace(src, "points: 0,", "points: 1,", 1)))
 	require.NotContains(t, err.Error(), "no lead can reach 31")
+	// A set_stage in the branch's stage can put a lead in the other one.
+	_, err = journeys.Parse("j.yaml", []byte(strings.Replace(src, "      - id: check\n", "      - {id: promote, set_stage: later}\n      - id: check\n", 1)))
+	require.NotContains(t, err.Error(), "in the interest stage")
 }
 
 func TestWarningsDoNotStopAJourney(t *testing.T) {

@@ -43,6 +43,9 @@ type validator struct {
 	// stageList is the journey's stages, for messages.
 	stageList string
 	stages    map[string]bool
+	// setsStage holds, per stage, the stages its set_stage steps move a
+	// lead to: a set_stage holds until the lead enters another stage's step.
+	setsStage map[string]map[string]bool
 	// trialOutput is what trial renders wrote so far; past maxTrialOutput
 	// the rest are not tried (trialsStopped).
 	trialOutput   int
@@ -125,6 +128,17 @@ func (v *validator) journey(j *Journey) {
 	v.stageList = few(stageIDs(j))
 	stages := map[string]bool{}
 	v.stages = stages
+	v.setsStage = map[string]map[string]bool{}
+	for _, st := range j.Stages {
+		for _, s := range st.Steps {
+			if s.SetStage != "" {
+				if v.setsStage[st.ID] == nil {
+					v.setsStage[st.ID] = map[string]bool{}
+				}
+				v.setsStage[st.ID][s.SetStage] = true
+			}
+		}
+	}
 	steps := map[string]bool{}
 	for si, st := range j.Stages {
 		path := fmt.Sprintf("$.stages[%d]", si)
@@ -720,8 +734,8 @@ func (v *validator) neverHolds(path string, c Condition, stage string, most scor
 	case c.ScoreAtLeast != nil && most.bounded && *c.ScoreAtLeast > most.max:
 		v.errorf(path+".score_at_least", "this case can never hold: no lead can reach %d, since the model gives at most %d fit points and nothing adds points (no event, combo or adjust_score step)", *c.ScoreAtLeast, most.max)
 	}
-	if c.Stage != "" && c.Stage != stage && v.stageKnown(c.Stage) {
-		v.errorf(path+".stage", "this case can never hold: a lead at this step is in the %s stage (entering a step puts the lead in the step's stage), never in %s", stage, c.Stage)
+	if c.Stage != "" && c.Stage != stage && v.stageKnown(c.Stage) && !v.setsStage[stage][c.Stage] {
+		v.errorf(path+".stage", "this case can never hold: a lead at this step is in the %s stage, never in %s (entering a step puts the lead in its stage, and no set_stage in %s says %s)", stage, c.Stage, stage, c.Stage)
 	}
 }
 
