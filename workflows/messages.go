@@ -320,7 +320,8 @@ func (r *run) recycle() error {
 func (r *run) taskOutcome(m outcomeMsg) {
 	o := m.o
 	if err := r.checkOutcomeNow(o); err != nil {
-		r.log.Warn("ignoring a task outcome", "task", o.TaskID, "outcome", o.Outcome, "why", err)
+		// Logged without the reason, which names the lead by address.
+		r.log.Warn("ignoring a task outcome that no longer fits", "task", o.TaskID, "outcome", o.Outcome, "open", r.st.TaskID)
 		m.ans.give(err)
 		return
 	}
