@@ -166,7 +166,10 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	// The lead's persona picks the content's variant, at send time, so a
 	// persona learned during the journey counts.
 	item = item.ForPersona(req.Lead.Fields["persona"])
-	unsubscribe := a.Links.UnsubscribeURL(req.Lead.ID, req.Lead.Email)
+	unsubscribe, err := a.Links.UnsubscribeURL(req.Lead.ID)
+	if err != nil {
+		return SendResult{}, err
+	}
 	body, err := item.Render(journeys.DataFor(req.Lead, unsubscribe))
 	if err != nil {
 		a.log(ctx).Error("content cannot be rendered for this lead; nothing sent", "lead", req.Lead.ID, "content", item.ID, "error", err)

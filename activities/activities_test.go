@@ -53,7 +53,7 @@ func setup(t *testing.T) (*activities.Activities, *testBundle) {
 	require.NoError(t, p.Normalize())
 	require.NoError(t, store.UpsertLead(ctx, pool, p))
 
-	signer := links.Signer{Secret: []byte("test-secret"), BaseURL: "https://hooks.acme.test"}
+	signer := links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte("test-secret-0123456789abcdef012345")}}, BaseURL: "https://hooks.acme.test"}
 	a := &activities.Activities{DB: pool, Mail: sender, Links: signer, SalesEmail: "sales@acme.test", Log: slog.New(slog.DiscardHandler)}
 	return a, &testBundle{sink: sink, lead: p, journey: activities.JourneyRef{ID: j.ID, Version: pub.Version}, signer: signer}
 }
@@ -188,10 +188,9 @@ func TestSentMailHasTheHeadersReceiversNeed(t *testing.T) {
 	unsub := m.Header.Get("List-Unsubscribe")
 	require.True(t, strings.HasPrefix(unsub, "<https://hooks.acme.test/unsubscribe/"), unsub)
 	token := strings.TrimSuffix(strings.TrimPrefix(unsub, "<https://hooks.acme.test/unsubscribe/"), ">")
-	leadID, addr, err := b.signer.Verify("unsubscribe", token)
+	claims, err := b.signer.Parse(links.Unsubscribe, token)
 	require.NoError(t, err)
-	require.Equal(t, b.lead.ID, leadID)
-	require.Equal(t, b.lead.Email, addr)
+	require.Equal(t, b.lead.ID, claims.LeadID)
 	require.Equal(t, "Ada, the 2026 B2B pipeline benchmark is here", msgs[0].Subject)
 	require.Equal(t, "benchmark-report", m.Header.Get("X-Nurture-Content"))
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
@@ -28,8 +29,26 @@ type Config struct {
 	SMTP              email.Config
 	SalesEmail        string
 	PublicURL         string
-	LinkSecret        string
-	LogLevel          string
+	// LinkSecret is one secret, or "id=secret,id2=secret2" for rotation
+	// (the first signs, all verify); see package links.
+	LinkSecret string
+	LogLevel   string
+	// EmailProvider adds a provider's metadata headers to outgoing mail so
+	// its event webhook ties events to our sends: "" or "sendgrid".
+	EmailProvider string
+	// Tracking rewrites links to tracked click links and adds an open
+	// pixel: "on" or "off".
+	Tracking string
+
+	// The receiver's settings.
+	ListenAddr string
+	// WebhookSecrets sign requests from machines (websites, forms, the
+	// CRM): comma-separated, all accepted, for rotation.
+	WebhookSecrets string
+	// SendGridKey is the public key of SendGrid's signed event webhook.
+	SendGridKey    string
+	DefaultJourney string
+	MaxBodyBytes   int64
 }
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -61,8 +80,30 @@ func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
 	str(&c.SMTP.From, "mail-from", "MAIL_FROM", "Nurture Demo <marketing@nurture.test>", "sender of journey emails")
 	str(&c.SalesEmail, "sales-email", "SALES_EMAIL", "sales@nurture.test", "where hand-offs are mailed")
 	str(&c.PublicURL, "public-url", "PUBLIC_URL", "http://127.0.0.1:8088", "public base URL of the webhook receiver, used in unsubscribe links")
-	str(&c.LinkSecret, "link-secret", "LINK_SECRET", secretFile(getenv, "LINK_SECRET_FILE"), "secret that signs unsubscribe links (or $LINK_SECRET_FILE)")
+	str(&c.LinkSecret, "link-secret", "LINK_SECRET", secretFile(getenv, "LINK_SECRET_FILE"), "secret (32+ bytes) that signs the links in emails, or id=secret,id2=secret2 to rotate (or $LINK_SECRET_FILE)")
 	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+	str(&c.EmailProvider, "email-provider", "EMAIL_PROVIDER", "", "the SMTP relay's provider, for its event webhook: empty or sendgrid")
+	str(&c.Tracking, "tracking", "TRACKING", "on", "track clicks and opens: on or off")
+	str(&c.ListenAddr, "listen", "LISTEN_ADDR", ":8088", "where the receiver listens (host:port)")
+	str(&c.WebhookSecrets, "webhook-secrets", "WEBHOOK_SECRETS", secretFile(getenv, "WEBHOOK_SECRETS_FILE"), "secrets (32+ bytes, comma-separated) that sign machine requests to the receiver (or $WEBHOOK_SECRETS_FILE)")
+	str(&c.SendGridKey, "sendgrid-key", "SENDGRID_WEBHOOK_PUBLIC_KEY", secretFile(getenv, "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE"), "public key of SendGrid's signed event webhook (base64), empty to refuse its events")
+	str(&c.DefaultJourney, "default-journey", "DEFAULT_JOURNEY", "b2b-nurture", "journey for leads a form or an event enrols when no entry rule names another")
+	maxBody := int64(1 << 20)
+	if v := getenv("MAX_BODY_BYTES"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			maxBody = n
+		}
+	}
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", maxBody, "largest request body the receiver reads ($MAX_BODY_BYTES)")
+}
+
+// Signer is the link signer the settings describe.
+func (c *Config) Signer() (links.Signer, error) {
+	keys, err := links.ParseKeys(c.LinkSecret)
+	if err != nil {
+		return links.Signer{}, fmt.Errorf("LINK_SECRET: %w", err)
+	}
+	return links.Signer{Keys: keys, BaseURL: c.PublicURL}, nil
 }
 
 func secretFile(getenv Getenv, env string) string {
@@ -81,7 +122,7 @@ func secretFile(getenv Getenv, env string) string {
 // Check says what is wrong with the settings, all at once.
 func (c *Config) Check(getenv Getenv) error {
 	var problems []string
-	for _, env := range []string{"SMTP_PASSWORD_FILE", "LINK_SECRET_FILE"} {
+	for _, env := range []string{"SMTP_PASSWORD_FILE", "LINK_SECRET_FILE", "WEBHOOK_SECRETS_FILE", "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE"} {
 		if p := getenv(env); p != "" {
 			if _, err := os.ReadFile(p); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", env, err))
@@ -90,6 +131,16 @@ func (c *Config) Check(getenv Getenv) error {
 	}
 	if c.LinkSecret == "" {
 		problems = append(problems, "LINK_SECRET is empty: unsubscribe links must be signed (set it, or LINK_SECRET_FILE)")
+	} else if _, err := links.ParseKeys(c.LinkSecret); err != nil {
+		problems = append(problems, "LINK_SECRET: "+err.Error())
+	}
+	switch c.EmailProvider {
+	case "", "sendgrid":
+	default:
+		problems = append(problems, fmt.Sprintf("EMAIL_PROVIDER %q: leave it empty or use sendgrid", c.EmailProvider))
+	}
+	if c.Tracking != "on" && c.Tracking != "off" {
+		problems = append(problems, fmt.Sprintf("TRACKING %q: use on or off", c.Tracking))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		problems = append(problems, err.Error())

@@ -17,7 +17,7 @@ func env(m map[string]string) config.Getenv { return func(k string) string { ret
 func TestEnvironmentWithFlagOverrides(t *testing.T) {
 	t.Parallel()
 	secret := filepath.Join(t.TempDir(), "secret")
-	require.NoError(t, os.WriteFile(secret, []byte("from-file\n"), 0o600))
+	require.NoError(t, os.WriteFile(secret, []byte("from-file-0123456789abcdef0123456789\n"), 0o600))
 	getenv := env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "SMTP_PORT": "2525", "LINK_SECRET_FILE": secret})
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	var c config.Config
@@ -26,14 +26,14 @@ func TestEnvironmentWithFlagOverrides(t *testing.T) {
 	require.Equal(t, "temporal:7233", c.TemporalAddress, "from the environment")
 	require.Equal(t, 2525, c.SMTP.Port)
 	require.Equal(t, "mail.acme.test", c.SMTP.Host, "a flag overrides")
-	require.Equal(t, "from-file", c.LinkSecret, "secrets can come from files")
+	require.Equal(t, "from-file-0123456789abcdef0123456789", c.LinkSecret, "secrets can come from files")
 	require.Equal(t, "nurture", c.TaskQueue, "defaults")
 	require.NoError(t, c.Check(getenv))
 }
 
 func TestCheckSaysEverythingThatIsWrong(t *testing.T) {
 	t.Parallel()
-	getenv := env(map[string]string{"LINK_SECRET_FILE": "/no/such/file", "LOG_LEVEL": "loud"})
+	getenv := env(map[string]string{"LINK_SECRET_FILE": "/no/such/file", "LOG_LEVEL": "loud", "EMAIL_PROVIDER": "postmark"})
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var c config.Config
@@ -43,4 +43,10 @@ func TestCheckSaysEverythingThatIsWrong(t *testing.T) {
 	require.ErrorContains(t, err, "LINK_SECRET_FILE: open /no/such/file")
 	require.ErrorContains(t, err, "LINK_SECRET is empty")
 	require.ErrorContains(t, err, `LOG_LEVEL "loud"`)
+	require.ErrorContains(t, err, `EMAIL_PROVIDER "postmark"`)
+
+	short := env(map[string]string{"LINK_SECRET": "change-me"})
+	var d config.Config
+	d.Register(flag.NewFlagSet("y", flag.ContinueOnError), short)
+	require.ErrorContains(t, d.Check(short), "LINK_SECRET: link secret \"1\" is 9 bytes; at least 32 are needed")
 }

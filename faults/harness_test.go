@@ -232,7 +232,7 @@ func (h *harness) startWorker() {
 	w := worker.New(h.client, h.queue, worker.Options{WorkerStopTimeout: 5 * time.Second})
 	workflows.Register(w)
 	activities.Register(w, &activities.Activities{DB: pool, Mail: mail, SalesEmail: "sales@acme.test", Log: quietLogger(),
-		Links: links.Signer{Secret: []byte("secret"), BaseURL: "https://hooks.acme.test"}})
+		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	h.workers = append(h.workers, w)
@@ -250,7 +250,7 @@ func (h *harness) startWorkerProcess() *workerProcess {
 		"DATABASE_URL="+storetest.URLFor(t, h.pgProxy.Addr, h.schema),
 		"SMTP_HOST="+host, "SMTP_PORT="+strconv.Itoa(port), "SMTP_TLS=none",
 		"MAIL_FROM=Acme <marketing@acme.test>", "SALES_EMAIL=sales@acme.test",
-		"LINK_SECRET=secret", "PUBLIC_URL=https://hooks.acme.test", "LOG_LEVEL=error")
+		"LINK_SECRET="+testLinkSecret, "PUBLIC_URL=https://hooks.acme.test", "LOG_LEVEL=error")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())
 	p := &workerProcess{cmd: cmd}
@@ -502,3 +502,6 @@ func promise(t *testing.T, f figures) {
 	require.Zero(t, f.failed, "failed workflows")
 	require.Zero(t, f.mismatches, "leads whose stored state disagrees with their workflow")
 }
+
+// testLinkSecret signs the links in test emails (32 bytes at least).
+const testLinkSecret = "test-link-secret-0123456789abcdef"

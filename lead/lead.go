@@ -44,6 +44,9 @@ type Profile struct {
 	TimeZone string `json:"time_zone,omitempty"`
 	// Source is where the lead came from (form, webinar, import, ...).
 	Source string `json:"source,omitempty"`
+	// ExternalID is the lead's ID in the CRM, when it has one; events and
+	// verdicts from the CRM may name the lead by it.
+	ExternalID string `json:"external_id,omitempty"`
 	// Fields holds the rest of the profile: department, role, revenue,
 	// employees, country, industry, BANT answers, persona.
 	Fields map[string]string `json:"fields,omitempty"`
@@ -94,6 +97,7 @@ func (p *Profile) Normalize() error {
 	}
 	for _, f := range []struct{ name, value string }{
 		{"first_name", p.FirstName}, {"last_name", p.LastName}, {"company", p.Company}, {"title", p.Title}, {"source", p.Source},
+		{"external_id", p.ExternalID},
 	} {
 		if err := checkText(f.name, f.value, MaxText); err != nil {
 			errs = append(errs, err)
@@ -162,6 +166,8 @@ func (p Profile) Field(name string) string {
 		return p.TimeZone
 	case "source":
 		return p.Source
+	case "external_id":
+		return p.ExternalID
 	}
 	return p.Fields[name]
 }

@@ -28,7 +28,7 @@ func startSystemForCLI(t *testing.T, ctx context.Context, vars ...string) (*syst
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
 	s := startSystemOn(t, db, "", 1)
-	env := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(), "LINK_SECRET": "x",
+	env := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(), "LINK_SECRET": testLinkSecret,
 		"SMTP_HOST": s.sink.Host(), "SMTP_PORT": strconv.Itoa(s.sink.Port()), "SMTP_TLS": "none"}
 	for i := 0; i+1 < len(vars); i += 2 {
 		env[vars[i]] = vars[i+1]

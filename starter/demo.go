@@ -26,7 +26,6 @@ import (
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
@@ -174,8 +173,11 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	defer mail.Close()
 	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
 	workflows.Register(w)
-	activities.Register(w, &activities.Activities{DB: db, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log,
-		Links: links.Signer{Secret: []byte(cfg.LinkSecret), BaseURL: cfg.PublicURL}})
+	signer, err := cfg.Signer()
+	if err != nil {
+		return err
+	}
+	activities.Register(w, &activities.Activities{DB: db, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

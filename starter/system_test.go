@@ -81,7 +81,7 @@ func (s *system) startTemporal(t testing.TB, dbFile string) {
 	s.worker = worker.New(s.client, t.Name(), worker.Options{WorkerStopTimeout: 10 * time.Second})
 	workflows.Register(s.worker)
 	activities.Register(s.worker, &activities.Activities{DB: s.db, Mail: mail, SalesEmail: "sales@acme.test", Log: testLogger(),
-		Links: links.Signer{Secret: []byte("secret"), BaseURL: "https://hooks.acme.test"}})
+		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}})
 	require.NoError(t, s.worker.Start())
 	if s.intake != nil {
 		s.intake.Temporal = s.client
@@ -306,3 +306,6 @@ func TestDemoSaysWhenPostgresIsDown(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrUnreachable)
 	require.Contains(t, store.Hint(err), "start one")
 }
+
+// testLinkSecret signs the links in test emails (32 bytes at least).
+const testLinkSecret = "test-link-secret-0123456789abcdef"

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nurture-dev/nurture/lead"
 )
@@ -32,4 +33,43 @@ func CountEvents(ctx context.Context, db DB, leadID string) (int, error) {
 		return 0, fmt.Errorf("count events of lead %s: %w", leadID, err)
 	}
 	return n, nil
+}
+
+// MarkUndelivered records that an event could not be delivered to its
+// lead's journey now, for Reconcile to deliver it later.
+func MarkUndelivered(ctx context.Context, db DB, leadID, eventID string) error {
+	if _, err := db.Exec(ctx, `update events set undelivered_since = coalesce(undelivered_since, now()) where lead_id = $1 and id = $2`, leadID, eventID); err != nil {
+		return fmt.Errorf("mark event %s undelivered: %w", eventID, err)
+	}
+	return nil
+}
+
+// MarkDelivered clears the mark once the event reached its journey, or
+// once there is no journey left to reach.
+func MarkDelivered(ctx context.Context, db DB, leadID, eventID string) error {
+	if _, err := db.Exec(ctx, `update events set undelivered_since = null where lead_id = $1 and id = $2`, leadID, eventID); err != nil {
+		return fmt.Errorf("mark event %s delivered: %w", eventID, err)
+	}
+	return nil
+}
+
+// ListUndelivered lists events marked undelivered before the given time,
+// oldest first.
+func ListUndelivered(ctx context.Context, db DB, before time.Time, limit int) ([]lead.Event, error) {
+	rows, err := db.Query(ctx, `
+select id, lead_id, type, occurred_at, source, properties from events
+where undelivered_since is not null and undelivered_since < $1 order by undelivered_since limit $2`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list undelivered events: %w", err)
+	}
+	defer rows.Close()
+	var out []lead.Event
+	for rows.Next() {
+		var ev lead.Event
+		if err := rows.Scan(&ev.ID, &ev.LeadID, &ev.Type, &ev.OccurredAt, &ev.Source, &ev.Properties); err != nil {
+			return nil, fmt.Errorf("list undelivered events: %w", err)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/nurture-dev/nurture/lead"
 )
@@ -22,9 +23,10 @@ func UpsertLead(ctx context.Context, db DB, p lead.Profile) error {
 		fields = map[string]string{}
 	}
 	_, err := db.Exec(ctx, `
-insert into leads (id, email, first_name, last_name, company, title, time_zone, source, fields)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+insert into leads (id, email, first_name, last_name, company, title, time_zone, source, fields, external_id)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''))
 on conflict (id) do update set
+    external_id = coalesce(nullif(excluded.external_id, ''), leads.external_id),
     first_name = coalesce(nullif(excluded.first_name, ''), leads.first_name),
     last_name  = coalesce(nullif(excluded.last_name, ''), leads.last_name),
     company    = coalesce(nullif(excluded.company, ''), leads.company),
@@ -33,9 +35,13 @@ on conflict (id) do update set
     source     = coalesce(nullif(leads.source, ''), excluded.source),
     fields     = leads.fields || excluded.fields,
     updated_at = now()`,
-		p.ID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.TimeZone, p.Source, fields)
+		p.ID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.TimeZone, p.Source, fields, p.ExternalID)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "leads_external_id_idx" {
+		return fmt.Errorf("store lead %s: external ID %q belongs to another lead", p.ID, p.ExternalID)
+	}
 	if err != nil {
-		return fmt.Errorf("store lead %s: %w", p.Email, err)
+		return fmt.Errorf("store lead %s: %w", p.ID, err)
 	}
 	return nil
 }
@@ -59,14 +65,14 @@ type LeadRow struct {
 	PendingSince   *time.Time
 }
 
-const leadColumns = `id, email, first_name, last_name, company, title, time_zone, source, fields,
+const leadColumns = `id, email, first_name, last_name, company, title, time_zone, source, coalesce(external_id, ''), fields,
     coalesce(journey_id, ''), coalesce(journey_version, 0), buying_stage, lifecycle, score, exit_reason, ended_at, updated_at,
     coalesce(pending_journey, ''), pending_stage, pending_since`
 
 func scanLead(row pgx.Row) (LeadRow, error) {
 	var l LeadRow
 	p := &l.Profile
-	err := row.Scan(&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.TimeZone, &p.Source, &p.Fields,
+	err := row.Scan(&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.TimeZone, &p.Source, &p.ExternalID, &p.Fields,
 		&l.JourneyID, &l.JourneyVersion, &l.BuyingStage, &l.Lifecycle, &l.Score, &l.ExitReason, &l.EndedAt, &l.UpdatedAt,
 		&l.PendingJourney, &l.PendingStage, &l.PendingSince)
 	return l, err
@@ -82,6 +88,34 @@ func GetLead(ctx context.Context, db DB, id string) (LeadRow, error) {
 		return l, fmt.Errorf("load lead %s: %w", id, err)
 	}
 	return l, nil
+}
+
+// LeadRef names a lead the ways a caller may know it; the first one set
+// counts.
+type LeadRef struct {
+	ID         string
+	Email      string
+	ExternalID string
+}
+
+// FindLead loads a lead by ID, e-mail address or external ID.
+func FindLead(ctx context.Context, db DB, ref LeadRef) (LeadRow, error) {
+	switch {
+	case ref.ID != "":
+		return GetLead(ctx, db, ref.ID)
+	case ref.Email != "":
+		return GetLead(ctx, db, lead.IDForEmail(ref.Email))
+	case ref.ExternalID != "":
+		l, err := scanLead(db.QueryRow(ctx, `select `+leadColumns+` from leads where external_id = $1`, ref.ExternalID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return l, fmt.Errorf("lead with external ID %q: %w", ref.ExternalID, ErrNotFound)
+		}
+		if err != nil {
+			return l, fmt.Errorf("load lead with external ID %q: %w", ref.ExternalID, err)
+		}
+		return l, nil
+	}
+	return LeadRow{}, errors.New("name the lead: lead_id, email or external_id")
 }
 
 // SetEnrolPending records that an enrolment is being asked of Temporal.

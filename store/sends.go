@@ -282,3 +282,18 @@ func Suppress(ctx context.Context, db DB, email, reason string) error {
 	}
 	return nil
 }
+
+// MarkProviderDelivered records the email provider's word that the
+// message of a send was delivered. An ambiguous send is settled by it: it
+// arrived.
+func MarkProviderDelivered(ctx context.Context, db DB, key string) (bool, error) {
+	tag, err := db.Exec(ctx, `update sends set delivered_at = coalesce(delivered_at, now()),
+    status = case when status in ('ambiguous', 'data') then 'sent' else status end,
+    sent_at = case when status in ('ambiguous', 'data') then coalesce(sent_at, now()) else sent_at end,
+    resolution = case when status in ('ambiguous', 'data') then 'the email provider reported it delivered' else resolution end
+where idempotency_key = $1`, key)
+	if err != nil {
+		return false, fmt.Errorf("mark send %s delivered: %w", key, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

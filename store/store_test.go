@@ -27,7 +27,7 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 	require.NoError(t, store.Migrate(ctx, pool))
 	var version int
 	require.NoError(t, pool.QueryRow(ctx, "select version from nurture_schema_version").Scan(&version))
-	require.Equal(t, 4, version)
+	require.Equal(t, 5, version)
 }
 
 func TestConcurrentStartsDoNotRace(t *testing.T) {

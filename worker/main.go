@@ -26,7 +26,6 @@ import (
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/email"
-	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
@@ -86,11 +85,14 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 
 	// On SIGTERM, running activities get this long to finish, so a deploy
 	// does not cut a send in half.
+	signer, err := cfg.Signer()
+	if err != nil {
+		return err
+	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
 	workflows.Register(w)
 	acts := &activities.Activities{
-		DB: pool, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log,
-		Links: links.Signer{Secret: []byte(cfg.LinkSecret), BaseURL: cfg.PublicURL},
+		DB: pool, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer,
 	}
 	activities.Register(w, acts)
 
