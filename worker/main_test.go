@@ -34,7 +34,7 @@ func TestSaysWhenPostgresIsUnreachable(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	getenv := func(k string) string {
-		return map[string]string{"LINK_SECRET": "x", "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nurture?sslmode=disable"}[k]
+		return map[string]string{"LINK_SECRET": "0123456789abcdef0123456789abcdef", "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nurture?sslmode=disable"}[k]
 	}
 	err := run(context.Background(), nil, getenv, &out)
 	require.ErrorIs(t, err, store.ErrUnreachable)
