@@ -56,6 +56,19 @@ func TestPublishedVectorVerifies(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, sendgrid.Verify(key, vectorSignature, vectorTimestamp, []byte(vectorBody), vectorNow, window))
 
+	// What the vector says: SendGrid dropped a message to an address on
+	// its bounce list.
+	events, err := sendgrid.Parse([]byte(vectorBody), sendgrid.Limits{})
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.NoError(t, events[0].Err)
+	require.Equal(t, sendgrid.Dropped, events[0].Kind)
+	require.Equal(t, time.Unix(1600112492, 0).UTC(), events[0].Time)
+	act, ok := events[0].Map()
+	require.True(t, ok)
+	require.Equal(t, "hello@world.com", act.Email)
+	require.EqualValues(t, "hard_bounce", act.Suppress)
+	require.Empty(t, act.Event.Type, "a drop suppresses; the bounce itself was recorded when it happened")
 }
 
 func TestTamperedVectorFails(t *testing.T) {
