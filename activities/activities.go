@@ -403,11 +403,12 @@ type VerdictRequest struct {
 	HandoffID int64  `json:"handoff_id"`
 	Verdict   string `json:"verdict"`
 	Reason    string `json:"reason,omitempty"`
+	Owner     string `json:"owner,omitempty"`
 }
 
 // RecordVerdict stores sales' verdict on a hand-off.
 func (a *Activities) RecordVerdict(ctx context.Context, req VerdictRequest) error {
-	return store.SetVerdict(ctx, a.DB, req.HandoffID, req.Verdict, req.Reason)
+	return store.SetVerdict(ctx, a.DB, req.HandoffID, req.Verdict, req.Reason, req.Owner)
 }
 
 // TaskRequest asks a person to do something for a lead.

@@ -56,11 +56,19 @@ type Intake struct {
 	TimeScale float64
 	// Now is the clock for re-entry rules; time.Now when nil.
 	Now func() time.Time
+	// Logf, when set, reports what Intake notices but need not fail for.
+	Logf func(format string, args ...any)
 	// ErasedBefore makes journeys of a lead that closed before the lead
 	// was erased not count against re-entry: the lead is a new one. The
 	// demo erases its sample leads before each run and sets it; nothing
 	// else does.
 	ErasedBefore bool
+}
+
+func (in *Intake) logf(format string, args ...any) {
+	if in.Logf != nil {
+		in.Logf(format, args...)
+	}
 }
 
 func (in *Intake) now() time.Time {
@@ -76,8 +84,23 @@ func suppresses(t lead.EventType) bool {
 	return t == lead.Unsubscribe || t == lead.HardBounce || t == lead.SpamComplaint
 }
 
-// ErrReentry is returned when a journey's re-entry rule refuses a lead.
-var ErrReentry = errors.New("re-entry not allowed")
+// Errors that are the caller's to fix; anything else Enroll and Record
+// return is the system's (PostgreSQL or Temporal unavailable): retry.
+var (
+	// ErrReentry is returned when a journey's re-entry rule refuses a lead.
+	ErrReentry = errors.New("re-entry not allowed")
+	// ErrInvalid wraps what is wrong with a lead, an event or the journey
+	// and stage asked for.
+	ErrInvalid = errors.New("invalid")
+	// ErrUnknownLead says an event names a lead nurture does not know.
+	ErrUnknownLead = errors.New("unknown lead")
+	// ErrConflict says the lead is where the request cannot apply (in
+	// another journey).
+	ErrConflict = errors.New("conflict")
+)
+
+// invalid marks err as the caller's mistake, keeping its words.
+func invalid(err error) error { return fmt.Errorf("%w: %w", ErrInvalid, err) }
 
 // Enrolled says what an enrolment did.
 type Enrolled struct {
@@ -95,17 +118,20 @@ type Enrolled struct {
 // journey's re-entry rule allows.
 func (in *Intake) Enroll(ctx context.Context, p lead.Profile, journeyID, startStage string) (Enrolled, error) {
 	if err := p.Normalize(); err != nil {
-		return Enrolled{Profile: p}, err
+		return Enrolled{Profile: p}, invalid(err)
 	}
 	if journeyID == "" {
 		journeyID = in.DefaultJourney
 	}
 	j, _, err := store.LoadJourney(ctx, in.DB, journeyID, 0)
+	if errors.Is(err, store.ErrNotFound) {
+		return Enrolled{Profile: p}, invalid(err)
+	}
 	if err != nil {
 		return Enrolled{Profile: p}, err
 	}
 	if startStage != "" && !j.HasStage(startStage) {
-		return Enrolled{Profile: p}, fmt.Errorf("journey %q has no stage %q", journeyID, startStage)
+		return Enrolled{Profile: p}, invalid(fmt.Errorf("journey %q has no stage %q", journeyID, startStage))
 	}
 	if startStage == "" {
 		startStage = entryStage(&j, p.Source, "")
@@ -132,7 +158,7 @@ func (in *Intake) enroll(ctx context.Context, p lead.Profile, j *journeys.Journe
 	switch {
 	case run.running:
 		if known && prev.JourneyID != "" && prev.JourneyID != j.ID && !ended(prev.Lifecycle) {
-			return res, fmt.Errorf("lead %s is in journey %q (%s); it cannot be in two journeys at once", p.Email, prev.JourneyID, prev.Lifecycle)
+			return res, fmt.Errorf("%w: lead %s is in journey %q (%s); it cannot be in two journeys at once", ErrConflict, p.Email, prev.JourneyID, prev.Lifecycle)
 		}
 	case run.closed:
 		if err := in.mayReenter(j, p, prev.JourneyID, run.closeTime); err != nil {
@@ -253,11 +279,11 @@ type Recorded struct {
 func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 	var rec Recorded
 	if err := ev.Validate(); err != nil {
-		return rec, err
+		return rec, invalid(err)
 	}
 	l, err := store.GetLead(ctx, in.DB, ev.LeadID)
 	if errors.Is(err, store.ErrNotFound) {
-		return rec, fmt.Errorf("lead %s is unknown; enrol it first", ev.LeadID)
+		return rec, fmt.Errorf("%w: lead %s is unknown; enrol it first", ErrUnknownLead, ev.LeadID)
 	}
 	if err != nil {
 		return rec, err
@@ -273,9 +299,20 @@ func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 	err = workflows.DeliverEvent(ctx, in.Temporal, l.Profile.ID, ev)
 	if err == nil {
 		rec.Delivered = true
+		if !rec.New {
+			// A retry: an earlier try may have marked it undelivered.
+			if err := store.MarkDelivered(ctx, in.DB, l.Profile.ID, ev.ID); err != nil {
+				in.logf("event %s delivered but its undelivered mark stays: %v", ev.ID, err)
+			}
+		}
 		return rec, nil
 	}
 	if !errors.Is(err, workflows.ErrNoJourney) {
+		// Stored, not delivered: a sender that retries delivers it; for
+		// one that does not (a click), Reconcile will.
+		if merr := store.MarkUndelivered(context.WithoutCancel(ctx), in.DB, l.Profile.ID, ev.ID); merr != nil {
+			return rec, errors.Join(err, merr)
+		}
 		return rec, err
 	}
 	// No journey runs for the lead. Did one run? Temporal knows; the

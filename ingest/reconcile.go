@@ -30,6 +30,9 @@ type Repair struct {
 //   - enrolments left pending longer than olderThan (Temporal refused the
 //     start or its answer was lost) are asked of Temporal again, under the
 //     same rules as any enrolment;
+//   - events stored but not delivered (Temporal was away and their sender
+//     does not retry, like a click) are delivered, or settled if their
+//     lead's journey has ended;
 //   - leads the database shows in a journey whose workflow is closed get
 //     the workflow's final state (its result, or "exited" with the reason
 //     for a failed, terminated or timed-out run).
@@ -56,6 +59,28 @@ func (in *Intake) Reconcile(ctx context.Context, olderThan time.Duration, dryRun
 				r.Did = "journey started, run " + res.RunID
 			default:
 				r.Did = "delivered to the running journey"
+			}
+		}
+		out = append(out, r)
+	}
+	undelivered, err := store.ListUndelivered(ctx, in.DB, in.now().Add(-olderThan), 1000)
+	if err != nil {
+		return out, err
+	}
+	for _, ev := range undelivered {
+		r := Repair{LeadID: ev.LeadID, Found: fmt.Sprintf("event %s (%s) stored but not delivered", ev.ID, ev.Type)}
+		if !dryRun {
+			err := workflows.DeliverEvent(ctx, in.Temporal, ev.LeadID, ev)
+			switch {
+			case err == nil:
+				r.Did = "delivered"
+			case errors.Is(err, workflows.ErrNoJourney):
+				r.Did = "not delivered: the lead's journey has ended"
+			default:
+				r.Err = err
+			}
+			if r.Err == nil {
+				r.Err = store.MarkDelivered(ctx, in.DB, ev.LeadID, ev.ID)
 			}
 		}
 		out = append(out, r)

@@ -219,11 +219,12 @@ func runEvent(ctx context.Context, env *environment, args []string) error {
 func runFeedback(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "feedback", "EMAIL|LEAD-ID accepted|rejected|recycle", "Passes sales' verdict on the lead's open hand-off to its journey.")
 	reason := fs.String("reason", "", "why, in sales' words")
+	owner := fs.String("owner", "cli", "who in sales decided")
 	args, err := positional(fs, args, 2, "name the lead and the verdict")
 	if err != nil {
 		return err
 	}
-	fb := workflows.SalesFeedback{Verdict: args[1], Reason: *reason}
+	fb := workflows.SalesFeedback{Verdict: args[1], Reason: *reason, Owner: *owner}
 	if err := fb.Validate(); err != nil {
 		return err
 	}

@@ -116,3 +116,23 @@ order by v.journey_id, v.version desc`)
 	}
 	return out, rows.Err()
 }
+
+// JourneysWithSource lists the journeys whose latest version has an entry
+// rule for the source (a form's name), case-insensitively.
+func JourneysWithSource(ctx context.Context, db DB, source string) ([]string, error) {
+	rows, err := db.Query(ctx, `
+select distinct v.journey_id
+from journey_versions v
+join (select journey_id, max(version) as version from journey_versions group by journey_id) latest using (journey_id, version)
+cross join lateral jsonb_array_elements(coalesce(v.definition->'entry', '[]'::jsonb)) e
+where lower(e->>'source') = lower($1)
+order by 1`, source)
+	if err != nil {
+		return nil, fmt.Errorf("find journeys for source %q: %w", source, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find journeys for source %q: %w", source, err)
+	}
+	return ids, nil
+}

@@ -130,8 +130,8 @@ returning id`, h.Key, h.LeadID, h.JourneyID, h.Version, h.Score.Total(), breakdo
 }
 
 // SetVerdict records sales' answer to a hand-off.
-func SetVerdict(ctx context.Context, db DB, handoffID int64, verdict, reason string) error {
-	_, err := db.Exec(ctx, `update handoffs set verdict = $2, verdict_reason = $3, verdict_at = now() where id = $1`, handoffID, verdict, reason)
+func SetVerdict(ctx context.Context, db DB, handoffID int64, verdict, reason, owner string) error {
+	_, err := db.Exec(ctx, `update handoffs set verdict = $2, verdict_reason = $3, verdict_owner = $4, verdict_at = now() where id = $1`, handoffID, verdict, reason, owner)
 	if err != nil {
 		return fmt.Errorf("record verdict on hand-off %d: %w", handoffID, err)
 	}

@@ -85,6 +85,8 @@ type SalesFeedback struct {
 	HandoffID int64  `json:"handoff_id,omitempty"`
 	Verdict   string `json:"verdict"`
 	Reason    string `json:"reason,omitempty"`
+	// Owner is who in sales decided (a CRM user, "email link", "cli").
+	Owner string `json:"owner,omitempty"`
 }
 
 // MaxNote bounds a verdict's reason and a task's note, so a person's text
@@ -100,6 +102,9 @@ func (f SalesFeedback) Validate() error {
 	}
 	if len(f.Reason) > MaxNote {
 		return fmt.Errorf("verdict reason is %d bytes; at most %d", len(f.Reason), MaxNote)
+	}
+	if len(f.Owner) > 200 {
+		return fmt.Errorf("verdict owner is %d bytes; at most 200", len(f.Owner))
 	}
 	return nil
 }

@@ -251,7 +251,7 @@ func (r *run) verdict(m feedbackMsg) error {
 		return nil
 	}
 	id := r.st.HandoffID
-	req := activities.VerdictRequest{HandoffID: id, Verdict: fb.Verdict, Reason: fb.Reason}
+	req := activities.VerdictRequest{HandoffID: id, Verdict: fb.Verdict, Reason: fb.Reason, Owner: fb.Owner}
 	if err := workflow.ExecuteActivity(r.ctx, r.acts.RecordVerdict, req).Get(r.ctx, nil); err != nil {
 		return fmt.Errorf("record verdict: %w", err)
 	}

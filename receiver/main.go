@@ -1,0 +1,142 @@
+// Command receiver serves nurture's HTTP edge (package webhook): engagement
+// events, forms, the email provider's event webhook, the CRM's verdicts,
+// and the links in emails (clicks, the open pixel, one-click unsubscribe,
+// verdict buttons). It is stateless: run as many as the traffic needs,
+// behind any load balancer, apart from the workers. It does not link the
+// Temporal server.
+//
+// On SIGTERM it stops taking connections and lets requests in flight
+// finish (up to 30 s) before it exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/nurture-dev/nurture/config"
+	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/webhook"
+)
+
+// drain is how long requests in flight get on shutdown.
+const drain = 30 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		if hint := store.Hint(err); hint != "" {
+			fmt.Fprintln(os.Stderr, "receiver:", hint)
+		} else {
+			fmt.Fprintln(os.Stderr, "receiver:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends; listening, when not nil, gets the address
+// once the receiver listens (tests ask for port 0).
+func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Writer, listening chan<- string) error {
+	fs := flag.NewFlagSet("receiver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: receiver [flags]\n\nServes nurture's webhooks and email links. Every flag defaults to the environment variable named after it.")
+		fs.PrintDefaults()
+	}
+	var cfg config.Config
+	cfg.Register(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Check(getenv); err != nil {
+		return err
+	}
+	log := cfg.Logger(stderr)
+	srv, cleanup, err := build(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("receiver listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+	errs := make(chan error, 1)
+	go func() { errs <- hs.Serve(ln) }()
+	select {
+	case err := <-errs:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("receiver stopping; letting requests in flight finish", "up_to", drain)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("receiver stopped")
+	return nil
+}
+
+// build connects to PostgreSQL and Temporal and makes the handlers.
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.Server, func(), error) {
+	secrets, err := webhook.ParseSecrets(cfg.WebhookSecrets)
+	if err != nil {
+		return nil, nil, fmt.Errorf("WEBHOOK_SECRETS: %w", err)
+	}
+	signer, err := cfg.Signer()
+	if err != nil {
+		return nil, nil, err
+	}
+	sendgridKey, err := webhook.ParseSendGridKey(cfg.SendGridKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+	}
+	pool, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(log),
+	})
+	if err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	srv := &webhook.Server{
+		DB: pool, Temporal: c, Links: signer, Secrets: secrets, SendGridKey: sendgridKey, MaxBody: cfg.MaxBodyBytes, Log: log,
+		Intake: &ingest.Intake{DB: pool, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: cfg.DefaultJourney,
+			Logf: func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) }},
+	}
+	return srv, func() { c.Close(); pool.Close() }, nil
+}

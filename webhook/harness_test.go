@@ -1,0 +1,214 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/nurture-dev/nurture/activities"
+	"github.com/nurture-dev/nurture/devstack"
+	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/links"
+	"github.com/nurture-dev/nurture/smtpsink"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/store/storetest"
+	"github.com/nurture-dev/nurture/webhook"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+const (
+	secret      = "webhook-secret-0123456789abcdef0123"
+	otherSecret = "webhook-secret-rotated-0123456789ab"
+	linkSecret  = "link-secret-0123456789abcdef012345"
+)
+
+// now is when every test happens, as the receiver's clock sees it.
+var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// bundle is a receiver on real parts: PostgreSQL (a schema of its own),
+// the embedded Temporal server, a worker, the SMTP sink, and the handlers
+// behind a real HTTP server. Every request the tests make, and every
+// answer, is checked against openapi.yaml.
+type bundle struct {
+	t      *testing.T
+	ctx    context.Context
+	db     *pgxpool.Pool
+	srv    *webhook.Server
+	http   *httptest.Server
+	client client.Client
+	sink   *smtpsink.Sink
+	signer links.Signer
+	spec   *specCheck
+}
+
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
+// setup starts everything; journeys (YAML sources) are published besides
+// the shipped ones.
+func setup(t *testing.T, extra ...string) *bundle {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	b := &bundle{t: t, ctx: ctx, db: storetest.Pool(t), spec: loadSpec(t)}
+	var err error
+	b.sink, err = smtpsink.Start(smtpsink.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.sink.Close() })
+	tmp, err := devstack.StartTemporal(devstack.TemporalOptions{Logger: quiet()})
+	require.NoError(t, err)
+	t.Cleanup(tmp.Stop)
+	b.client, err = client.Dial(client.Options{HostPort: tmp.Address, Logger: sdklog.NewStructuredLogger(quiet())})
+	require.NoError(t, err)
+	t.Cleanup(b.client.Close)
+
+	keys, err := links.ParseKeys("k1=" + linkSecret)
+	require.NoError(t, err)
+	b.signer = links.Signer{Keys: keys, BaseURL: "https://hooks.acme.test", Now: func() time.Time { return now }}
+	mail, err := email.New(email.Config{Host: b.sink.Host(), Port: b.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
+	require.NoError(t, err)
+	t.Cleanup(mail.Close)
+	w := worker.New(b.client, t.Name(), worker.Options{})
+	workflows.Register(w)
+	activities.Register(w, &activities.Activities{DB: b.db, Mail: mail, SalesEmail: "sales@acme.test", Log: quiet(), Links: b.signer})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	for _, name := range []string{"b2b-nurture.yaml", "recycle-nurture.yaml"} {
+		j, src, err := journeys.LoadShipped(name)
+		require.NoError(t, err)
+		_, err = store.PublishJourney(ctx, b.db, j, src)
+		require.NoError(t, err)
+	}
+	for _, src := range extra {
+		j, err := journeys.Parse("extra.yaml", []byte(src))
+		require.NoError(t, err)
+		_, err = store.PublishJourney(ctx, b.db, j, []byte(src))
+		require.NoError(t, err)
+	}
+	b.srv = &webhook.Server{DB: b.db, Temporal: b.client, Links: b.signer, Log: quiet(),
+		Secrets: [][]byte{[]byte(secret), []byte(otherSecret)}, Now: func() time.Time { return now },
+		Intake: &ingest.Intake{DB: b.db, Temporal: b.client, TaskQueue: t.Name(), DefaultJourney: "b2b-nurture"}}
+	b.http = httptest.NewServer(b.srv.Handler())
+	t.Cleanup(b.http.Close)
+	return b
+}
+
+// response is an answer, read whole.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.body, v), string(r.body))
+}
+
+func (r response) errorText(t *testing.T) string {
+	t.Helper()
+	var p struct {
+		Error string `json:"error"`
+	}
+	r.json(t, &p)
+	return p.Error
+}
+
+// do sends a request (signed when sign is set, with the first secret at
+// the receiver's now) and checks request and answer against the spec.
+func (b *bundle) do(method, path, contentType string, body []byte, sign bool) response {
+	b.t.Helper()
+	req, err := http.NewRequestWithContext(b.ctx, method, b.http.URL+path, bytes.NewReader(body))
+	require.NoError(b.t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if sign {
+		req.Header.Set(webhook.SignatureHeader, webhook.Sign([]byte(secret), now, body))
+	}
+	return b.send(req)
+}
+
+func (b *bundle) send(req *http.Request) response {
+	b.t.Helper()
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(b.t, err)
+	b.spec.check(b.t, req, resp, body)
+	return response{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+func (b *bundle) postJSON(path string, v any) response {
+	b.t.Helper()
+	body, err := json.Marshal(v)
+	require.NoError(b.t, err)
+	return b.do(http.MethodPost, path, "application/json", body, true)
+}
+
+// enroll enrols a lead directly (not over HTTP) and waits for its first
+// email.
+func (b *bundle) enroll(p lead.Profile) lead.Profile {
+	b.t.Helper()
+	res, err := b.srv.Intake.Enroll(b.ctx, p, "", "")
+	require.NoError(b.t, err)
+	_, err = b.sink.Wait(b.ctx, func([]smtpsink.Message) bool { return len(b.sink.To(res.Profile.Email)) > 0 })
+	require.NoError(b.t, err)
+	return res.Profile
+}
+
+func (b *bundle) status(id string) workflows.Status {
+	b.t.Helper()
+	var st workflows.Status
+	b.eventually("status of "+id, func() bool {
+		var err error
+		st, err = workflows.QueryLead(b.ctx, b.client, id)
+		return err == nil
+	})
+	return st
+}
+
+func (b *bundle) eventually(what string, ok func() bool) {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *bundle) events(leadID string) int {
+	b.t.Helper()
+	n, err := store.CountEvents(b.ctx, b.db, leadID)
+	require.NoError(b.t, err)
+	return n
+}
+
+// tokenIn cuts the token out of a link.
+func tokenIn(link, path string) string {
+	_, tok, _ := strings.Cut(link, path)
+	return tok
+}
