@@ -511,3 +511,37 @@ func TestProviderHeaders(t *testing.T) {
 		}
 	})
 }
+
+// TestLinksThatCannotBeTrackedStayAsWritten: a URL the click redirect
+// cannot carry (no host, a token over links.MaxToken) goes out as
+// written, and the rest of the email is still tracked.
+func TestLinksThatCannotBeTrackedStayAsWritten(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	a.Track = true
+	ctx := context.Background()
+	j, _, err := journeys.LoadShipped("b2b-nurture.yaml")
+	require.NoError(t, err)
+	long := "https://example.com/" + strings.Repeat("x", links.MaxToken)
+	for i := range j.Content {
+		if j.Content[i].ID == "benchmark-report" {
+			j.Content[i].HTML = `<p><a href="https://example.com/ok">ok</a> <a href="http://">no host</a> <a href="` + long + `">long</a></p>`
+			j.Content[i].Text = "ok https://example.com/ok long " + long + "\n"
+		}
+	}
+	j.ID = "odd-links"
+	pub, err := store.PublishJourney(ctx, a.DB, j, []byte("odd-links"))
+	require.NoError(t, err)
+	res, err := a.SendContent(ctx, activities.SendRequest{Key: "k/odd", Lead: b.lead, Journey: activities.JourneyRef{ID: j.ID, Version: pub.Version}, StepID: "s", ContentID: "benchmark-report"})
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSent, res.Status)
+	_, parts := readParts(t, b.sink.To(b.lead.Email)[0].Raw)
+	as := hrefs(t, parts["text/html"])
+	require.Len(t, as, 3)
+	require.True(t, strings.HasPrefix(as[0].href, "https://hooks.acme.test/c/"), as[0].href)
+	require.Equal(t, "http://", as[1].href)
+	require.Equal(t, long, as[2].href)
+	require.NotEmpty(t, pixel(t, parts["text/html"]))
+	require.Contains(t, parts["text/plain"], "ok https://hooks.acme.test/c/")
+	require.Contains(t, parts["text/plain"], " long "+long+"\n")
+}
