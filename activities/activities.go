@@ -12,7 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	htmltemplate "html/template"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,7 @@ import (
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/scoring"
 	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/tracking"
 )
 
 // Non-retryable error types: retrying cannot fix them.
@@ -41,6 +44,13 @@ type Activities struct {
 	DB    store.DB
 	Mail  *email.Sender
 	Links links.Signer
+	// Track sends a journey email's clicks through the click redirect and
+	// adds an open pixel (TRACKING=on).
+	Track bool
+	// Provider is the email provider behind the SMTP server, "" or
+	// "sendgrid" (EMAIL_PROVIDER): every message carries the headers that
+	// tie the provider's events to its send.
+	Provider string
 	// SalesEmail receives hand-offs unless the journey names another.
 	SalesEmail string
 	Log        *slog.Logger
@@ -175,12 +185,19 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 		a.log(ctx).Error("content cannot be rendered for this lead; nothing sent", "lead", req.Lead.ID, "content", item.ID, "error", err)
 		return SendResult{Status: SendContentError, Reason: err.Error()}, nil
 	}
+	if a.Track {
+		body = a.track(ctx, req, item.ID, body, unsubscribe)
+	}
 	msgID := email.MessageID(req.Key, a.Mail.Domain())
-	raw, err := a.Mail.Render(email.Message{
+	msg, err := a.message(req.Key, req.Lead.ID, email.Message{
 		To: req.Lead.Email, ToName: fullName(req.Lead), Subject: body.Subject, Text: body.Text, HTML: body.HTML,
 		MessageID: msgID, UnsubscribeURL: unsubscribe,
 		Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Content": item.ID},
 	})
+	if err != nil {
+		return SendResult{}, err
+	}
+	raw, err := a.Mail.Render(msg)
 	if err != nil {
 		return SendResult{Status: SendContentError, Reason: err.Error()}, nil
 	}
@@ -205,6 +222,84 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	default:
 		return SendResult{Status: SendRejected, MessageID: msgID, Reason: res.Reason}, nil
 	}
+}
+
+// track sends the links of a rendered email through the click redirect
+// and adds the open pixel. The click and open tokens carry the lead, the
+// send key and the content, so nothing is stored for them. The receiver's
+// own links (the unsubscribe link above all, which must stay the RFC 8058
+// one) are left as they are. A part that cannot be tracked goes out as
+// rendered, and why is logged: an untracked email is better than none.
+func (a *Activities) track(ctx context.Context, req SendRequest, contentID string, body journeys.Rendered, unsubscribe string) journeys.Rendered {
+	log := a.log(ctx).With("lead", req.Lead.ID, "content", contentID)
+	link := tracking.Stable(func(target string) (string, error) {
+		if target == unsubscribe || a.ours(target) {
+			return target, nil
+		}
+		u, err := a.Links.ClickURL(req.Lead.ID, req.Key, contentID, target)
+		if err != nil {
+			// A URL without a host, or too long to sign: left as written.
+			// The error would quote the URL, which may hold the address.
+			log.Warn("a link is left untracked: not an http(s) URL with a host, or over the token limit", "url_bytes", len(target))
+			return target, nil
+		}
+		return u, nil
+	})
+	if body.HTML != "" {
+		if h, err := tracking.HTML(body.HTML, link); err != nil {
+			log.Error("the HTML part's links are left untracked", "error", err)
+		} else {
+			body.HTML = h
+		}
+		if open, err := a.Links.OpenURL(req.Lead.ID, req.Key, contentID); err != nil {
+			log.Error("no open pixel", "error", err)
+		} else if h, err := tracking.Pixel(body.HTML, open); err != nil {
+			log.Error("no open pixel", "error", err)
+		} else {
+			body.HTML = h
+		}
+	}
+	if body.Text != "" {
+		if t, err := tracking.Text(body.Text, link); err != nil {
+			log.Error("the text part's links are left untracked", "error", err)
+		} else {
+			body.Text = t
+		}
+	}
+	return body
+}
+
+// ours reports whether a URL is one the receiver serves (unsubscribe,
+// click, open, verdict): those are never tracked again.
+func (a *Activities) ours(target string) bool {
+	base := strings.TrimRight(a.Links.BaseURL, "/")
+	if base == "" {
+		return false
+	}
+	for _, p := range []string{links.UnsubscribePath, links.ClickPath, links.OpenPath, links.VerdictPath} {
+		if strings.HasPrefix(target, base+p) {
+			return true
+		}
+	}
+	return false
+}
+
+// message adds to m what every message nurture sends carries, to a lead
+// or to sales: the email provider's headers that tie the provider's events
+// (delivered, bounced, opened) to the send key. Every send path builds its
+// message here.
+func (a *Activities) message(sendKey, leadID string, m email.Message) (email.Message, error) {
+	extra, err := email.ProviderHeaders(a.Provider, sendKey, leadID)
+	if err != nil || len(extra) == 0 {
+		return m, err
+	}
+	headers := maps.Clone(m.Headers)
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	maps.Copy(headers, extra)
+	m.Headers = headers
+	return m, nil
 }
 
 // deliveryOptions joins a send to its activity: heartbeats as it moves on
@@ -307,8 +402,11 @@ type NoticeResult struct {
 }
 
 // NotifySales mails the hand-off notice once, with the score breakdown so
-// the rep sees why the lead is ready. An ambiguous notice is not sent
-// again; it is listed with every other ambiguous send.
+// the rep sees why the lead is ready, and signed verdict links (accept,
+// reject, send back to nurture) for the receiver's /verdict/ path, in the
+// text and as HTML buttons. Notices are never tracked and carry no
+// unsubscribe header: they go to sales, not to a lead. An ambiguous notice
+// is not sent again; it is listed with every other ambiguous send.
 func (a *Activities) NotifySales(ctx context.Context, req NoticeRequest) (NoticeResult, error) {
 	h := req.Handoff
 	to := a.salesEmail(h.SalesEmail)
@@ -316,10 +414,21 @@ func (a *Activities) NotifySales(ctx context.Context, req NoticeRequest) (Notice
 		a.log(ctx).Warn("hand-off recorded but no sales address is configured (SALES_EMAIL)", "lead", h.Lead.ID)
 		return NoticeResult{Status: "no sales address"}, nil
 	}
-	subject, text := salesNotice(req.HandoffID, h)
+	var buttons []verdictLink
+	for _, b := range verdictButtons {
+		u, err := a.Links.VerdictURL(h.Lead.ID, req.HandoffID, b.verdict)
+		if err != nil {
+			return NoticeResult{}, err
+		}
+		buttons = append(buttons, verdictLink{Verdict: b.verdict, Label: b.label, URL: u})
+	}
+	subject, text, html, err := salesNotice(req.HandoffID, h, buttons)
+	if err != nil {
+		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
+	}
 	res, err := a.notify(ctx, notice{
 		key: h.Key + "/sales-mail", lead: h.Lead, journey: h.Journey, stepID: "handoff", kind: "sales-handoff",
-		to: to, subject: subject, text: text, header: "X-Nurture-Handoff", id: req.HandoffID,
+		to: to, subject: subject, text: text, html: html, header: "X-Nurture-Handoff", id: req.HandoffID,
 	})
 	if err != nil {
 		return NoticeResult{}, err
@@ -345,16 +454,22 @@ type notice struct {
 	kind        string
 	to, subject string
 	text        string
-	header      string
-	id          int64
+	// html is an HTML alternative to text, when there is one.
+	html   string
+	header string
+	id     int64
 }
 
 // notify mails a notice once per key, through the same recorded phases as
 // a lead's email.
 func (a *Activities) notify(ctx context.Context, n notice) (delivery.Result, error) {
 	msgID := email.MessageID(n.key, a.Mail.Domain())
-	raw, err := a.Mail.Render(email.Message{To: n.to, Subject: n.subject, Text: n.text, MessageID: msgID,
+	msg, err := a.message(n.key, n.lead.ID, email.Message{To: n.to, Subject: n.subject, Text: n.text, HTML: n.html, MessageID: msgID,
 		Headers: map[string]string{"X-Nurture-Journey": n.journey.ID, n.header: fmt.Sprint(n.id)}})
+	if err != nil {
+		return delivery.Result{}, err
+	}
+	raw, err := a.Mail.Render(msg)
 	if err != nil {
 		return delivery.Result{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
 	}
@@ -371,15 +486,33 @@ func (a *Activities) notify(ctx context.Context, n notice) (delivery.Result, err
 	return res, nil
 }
 
-func salesNotice(id int64, req HandOffRequest) (string, string) {
+// verdictButtons are the answers the hand-off email offers, in order.
+// The verdicts are those of package workflows (VerdictAccepted, ...), which
+// imports this one; a test holds them equal.
+var verdictButtons = []struct{ verdict, label string }{
+	{"accepted", "Accept"},
+	{"rejected", "Reject"},
+	{"recycle", "Send back to nurture"},
+}
+
+// verdictLink is one signed verdict button of a hand-off email.
+type verdictLink struct {
+	Verdict, Label, URL string
+}
+
+// salesNotice is the hand-off email: the lead, why it is ready, its score
+// breakdown and the verdict buttons, as text and as HTML.
+func salesNotice(id int64, req HandOffRequest, buttons []verdictLink) (subject, text, html string, err error) {
 	p := req.Lead
-	subject := fmt.Sprintf("Sales-ready lead: %s (%s), score %d", nonEmpty(fullName(p), p.Email), nonEmpty(p.Company, "no company"), req.Score.Total())
+	subject = fmt.Sprintf("Sales-ready lead: %s (%s), score %d", nonEmpty(fullName(p), p.Email), nonEmpty(p.Company, "no company"), req.Score.Total())
 	sc := req.Score
-	text := fmt.Sprintf("A lead is ready for sales (hand-off #%d).\n\nName:    %s\nEmail:   %s\nCompany: %s\nTitle:   %s\nJourney: %s v%d\nWhy:     %s\n\nScore %d = fit %d + interest %d + intent %d + adjusted %d",
+	text = fmt.Sprintf("A lead is ready for sales (hand-off #%d).\n\nName:    %s\nEmail:   %s\nCompany: %s\nTitle:   %s\nJourney: %s v%d\nWhy:     %s\n\nScore %d = fit %d + interest %d + intent %d + adjusted %d",
 		id, fullName(p), p.Email, p.Company, p.Title, req.Journey.ID, req.Journey.Version, req.Reason,
 		sc.Total(), sc.Fit, sc.Interest, sc.Intent, sc.Adjusted)
+	grade := ""
 	if sc.FitGrade != "" {
-		text += fmt.Sprintf(" (grade %s%s)", sc.FitGrade, sc.EngagementGrade)
+		grade = fmt.Sprintf(" (grade %s%s)", sc.FitGrade, sc.EngagementGrade)
+		text += grade
 	}
 	// "now" is what each rule's points are worth after decay: the column
 	// that adds up to the score.
@@ -387,9 +520,55 @@ func salesNotice(id int64, req HandOffRequest) (string, string) {
 	for _, l := range sc.Breakdown {
 		text += fmt.Sprintf("  %-32s x%-5d %+6d %+5d\n", l.Rule, l.Count, l.Points, l.Decayed)
 	}
-	text += "\nReply with your verdict: accepted, rejected or recycle (send back to nurture).\n"
-	return subject, text
+	text += fmt.Sprintf("\nYour verdict, in one click (the links work for %d days):\n", int(links.VerdictLife.Hours()/24))
+	for _, b := range buttons {
+		text += fmt.Sprintf("  %-22s %s\n", b.Label+":", b.URL)
+	}
+	text += fmt.Sprintf("\nOr from the command line: starter feedback %s accepted|rejected|recycle\n", p.Email)
+
+	var b strings.Builder
+	err = noticeHTML.Execute(&b, struct {
+		ID       int64
+		Req      HandOffRequest
+		Name     string
+		Total    int
+		Grade    string
+		Buttons  []verdictLink
+		LifeDays int
+	}{id, req, nonEmpty(fullName(p), p.Email), sc.Total(), grade, buttons, int(links.VerdictLife.Hours() / 24)})
+	return subject, text, b.String(), err
 }
+
+// noticeHTML is the hand-off email for mail clients that show HTML: the
+// same facts as the text, and the verdicts as buttons. No tables; inline
+// styles only, since mail clients drop style sheets.
+var noticeHTML = htmltemplate.Must(htmltemplate.New("notice").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Sales-ready lead</title></head>
+<body style="margin:0;padding:24px;background:#ffffff;color:#1f2328;font-family:Helvetica,Arial,sans-serif;font-size:15px;line-height:1.5">
+<div style="max-width:600px">
+<h1 style="font-size:20px;margin:0 0 4px">{{.Name}} is ready for sales</h1>
+<p style="margin:0 0 16px;color:#59636e">Hand-off #{{.ID}} from journey {{.Req.Journey.ID}} v{{.Req.Journey.Version}}: {{.Req.Reason}}</p>
+<p style="margin:0 0 16px">
+<strong>Email</strong> {{.Req.Lead.Email}}<br>
+<strong>Company</strong> {{or .Req.Lead.Company "-"}}<br>
+<strong>Title</strong> {{or .Req.Lead.Title "-"}}
+</p>
+<p style="margin:0 0 4px"><strong>Score {{.Total}}</strong> = fit {{.Req.Score.Fit}} + interest {{.Req.Score.Interest}} + intent {{.Req.Score.Intent}} + adjusted {{.Req.Score.Adjusted}}{{.Grade}}</p>
+<ul style="margin:0 0 24px;padding-left:20px">
+{{- range .Req.Score.Breakdown}}
+<li>{{.Rule}} &times;{{.Count}}: {{printf "%+d" .Points}} points, {{printf "%+d" .Decayed}} now</li>
+{{- end}}
+</ul>
+<p style="margin:0 0 8px"><strong>Your verdict</strong></p>
+<p style="margin:0 0 16px">
+{{- range .Buttons}}
+<a href="{{.URL}}" style="display:inline-block;margin:0 8px 8px 0;padding:10px 18px;border-radius:6px;background:{{if eq .Verdict "accepted"}}#1a7f37{{else if eq .Verdict "rejected"}}#cf222e{{else}}#0969da{{end}};color:#ffffff;font-weight:bold;text-decoration:none">{{.Label}}</a>
+{{- end}}
+</p>
+<p style="margin:0;font-size:13px;color:#59636e">The buttons work for {{.LifeDays}} days.</p>
+</div>
+</body></html>
+`))
 
 func nonEmpty(s, def string) string {
 	if s == "" {

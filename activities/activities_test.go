@@ -3,18 +3,21 @@ package activities_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
 
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/email"
@@ -25,6 +28,7 @@ import (
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/store/storetest"
+	"github.com/nurture-dev/nurture/workflows"
 )
 
 type testBundle struct {
@@ -259,14 +263,33 @@ func TestHandOffIsRecordedOnceAndMailsSales(t *testing.T) {
 	require.Equal(t, 100, hs[0].Total)
 	notices := b.sink.To("sales@acme.test")
 	require.Len(t, notices, 1)
-	m, err := mail.ReadMessage(bytes.NewReader(notices[0].Raw))
-	require.NoError(t, err)
-	decoded, err := io.ReadAll(quotedprintable.NewReader(m.Body))
-	require.NoError(t, err)
-	body := string(decoded)
+	header, parts := readParts(t, notices[0].Raw)
+	body := parts["text/plain"]
 	require.Contains(t, body, "event:demo_request")
 	require.Contains(t, body, "Score 100 = fit 15 + interest 45 + intent 40 + adjusted 0 (grade B1)", "the parts add up to the score")
 	require.Regexp(t, `event:webinar_signup\s+x1\s+\+20\s+\+10`, body, "points given and worth now")
+	require.Empty(t, header.Get("List-Unsubscribe"), "sales is not a lead: no unsubscribe")
+	require.Empty(t, header.Get("List-Unsubscribe-Post"))
+	require.Empty(t, header.Get("X-SMTPAPI"), "no provider configured")
+
+	// Three signed verdict links, in the text and as buttons in the HTML.
+	want := []string{workflows.VerdictAccepted, workflows.VerdictRejected, workflows.VerdictRecycle}
+	textLinks := regexp.MustCompile(`(Accept|Reject|Send back to nurture): +(https://\S+)`).FindAllStringSubmatch(body, -1)
+	require.Len(t, textLinks, 3, body)
+	buttons := hrefs(t, parts["text/html"])
+	require.Len(t, buttons, 3, "the HTML notice links to the verdicts and nothing else")
+	for i, l := range textLinks {
+		require.Equal(t, []string{"Accept", "Reject", "Send back to nurture"}[i], l[1])
+		require.Equal(t, l[2], buttons[i].href, "the same link in both parts")
+		require.Equal(t, l[1], buttons[i].text)
+		claims, err := b.signer.Parse(links.Verdict, strings.TrimPrefix(l[2], "https://hooks.acme.test"+links.VerdictPath))
+		require.NoError(t, err)
+		require.Equal(t, first.ID, claims.HandoffID)
+		require.Equal(t, want[i], claims.Verdict)
+		require.Equal(t, b.lead.ID, claims.LeadID)
+	}
+	require.Contains(t, parts["text/html"], "Analytical Engines")
+	require.Contains(t, html.UnescapeString(parts["text/html"]), "event:webinar_signup ×1: +20 points, +10 now")
 
 	require.NoError(t, a.RecordVerdict(ctx, activities.VerdictRequest{HandoffID: first.ID, Verdict: "accepted"}))
 	hs, err = store.ListHandoffs(ctx, a.DB, b.lead.ID)
@@ -286,4 +309,239 @@ func TestLoadJourneyPinsTheVersionAndDropsBodies(t *testing.T) {
 	}
 	_, err = a.LoadJourney(ctx, b.lead.ID, activities.JourneyRef{ID: "missing"})
 	require.ErrorContains(t, err, "publish it first")
+}
+
+// readParts reads a message and its parts by content type, decoded.
+func readParts(t *testing.T, raw []byte) (mail.Header, map[string]string) {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	require.NoError(t, err)
+	mediaType, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	parts := map[string]string{}
+	if !strings.HasPrefix(mediaType, "multipart/") {
+		var r io.Reader = m.Body
+		if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+			r = quotedprintable.NewReader(m.Body)
+		}
+		body, err := io.ReadAll(r)
+		require.NoError(t, err)
+		parts[mediaType] = strings.ReplaceAll(string(body), "\r\n", "\n")
+		return m.Header, parts
+	}
+	// A multipart reader decodes quoted-printable parts itself.
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		body, err := io.ReadAll(p)
+		require.NoError(t, err)
+		parts[ct] = strings.ReplaceAll(string(body), "\r\n", "\n")
+	}
+	return m.Header, parts
+}
+
+type anchor struct{ href, text string }
+
+// hrefs are the links of an HTML document as a mail client sees them.
+func hrefs(t *testing.T, doc string) []anchor {
+	t.Helper()
+	root, err := html.Parse(strings.NewReader(doc))
+	require.NoError(t, err)
+	var out []anchor
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.ElementNode && c.Data == "a" {
+				for _, at := range c.Attr {
+					if at.Key == "href" {
+						var text strings.Builder
+						for x := c.FirstChild; x != nil; x = x.NextSibling {
+							if x.Type == html.TextNode {
+								text.WriteString(x.Data)
+							}
+						}
+						out = append(out, anchor{at.Val, strings.TrimSpace(text.String())})
+					}
+				}
+			}
+			walk(c)
+		}
+	}
+	walk(root)
+	return out
+}
+
+// pixel is the src of the open pixel, "" when there is none. It is the
+// last thing in the body.
+func pixel(t *testing.T, doc string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<img src="([^"]+)" width="1" height="1" alt="" style="display:none">\s*(</body>\s*</html>\s*)?$`).FindStringSubmatch(doc)
+	if m == nil {
+		require.NotContains(t, doc, `width="1" height="1"`)
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+func TestSentMailIsTracked(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	a.Track = true
+	ctx := context.Background()
+	req := activities.SendRequest{Key: "lead-x/run-1/send-comparison/1", Lead: b.lead, Journey: b.journey, StepID: "send-comparison", ContentID: "product-comparison"}
+	res, err := a.SendContent(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSent, res.Status)
+
+	msgs := b.sink.To(b.lead.Email)
+	require.Len(t, msgs, 1)
+	header, parts := readParts(t, msgs[0].Raw)
+	unsub := strings.Trim(header.Get("List-Unsubscribe"), "<>")
+	require.True(t, strings.HasPrefix(unsub, "https://hooks.acme.test/unsubscribe/"), unsub)
+
+	click := func(u string) links.Claims {
+		t.Helper()
+		require.True(t, strings.HasPrefix(u, "https://hooks.acme.test"+links.ClickPath), u)
+		c, err := b.signer.Parse(links.Click, strings.TrimPrefix(u, "https://hooks.acme.test"+links.ClickPath))
+		require.NoError(t, err)
+		require.Equal(t, b.lead.ID, c.LeadID)
+		require.Equal(t, req.Key, c.SendKey)
+		require.Equal(t, "product-comparison", c.ContentID)
+		return c
+	}
+
+	// HTML: both links go through the click redirect, to where they went;
+	// the unsubscribe link is the RFC 8058 one, untouched.
+	as := hrefs(t, parts["text/html"])
+	require.Len(t, as, 3)
+	require.Equal(t, "https://example.com/compare", click(as[0].href).URL)
+	require.Equal(t, "https://example.com/demo", click(as[1].href).URL)
+	require.Equal(t, anchor{unsub, "Unsubscribe"}, as[2])
+	open := pixel(t, parts["text/html"])
+	require.True(t, strings.HasPrefix(open, "https://hooks.acme.test"+links.OpenPath), open)
+	oc, err := b.signer.Parse(links.Open, strings.TrimPrefix(open, "https://hooks.acme.test"+links.OpenPath))
+	require.NoError(t, err)
+	require.Equal(t, links.Claims{Purpose: links.Open, LeadID: b.lead.ID, SendKey: req.Key, ContentID: "product-comparison", Expires: oc.Expires}, oc)
+
+	// Text: the same tracked links (one per target in the whole email),
+	// the unsubscribe link as it was.
+	text := parts["text/plain"]
+	urls := regexp.MustCompile(`https?://\S+`).FindAllString(text, -1)
+	require.Equal(t, []string{as[0].href, as[1].href, unsub}, urls, text)
+	require.NotContains(t, text, "example.com")
+	require.NotContains(t, parts["text/html"], "example.com")
+}
+
+func TestTrackingOffLeavesTheBodyAsRendered(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	req := activities.SendRequest{Key: "k/1", Lead: b.lead, Journey: b.journey, StepID: "s", ContentID: "product-comparison"}
+	_, err := a.SendContent(ctx, req)
+	require.NoError(t, err)
+
+	j, _, err := journeys.LoadShipped("b2b-nurture.yaml")
+	require.NoError(t, err)
+	item, ok := j.ContentItem("product-comparison")
+	require.True(t, ok)
+	unsub, err := b.signer.UnsubscribeURL(b.lead.ID)
+	require.NoError(t, err)
+	want, err := item.Render(journeys.DataFor(b.lead, unsub))
+	require.NoError(t, err)
+
+	_, parts := readParts(t, b.sink.To(b.lead.Email)[0].Raw)
+	require.Equal(t, want.HTML, parts["text/html"])
+	require.Equal(t, want.Text, parts["text/plain"])
+	require.Empty(t, pixel(t, parts["text/html"]))
+}
+
+func TestProviderHeaders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	smtpAPI := func(t *testing.T, raw []byte) (args map[string]string) {
+		t.Helper()
+		m, err := mail.ReadMessage(bytes.NewReader(raw))
+		require.NoError(t, err)
+		require.Len(t, m.Header["X-Smtpapi"], 1, "one X-SMTPAPI header")
+		var v struct {
+			UniqueArgs map[string]string `json:"unique_args"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(m.Header.Get("X-SMTPAPI")), &v))
+		return v.UniqueArgs
+	}
+	score := scoring.Score{Fit: 10, Intent: 90}
+
+	t.Run("sendgrid", func(t *testing.T) {
+		t.Parallel()
+		a, b := setup(t)
+		a.Provider = "sendgrid"
+		a.Track = true
+		send := activities.SendRequest{Key: "lead-x/run-1/send-benchmark/1", Lead: b.lead, Journey: b.journey, StepID: "send-benchmark", ContentID: "benchmark-report"}
+		_, err := a.SendContent(ctx, send)
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"nurture_key": send.Key, "nurture_lead": b.lead.ID}, smtpAPI(t, b.sink.To(b.lead.Email)[0].Raw))
+
+		h := activities.HandOffRequest{Key: "lead-x/run-1/handoff/1", Lead: b.lead, Journey: b.journey, Score: score, Reason: "ready"}
+		_, err = a.HandOff(ctx, h)
+		require.NoError(t, err)
+		_, err = a.CreateTask(ctx, activities.TaskRequest{Key: "lead-x/run-1/call/1", Lead: b.lead, Journey: b.journey, StepID: "call", Title: "Call {{.FirstName}}", Outcomes: []string{"reached"}})
+		require.NoError(t, err)
+		notices := b.sink.To("sales@acme.test")
+		require.Len(t, notices, 2)
+		require.Equal(t, map[string]string{"nurture_key": h.Key + "/sales-mail", "nurture_lead": b.lead.ID}, smtpAPI(t, notices[0].Raw))
+		require.Equal(t, map[string]string{"nurture_key": "lead-x/run-1/call/1/mail", "nurture_lead": b.lead.ID}, smtpAPI(t, notices[1].Raw))
+		_, parts := readParts(t, notices[0].Raw)
+		require.NotContains(t, parts["text/plain"], links.ClickPath, "mail to sales is not tracked")
+	})
+	t.Run("none", func(t *testing.T) {
+		t.Parallel()
+		a, b := setup(t)
+		_, err := a.SendContent(ctx, activities.SendRequest{Key: "k/1", Lead: b.lead, Journey: b.journey, StepID: "s", ContentID: "benchmark-report"})
+		require.NoError(t, err)
+		_, err = a.HandOff(ctx, activities.HandOffRequest{Key: "k/h", Lead: b.lead, Journey: b.journey, Score: score, Reason: "ready"})
+		require.NoError(t, err)
+		require.Len(t, b.sink.Messages(), 2)
+		for _, m := range b.sink.Messages() {
+			require.NotContains(t, string(m.Raw), "X-SMTPAPI")
+		}
+	})
+}
+
+// TestLinksThatCannotBeTrackedStayAsWritten: a URL the click redirect
+// cannot carry (no host, a token over links.MaxToken) goes out as
+// written, and the rest of the email is still tracked.
+func TestLinksThatCannotBeTrackedStayAsWritten(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	a.Track = true
+	ctx := context.Background()
+	j, _, err := journeys.LoadShipped("b2b-nurture.yaml")
+	require.NoError(t, err)
+	long := "https://example.com/" + strings.Repeat("x", links.MaxToken)
+	for i := range j.Content {
+		if j.Content[i].ID == "benchmark-report" {
+			j.Content[i].HTML = `<p><a href="https://example.com/ok">ok</a> <a href="http://">no host</a> <a href="` + long + `">long</a></p>`
+			j.Content[i].Text = "ok https://example.com/ok long " + long + "\n"
+		}
+	}
+	j.ID = "odd-links"
+	pub, err := store.PublishJourney(ctx, a.DB, j, []byte("odd-links"))
+	require.NoError(t, err)
+	res, err := a.SendContent(ctx, activities.SendRequest{Key: "k/odd", Lead: b.lead, Journey: activities.JourneyRef{ID: j.ID, Version: pub.Version}, StepID: "s", ContentID: "benchmark-report"})
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSent, res.Status)
+	_, parts := readParts(t, b.sink.To(b.lead.Email)[0].Raw)
+	as := hrefs(t, parts["text/html"])
+	require.Len(t, as, 3)
+	require.True(t, strings.HasPrefix(as[0].href, "https://hooks.acme.test/c/"), as[0].href)
+	require.Equal(t, "http://", as[1].href)
+	require.Equal(t, long, as[2].href)
+	require.NotEmpty(t, pixel(t, parts["text/html"]))
+	require.Contains(t, parts["text/plain"], "ok https://hooks.acme.test/c/")
+	require.Contains(t, parts["text/plain"], " long "+long+"\n")
 }

@@ -177,7 +177,8 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	activities.Register(w, &activities.Activities{DB: db, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer})
+	activities.Register(w, &activities.Activities{DB: db, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer,
+		Track: cfg.Tracking == "on", Provider: cfg.EmailProvider})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -93,6 +93,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	workflows.Register(w)
 	acts := &activities.Activities{
 		DB: pool, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer,
+		Track: cfg.Tracking == "on", Provider: cfg.EmailProvider,
 	}
 	activities.Register(w, acts)
 
