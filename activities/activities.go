@@ -464,7 +464,9 @@ type notice struct {
 // a lead's email.
 func (a *Activities) notify(ctx context.Context, n notice) (delivery.Result, error) {
 	msgID := email.MessageID(n.key, a.Mail.Domain())
-	msg, err := a.message(n.key, n.lead.ID, email.Message{To: n.to, Subject: n.subject, Text: n.text, HTML: n.html, MessageID: msgID,
+	// The notice goes to sales, not the lead: it names no lead to the
+	// provider, so a rep opening it is never the lead's engagement.
+	msg, err := a.message(n.key, "", email.Message{To: n.to, Subject: n.subject, Text: n.text, HTML: n.html, MessageID: msgID,
 		Headers: map[string]string{"X-Nurture-Journey": n.journey.ID, n.header: fmt.Sprint(n.id)}})
 	if err != nil {
 		return delivery.Result{}, err

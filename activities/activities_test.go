@@ -493,8 +493,9 @@ func TestProviderHeaders(t *testing.T) {
 		require.NoError(t, err)
 		notices := b.sink.To("sales@acme.test")
 		require.Len(t, notices, 2)
-		require.Equal(t, map[string]string{"nurture_key": h.Key + "/sales-mail", "nurture_lead": b.lead.ID}, smtpAPI(t, notices[0].Raw))
-		require.Equal(t, map[string]string{"nurture_key": "lead-x/run-1/call/1/mail", "nurture_lead": b.lead.ID}, smtpAPI(t, notices[1].Raw))
+		// Notices go to sales: they name no lead, so a rep's open is not the lead's.
+		require.Equal(t, map[string]string{"nurture_key": h.Key + "/sales-mail", "nurture_lead": ""}, smtpAPI(t, notices[0].Raw))
+		require.Equal(t, map[string]string{"nurture_key": "lead-x/run-1/call/1/mail", "nurture_lead": ""}, smtpAPI(t, notices[1].Raw))
 		_, parts := readParts(t, notices[0].Raw)
 		require.NotContains(t, parts["text/plain"], links.ClickPath, "mail to sales is not tracked")
 	})

@@ -135,7 +135,7 @@ func (c *Config) Check(getenv Getenv) error {
 		problems = append(problems, "LINK_SECRET: "+err.Error())
 	}
 	switch c.EmailProvider {
-	case "", "sendgrid":
+	case "", email.SendGrid:
 	default:
 		problems = append(problems, fmt.Sprintf("EMAIL_PROVIDER %q: leave it empty or use sendgrid", c.EmailProvider))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/sendgrid"
 )
 
 func TestProviderHeaders(t *testing.T) {
@@ -29,7 +30,7 @@ func TestProviderHeaders(t *testing.T) {
 	odd := "step \"ä\"\r\nBcc: x@evil.test\t<&>\U0001F600\xff"
 	h, err = email.ProviderHeaders(email.SendGrid, odd, "lead")
 	require.NoError(t, err)
-	v := h[email.HeaderSMTPAPI]
+	v := h[sendgrid.SMTPAPIHeader]
 	for _, c := range []byte(v) {
 		require.True(t, c >= 0x20 && c < 0x7f, "byte %q in %s", c, v)
 	}
@@ -37,7 +38,7 @@ func TestProviderHeaders(t *testing.T) {
 		UniqueArgs map[string]string `json:"unique_args"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(v), &got))
-	require.Equal(t, strings.ToValidUTF8(odd, "\uFFFD"), got.UniqueArgs[email.SendGridKeyArg])
+	require.Equal(t, strings.ToValidUTF8(odd, "\uFFFD"), got.UniqueArgs[sendgrid.ArgSendKey])
 }
 
 // TestSMTPAPIHeaderOnTheWire renders a message with a key long enough to

@@ -52,7 +52,7 @@ func TestEvents(t *testing.T) {
 		status int
 		want   string
 	}{
-		"malformed":      {`{"id": "x", "type": }`, 400, "malformed JSON at byte 20"},
+		"malformed":      {`{"id": "x", "type": }`, 400, "malformed JSON at byte 21"},
 		"unknown field":  {`{"id": "x", "type": "page_view", "email": "ada@analytical.test", "colour": "red"}`, 400, `unknown field "colour"`},
 		"wrong type":     {`{"id": 7, "type": "page_view", "email": "ada@analytical.test"}`, 400, "id: expected a string, got JSON number"},
 		"two values":     {`{"id": "x", "type": "page_view", "email": "ada@analytical.test"} {}`, 400, "more than one JSON value"},
