@@ -17,11 +17,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -31,9 +29,6 @@ import (
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/webhook"
 )
-
-// drain is how long requests in flight get on shutdown.
-const drain = 30 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,33 +74,11 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
 	log.Info("receiver listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}
-	errs := make(chan error, 1)
-	go func() { errs <- hs.Serve(ln) }()
-	select {
-	case err := <-errs:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("receiver stopping; letting requests in flight finish", "up_to", drain)
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("receiver stopped")
-	return nil
+	return webhook.Serve(ctx, ln, srv.Handler(), webhook.Drain, log)
 }
 
 // build connects to PostgreSQL and Temporal and makes the handlers.

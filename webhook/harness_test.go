@@ -80,15 +80,20 @@ func setup(t *testing.T, extra ...string) *bundle {
 	require.NoError(t, err)
 	t.Cleanup(b.client.Close)
 
+	// The receiver's address is the links' base, so links in the mail the
+	// sink receives can be followed for real.
+	var handler http.Handler
+	b.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(b.http.Close)
 	keys, err := links.ParseKeys("k1=" + linkSecret)
 	require.NoError(t, err)
-	b.signer = links.Signer{Keys: keys, BaseURL: "https://hooks.acme.test", Now: func() time.Time { return now }}
+	b.signer = links.Signer{Keys: keys, BaseURL: b.http.URL, Now: func() time.Time { return now }}
 	mail, err := email.New(email.Config{Host: b.sink.Host(), Port: b.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
 	require.NoError(t, err)
 	t.Cleanup(mail.Close)
 	w := worker.New(b.client, t.Name(), worker.Options{})
 	workflows.Register(w)
-	activities.Register(w, &activities.Activities{DB: b.db, Mail: mail, SalesEmail: "sales@acme.test", Log: quiet(), Links: b.signer})
+	activities.Register(w, &activities.Activities{DB: b.db, Mail: mail, SalesEmail: "sales@acme.test", Log: quiet(), Links: b.signer, Track: true})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
@@ -107,8 +112,7 @@ func setup(t *testing.T, extra ...string) *bundle {
 	b.srv = &webhook.Server{DB: b.db, Temporal: b.client, Links: b.signer, Log: quiet(),
 		Secrets: [][]byte{[]byte(secret), []byte(otherSecret)}, Now: func() time.Time { return now },
 		Intake: &ingest.Intake{DB: b.db, Temporal: b.client, TaskQueue: t.Name(), DefaultJourney: "b2b-nurture"}}
-	b.http = httptest.NewServer(b.srv.Handler())
-	t.Cleanup(b.http.Close)
+	handler = b.srv.Handler()
 	return b
 }
 

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nurture-dev/nurture/store"
+)
+
+const goodLinkSecret = "0123456789abcdef0123456789abcdef"
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, env(nil), &out, nil)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	for _, want := range []string{"-listen", "$LISTEN_ADDR", "-webhook-secrets", "-sendgrid-key", "-max-body-bytes", "-public-url"} {
+		require.Contains(t, out.String(), want)
+	}
+}
+
+func TestRefusesToStartMisconfigured(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"no link secret":   {nil, "LINK_SECRET is empty"},
+		"short link":       {map[string]string{"LINK_SECRET": "change-me"}, "is 9 bytes; at least 32"},
+		"no webhook":       {map[string]string{"LINK_SECRET": goodLinkSecret}, "WEBHOOK_SECRETS: no webhook secret"},
+		"short webhook":    {map[string]string{"LINK_SECRET": goodLinkSecret, "WEBHOOK_SECRETS": "short"}, "a webhook secret is 5 bytes; at least 32"},
+		"bad sendgrid key": {map[string]string{"LINK_SECRET": goodLinkSecret, "WEBHOOK_SECRETS": goodLinkSecret, "SENDGRID_WEBHOOK_PUBLIC_KEY": "nope"}, "SENDGRID_WEBHOOK_PUBLIC_KEY"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), nil, env(tc.env), &out, nil)
+		require.ErrorContains(t, err, tc.want, name)
+	}
+}
+
+func TestSaysWhenPostgresIsUnreachable(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	err := run(context.Background(), nil, env(map[string]string{"LINK_SECRET": goodLinkSecret, "WEBHOOK_SECRETS": goodLinkSecret,
+		"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nurture?sslmode=disable"}), &out, nil)
+	require.ErrorIs(t, err, store.ErrUnreachable)
+}
+
+// The receiver scales apart from the workers and must stay small: it
+// does not link the Temporal server.
+func TestDoesNotLinkTheTemporalServer(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, pkg := range strings.Fields(string(out)) {
+		require.False(t, strings.HasPrefix(pkg, "go.temporal.io/server") || strings.HasPrefix(pkg, "github.com/temporalio/cli"),
+			"the receiver links %s", pkg)
+	}
+	require.Contains(t, string(out), "github.com/nurture-dev/nurture/webhook", "the listing is real")
+}
