@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,8 +28,10 @@ import (
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/webhook"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -94,6 +98,13 @@ type demo struct {
 	intake  *ingest.Intake
 	c       client.Client
 	db      store.DB
+	sink    *smtpsink.Sink
+	// The receiver, as websites, email clients and sales reach it.
+	base       string
+	secret     []byte
+	http       *http.Client
+	signer     links.Signer
+	salesEmail string
 
 	mu      sync.Mutex
 	emails  int
@@ -109,6 +120,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	temporalPort := fs.Int("temporal-port", 7233, "port of the embedded Temporal server")
 	uiPort := fs.Int("ui-port", 8233, "port of Temporal's Web UI (0 for none)")
 	smtpAddr := fs.String("smtp-listen", "127.0.0.1:2525", "address of the SMTP sink")
+	receiverAddr := fs.String("receiver-listen", "127.0.0.1:8088", "address of the webhook receiver (the links in the demo's emails point at it)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up waiting for the sample leads after this long")
 	args, err := parse(fs, args)
 	if err != nil {
@@ -121,9 +133,24 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if cfg.LinkSecret == "" {
 		cfg.LinkSecret = randomSecret()
 	}
+	if cfg.WebhookSecrets == "" {
+		cfg.WebhookSecrets = randomSecret()
+	}
 	if err := cfg.Check(env.getenv); err != nil {
 		return err
 	}
+	secrets, err := webhook.ParseSecrets(cfg.WebhookSecrets)
+	if err != nil {
+		return fmt.Errorf("WEBHOOK_SECRETS: %w", err)
+	}
+	// The receiver runs in this process; the links in the demo's emails
+	// point at it, wherever PUBLIC_URL would otherwise say.
+	receiverLn, err := net.Listen("tcp", *receiverAddr)
+	if err != nil {
+		return fmt.Errorf("receiver: listen on %s (another demo running?): %w", *receiverAddr, err)
+	}
+	defer receiverLn.Close()
+	cfg.PublicURL = "http://" + receiverLn.Addr().String()
 	out := &printer{w: env.stdout}
 
 	db, err := store.Open(ctx, cfg.DatabaseURL)
@@ -142,13 +169,15 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	d := &demo{env: env, scale: *scale, byID: map[string]*demoLead{}, db: db}
+	d := &demo{env: env, scale: *scale, byID: map[string]*demoLead{}, db: db, base: cfg.PublicURL, secret: secrets[0],
+		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	mailDir := filepath.Join(*dataDir, "mail")
 	sink, err := smtpsink.Start(smtpsink.Options{Addr: *smtpAddr, Dir: mailDir, Logger: log, OnMessage: func(m smtpsink.Message) { d.mailed(out, m) }})
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
+	d.sink = sink
 
 	dbFile := filepath.Join(*dataDir, "temporal.db")
 	temporal, err := devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Port: *temporalPort, UIPort: *uiPort, Namespace: cfg.TemporalNamespace, Logger: log})
@@ -177,6 +206,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	d.signer, d.salesEmail = signer, cfg.SalesEmail
 	activities.Register(w, &activities.Activities{DB: db, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer,
 		Track: cfg.Tracking == "on", Provider: cfg.EmailProvider})
 	if err := w.Start(); err != nil {
@@ -188,6 +218,16 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
+	// ErasedBefore: the demo erases its sample leads before enrolling them,
+	// so their journeys from earlier demos in this data folder do not count
+	// against the re-entry rule.
+	d.intake = &ingest.Intake{DB: db, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: j.ID, TimeScale: d.scale, ErasedBefore: true,
+		Logf: func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) }}
+	receiver := &webhook.Server{DB: db, Temporal: c, Intake: d.intake, Links: signer, Secrets: secrets, Log: log}
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- webhook.Serve(serveCtx, receiverLn, receiver.Handler(), 5*time.Second, log) }()
+	defer func() { stopServing(); <-served }()
 
 	fmt.Fprintf(env.stdout, "nurture demo: one journey day lasts %s (time scale %g)\n\n", time.Duration(float64(day)/d.scale).Round(time.Millisecond), d.scale)
 	fmt.Fprintf(env.stdout, "  PostgreSQL   %s\n", redact(cfg.DatabaseURL))
@@ -196,6 +236,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintf(env.stdout, "  Web UI       %s/namespaces/%s/workflows\n", temporal.UIURL, cfg.TemporalNamespace)
 	}
 	fmt.Fprintf(env.stdout, "  SMTP sink    %s, every message saved in %s/\n", sink.Addr, mailDir)
+	fmt.Fprintf(env.stdout, "  Receiver     %s (webhooks; the links in the emails)\n", cfg.PublicURL)
 	fmt.Fprintf(env.stdout, "  Journey      %s version %d (hand-off at score %d, MQL at %d)\n", j.ID, pub.Version, j.Handoff.MinScore, j.Scoring.MQL)
 	fmt.Fprintf(env.stdout, "  Log          %s\n\n", logFile.Name())
 
@@ -206,10 +247,6 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 
-	// ErasedBefore: the demo erases its sample leads before enrolling them,
-	// so their journeys from earlier demos in this data folder do not count
-	// against the re-entry rule.
-	d.intake = &ingest.Intake{DB: db, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: j.ID, TimeScale: d.scale, ErasedBefore: true}
 	if err := d.run(ctx, out, *timeout); err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintf(env.stdout, "\ninterrupted: the journeys keep their place in %s; run the demo with -resume to let them carry on\n", *dataDir)
@@ -354,19 +391,19 @@ func (d *demo) play(ctx context.Context, out *printer, runID string, l *demoLead
 		if err := sleepUntil(ctx, d.at(s.day)); err != nil {
 			return nil
 		}
-		ev := lead.Event{ID: fmt.Sprintf("demo-%s-%s-%d", runID, l.profile.ID[:8], n), LeadID: l.profile.ID, Type: s.typ, OccurredAt: time.Now().UTC(), Source: "demo"}
-		out.line(d.day(), "EVENT", l.profile.Email, string(s.typ)+" ("+s.typ.Describe()+")")
-		if _, err := d.intake.Record(ctx, ev); err != nil {
-			return fmt.Errorf("record %s for %s: %w", s.typ, l.profile.Email, err)
+		if err := d.engage(ctx, out, fmt.Sprintf("demo-%s-%s-%d", runID, l.profile.ID[:8], n), l, s.typ); err != nil {
+			return fmt.Errorf("%s for %s: %w", s.typ, l.profile.Email, err)
 		}
 	}
 	if l.verdict == "" {
 		return nil
 	}
 	// Sales answers a journey day after the hand-off.
+	var handoff int64
 	for {
 		st, err := workflows.QueryLead(ctx, d.c, l.profile.ID)
 		if err == nil && st.Lifecycle == workflows.LifecycleHandedOff {
+			handoff = st.HandoffID
 			break
 		}
 		if err == nil && st.Lifecycle == workflows.LifecycleExited {
@@ -379,7 +416,7 @@ func (d *demo) play(ctx context.Context, out *printer, runID string, l *demoLead
 	if err := sleepUntil(ctx, time.Now().Add(time.Duration(float64(day)/d.scale))); err != nil {
 		return nil
 	}
-	if _, err := workflows.SendVerdict(ctx, d.c, l.profile.ID, workflows.SalesFeedback{Verdict: l.verdict, Reason: l.reason}); err != nil {
+	if err := d.verdictByEmail(ctx, out, l, handoff); err != nil {
 		return fmt.Errorf("verdict for %s: %w", l.profile.Email, err)
 	}
 	out.line(d.day(), "SALES", l.profile.Email, fmt.Sprintf("verdict %s: %s", l.verdict, l.reason))

@@ -259,7 +259,7 @@ func TestDemoCommand(t *testing.T) {
 	data := t.TempDir()
 	demo := func() error {
 		return dispatch(ctx, env, []string{"demo", "-data", data, "-temporal-port", "0", "-ui-port", "0",
-			"-smtp-listen", "127.0.0.1:0", "-time-scale", "86400", "-task-queue", "demo-test"})
+			"-smtp-listen", "127.0.0.1:0", "-receiver-listen", "127.0.0.1:0", "-time-scale", "86400", "-task-queue", "demo-test"})
 	}
 	require.NoError(t, demo(), "stderr: %s\nstdout: %s", errOut.String(), out.String())
 	got := out.String()
@@ -272,6 +272,12 @@ func TestDemoCommand(t *testing.T) {
 		"TASK      margaret@apollo.test",
 		"EXIT      margaret@apollo.test     recycled_out", // in the recycle journey
 		"summary after",
+		// Engagement and verdicts reach the journeys over HTTP, from links
+		// in the mail the sink received.
+		`HTTP      ada@analytical.test      GET /c/… 302: clicked a link in "Ada, the 2026 B2B pipeline benchmark is here"`,
+		`HTTP      ada@analytical.test      POST /v1/events 202: demo_request`,
+		`HTTP      linus@kernel.test        POST /unsubscribe/… 200: one-click unsubscribe from the email's List-Unsubscribe header`,
+		`HTTP      ada@analytical.test      POST /verdict/… 200: sales pressed "Accept" in the hand-off email`,
 	} {
 		require.Contains(t, got, want)
 	}

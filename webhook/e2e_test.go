@@ -1,13 +1,7 @@
 package webhook_test
 
 import (
-	"bytes"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
-	"net/mail"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,38 +17,11 @@ import (
 )
 
 // bodies decodes a received message's text and HTML parts.
-func bodies(t *testing.T, raw []byte) (text, html string) {
+func bodies(t *testing.T, m smtpsink.Message) (text, html string) {
 	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	text, html, err := m.Bodies()
 	require.NoError(t, err)
-	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	require.NoError(t, err)
-	read := func(h interface{ Get(string) string }, r io.Reader) string {
-		if strings.EqualFold(h.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			r = quotedprintable.NewReader(r)
-		}
-		b, err := io.ReadAll(r)
-		require.NoError(t, err)
-		return string(b)
-	}
-	if !strings.HasPrefix(mt, "multipart/") {
-		return read(m.Header, m.Body), ""
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return text, html
-		}
-		require.NoError(t, err)
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		switch ct {
-		case "text/plain":
-			text = read(p.Header, p)
-		case "text/html":
-			html = read(p.Header, p)
-		}
-	}
+	return text, html
 }
 
 // linkIn finds the first link to path on the receiver in a body.
@@ -91,7 +58,7 @@ func TestLinksInReceivedEmail(t *testing.T) {
 	// A click.
 	ada := b.enroll(lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", Title: "CTO"})
 	first := b.sink.To(ada.Email)[0]
-	text, html := bodies(t, first.Raw)
+	text, html := bodies(t, first)
 	click := b.linkIn(t, html, links.ClickPath)
 	require.Contains(t, html, b.http.URL+links.OpenPath, "the open pixel")
 	require.Contains(t, text, b.http.URL+links.ClickPath, "links in the text part are tracked too")
@@ -127,7 +94,7 @@ func TestLinksInReceivedEmail(t *testing.T) {
 	_, err = b.sink.Wait(b.ctx, func([]smtpsink.Message) bool { return len(b.sink.To("sales@acme.test")) == 1 })
 	require.NoError(t, err)
 	notice := b.sink.To("sales@acme.test")[0]
-	text, html = bodies(t, notice.Raw)
+	text, html = bodies(t, notice)
 	accept := b.linkIn(t, text, links.VerdictPath)
 	require.Contains(t, html, accept, "the same buttons in the HTML part")
 	r = b.follow(t, http.MethodGet, accept, "", "")

@@ -384,3 +384,34 @@ func TestVerdictLinks(t *testing.T) {
 	require.Equal(t, http.StatusGone, r.status)
 	require.Contains(t, string(r.body), "This link has expired")
 }
+
+// TestClickDuringAnOutageIsDeliveredLater: a browser does not retry, so a
+// click that cannot reach the journey (Temporal away) still redirects, is
+// stored and marked, and `starter reconcile` (Intake.Reconcile) delivers
+// it once Temporal is back.
+func TestClickDuringAnOutageIsDeliveredLater(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := b.enroll(lead.Profile{Email: "ada@analytical.test"})
+	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
+	require.NoError(t, err)
+	defer down.Close()
+	good := b.srv.Intake.Temporal
+	b.srv.Intake.Temporal = down
+	click, err := b.signer.ClickURL(ada.ID, "k/1", "benchmark-report", "https://acme.test/report")
+	require.NoError(t, err)
+	r := b.do(http.MethodGet, "/c/"+tokenIn(click, links.ClickPath), "", nil, false)
+	require.Equal(t, http.StatusFound, r.status, "the reader gets where they clicked")
+	require.Equal(t, 1, b.events(ada.ID), "stored")
+
+	b.srv.Intake.Temporal = good
+	repairs, err := b.srv.Intake.Reconcile(b.ctx, 0, false)
+	require.NoError(t, err)
+	require.Len(t, repairs, 1)
+	require.Contains(t, repairs[0].Found, "stored but not delivered")
+	require.Equal(t, "delivered", repairs[0].Did)
+	b.eventually("the click reached the journey", func() bool { return b.status(ada.ID).EventsSeen == 1 })
+	repairs, err = b.srv.Intake.Reconcile(b.ctx, 0, false)
+	require.NoError(t, err)
+	require.Empty(t, repairs, "once")
+}
