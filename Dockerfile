@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 
-# Builds the worker and the starter CLI into one small image; the service
-# picks the binary with its command (CMD runs the worker).
+# Builds the worker, the receiver and the starter CLI into one small image;
+# the service picks the binary with its command (CMD runs the worker).
 
 # Compile on the build machine's own platform and cross-compile to the target
 # one: pure Go, so no emulation is needed for other architectures.
@@ -21,11 +21,13 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags="-s -w" -o /out/worker ./worker && \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags="-s -w" -o /out/receiver ./receiver && \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags="-s -w" -o /out/starter ./starter
 
 # Static binaries need only CA certificates and time zones, which distroless
 # carries; no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/worker /out/starter /usr/local/bin/
+COPY --from=build /out/worker /out/receiver /out/starter /usr/local/bin/
 USER nonroot
 CMD ["/usr/local/bin/worker"]

@@ -17,9 +17,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -57,8 +59,12 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	}
 	var cfg config.Config
 	cfg.Register(fs, getenv)
+	check := fs.String("check", "", "check a URL answers 200 and exit (a container health check, where there is no curl)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *check != "" {
+		return checkURL(ctx, *check)
 	}
 	if err := cfg.Check(getenv); err != nil {
 		return err
@@ -112,4 +118,23 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 			Logf: func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) }},
 	}
 	return srv, func() { c.Close(); pool.Close() }, nil
+}
+
+// checkURL is the health check: GET, and only 200 is healthy.
+func checkURL(ctx context.Context, u string) error {
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("check %s: %s", u, resp.Status)
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -64,4 +66,15 @@ func TestDoesNotLinkTheTemporalServer(t *testing.T) {
 			"the receiver links %s", pkg)
 	}
 	require.Contains(t, string(out), "github.com/nurture-dev/nurture/webhook", "the listing is real")
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	defer ok.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	defer down.Close()
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-check", ok.URL}, env(nil), &out, nil))
+	require.ErrorContains(t, run(context.Background(), []string{"-check", down.URL}, env(nil), &out, nil), "503 Service Unavailable")
 }
