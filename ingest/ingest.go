@@ -281,27 +281,26 @@ func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 	if err := ev.Validate(); err != nil {
 		return rec, invalid(err)
 	}
-	l, err := store.GetLead(ctx, in.DB, ev.LeadID)
+	// One round trip: the lead must be known, and the event is stored.
+	addr, isNew, err := store.StoreEvent(ctx, in.DB, ev)
 	if errors.Is(err, store.ErrNotFound) {
 		return rec, fmt.Errorf("%w: lead %s is unknown; enrol it first", ErrUnknownLead, ev.LeadID)
 	}
 	if err != nil {
 		return rec, err
 	}
-	if rec.New, err = store.InsertEvent(ctx, in.DB, ev); err != nil {
-		return rec, err
-	}
+	rec.New = isNew
 	if suppresses(ev.Type) {
-		if err := store.Suppress(ctx, in.DB, l.Profile.Email, string(ev.Type)); err != nil {
+		if err := store.Suppress(ctx, in.DB, addr, string(ev.Type)); err != nil {
 			return rec, err
 		}
 	}
-	err = workflows.DeliverEvent(ctx, in.Temporal, l.Profile.ID, ev)
+	err = workflows.DeliverEvent(ctx, in.Temporal, ev.LeadID, ev)
 	if err == nil {
 		rec.Delivered = true
 		if !rec.New {
 			// A retry: an earlier try may have marked it undelivered.
-			if err := store.MarkDelivered(ctx, in.DB, l.Profile.ID, ev.ID); err != nil {
+			if err := store.MarkDelivered(ctx, in.DB, ev.LeadID, ev.ID); err != nil {
 				in.logf("event %s delivered but its undelivered mark stays: %v", ev.ID, err)
 			}
 		}
@@ -310,14 +309,18 @@ func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 	if !errors.Is(err, workflows.ErrNoJourney) {
 		// Stored, not delivered: a sender that retries delivers it; for
 		// one that does not (a click), Reconcile will.
-		if merr := store.MarkUndelivered(context.WithoutCancel(ctx), in.DB, l.Profile.ID, ev.ID); merr != nil {
+		if merr := store.MarkUndelivered(context.WithoutCancel(ctx), in.DB, ev.LeadID, ev.ID); merr != nil {
 			return rec, errors.Join(err, merr)
 		}
 		return rec, err
 	}
 	// No journey runs for the lead. Did one run? Temporal knows; the
 	// database knows beyond Temporal's retention.
-	run, err := in.describe(ctx, l.Profile.ID)
+	run, err := in.describe(ctx, ev.LeadID)
+	if err != nil {
+		return rec, err
+	}
+	l, err := store.GetLead(ctx, in.DB, ev.LeadID)
 	if err != nil {
 		return rec, err
 	}
@@ -344,7 +347,7 @@ func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 		return rec, err
 	}
 	rec.Enrolled = true
-	if err := workflows.DeliverEvent(ctx, in.Temporal, l.Profile.ID, ev); err != nil {
+	if err := workflows.DeliverEvent(ctx, in.Temporal, ev.LeadID, ev); err != nil {
 		return rec, err
 	}
 	rec.Delivered = true

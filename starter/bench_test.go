@@ -67,43 +67,11 @@ const (
 func BenchmarkEngagement(b *testing.B) {
 	ctx := context.Background()
 	s := startSystem(b, "", 1)
-	bareQueue := "bare-" + b.Name()
-	bw := worker.New(s.client, bareQueue, worker.Options{})
-	bw.RegisterWorkflow(bareLead)
-	if err := bw.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer bw.Stop()
-
-	bare := engine{name: "bare", send: func(ctx context.Context, l lead.Profile, ev lead.Event) error {
-		_, err := s.client.SignalWithStartWorkflow(ctx, "bare-"+l.ID, workflows.SignalEngagement, ev,
-			client.StartWorkflowOptions{ID: "bare-" + l.ID, TaskQueue: bareQueue}, bareLead, workflows.Input{Lead: l})
-		return err
-	}, processed: func(ctx context.Context, l lead.Profile) int {
-		// The floor has no database: ask the workflow.
-		v, err := s.client.QueryWorkflow(ctx, "bare-"+l.ID, "", workflows.QueryStatus)
-		if err != nil {
-			b.Fatalf("query: %v", err)
-		}
-		var st workflows.Status
-		if err := v.Get(&st); err != nil {
-			b.Fatal(err)
-		}
-		return st.EventsSeen
-	}}
+	bare := bareEngine(b, s)
 	ours := engine{name: "nurture", send: func(ctx context.Context, _ lead.Profile, ev lead.Event) error {
 		_, err := s.intake.Record(ctx, ev)
 		return err
-	}, processed: func(ctx context.Context, l lead.Profile) int {
-		// Processed means rescored and persisted: every case-study view is
-		// worth 5 points (no cap, no repeat rule), so the lead's stored
-		// score counts them.
-		var score int
-		if err := s.db.QueryRow(ctx, `select score from leads where id = $1`, l.ID).Scan(&score); err != nil {
-			b.Fatal(err)
-		}
-		return score / 5 // fresh leads start at 0
-	}}
+	}, processed: storedScore(b, s)}
 
 	for i := 0; i < b.N; i++ {
 		leads := make([]lead.Profile, benchLeads)
@@ -141,6 +109,48 @@ func BenchmarkEngagement(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// bareEngine is the floor: bare SignalWithStart calls to a workflow that
+// only counts what it receives, on the same server.
+func bareEngine(b *testing.B, s *system) engine {
+	b.Helper()
+	bareQueue := "bare-" + b.Name()
+	bw := worker.New(s.client, bareQueue, worker.Options{})
+	bw.RegisterWorkflow(bareLead)
+	if err := bw.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(bw.Stop)
+	return engine{name: "bare", send: func(ctx context.Context, l lead.Profile, ev lead.Event) error {
+		_, err := s.client.SignalWithStartWorkflow(ctx, "bare-"+l.ID, workflows.SignalEngagement, ev,
+			client.StartWorkflowOptions{ID: "bare-" + l.ID, TaskQueue: bareQueue}, bareLead, workflows.Input{Lead: l})
+		return err
+	}, processed: func(ctx context.Context, l lead.Profile) int {
+		// The floor has no database: ask the workflow.
+		v, err := s.client.QueryWorkflow(ctx, "bare-"+l.ID, "", workflows.QueryStatus)
+		if err != nil {
+			b.Fatalf("query: %v", err)
+		}
+		var st workflows.Status
+		if err := v.Get(&st); err != nil {
+			b.Fatal(err)
+		}
+		return st.EventsSeen
+	}}
+}
+
+// storedScore says how many case-study views (5 points each, no cap, no
+// repeat rule in the shipped model) a fresh lead's stored score counts:
+// processed means rescored and persisted.
+func storedScore(b *testing.B, s *system) func(ctx context.Context, l lead.Profile) int {
+	return func(ctx context.Context, l lead.Profile) int {
+		var score int
+		if err := s.db.QueryRow(ctx, `select score from leads where id = $1`, l.ID).Scan(&score); err != nil {
+			b.Fatal(err)
+		}
+		return score / 5
+	}
+}
 
 // measure sends benchEventsEach events to every lead from benchSenders
 // goroutines (throughput), then benchLatencyRuns events one at a time, each

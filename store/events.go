@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nurture-dev/nurture/lead"
 )
@@ -24,6 +27,34 @@ on conflict (lead_id, id) do nothing`,
 		return false, fmt.Errorf("store event %s: %w", ev.ID, err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// StoreEvent stores an event for a lead nurture knows, in one round
+// trip: it reports the lead's address (for suppression) and whether the
+// event is new; ErrNotFound when there is no such lead, and then nothing
+// is stored.
+func StoreEvent(ctx context.Context, db DB, ev lead.Event) (email string, isNew bool, err error) {
+	props := ev.Properties
+	if props == nil {
+		props = map[string]string{}
+	}
+	err = db.QueryRow(ctx, `
+with l as (select id, email from leads where id = $2),
+ins as (
+    insert into events (id, lead_id, type, occurred_at, source, properties)
+    select $1, l.id, $3, $4, $5, $6 from l
+    on conflict (lead_id, id) do nothing
+    returning 1
+)
+select l.email, exists (select 1 from ins) from l`,
+		ev.ID, ev.LeadID, string(ev.Type), ev.OccurredAt, ev.Source, props).Scan(&email, &isNew)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, fmt.Errorf("lead %s: %w", ev.LeadID, ErrNotFound)
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("store event %s: %w", ev.ID, err)
+	}
+	return email, isNew, nil
 }
 
 // CountEvents counts a lead's stored events.
