@@ -233,7 +233,8 @@ func runFeedback(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	res, err := workflows.SendVerdict(ctx, conn.temporal, leadID(args[0]), fb)
+	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue}
+	res, err := in.Verdict(ctx, leadID(args[0]), fb)
 	if err != nil {
 		return fmt.Errorf("verdict %s: %w", fb.Verdict, err)
 	}

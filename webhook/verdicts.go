@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/nurture-dev/nurture/ingest"
+
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -23,8 +25,8 @@ type VerdictIn struct {
 
 // postVerdict gives the CRM's verdict to the lead's journey, as the Update
 // the journey validates: 200 with what the journey did, 409 with why it
-// refused (no open hand-off, already answered, another hand-off), 404 for
-// a lead nurture does not know or whose journey is not running.
+// refused (no open hand-off, already answered, another hand-off; for a
+// journey that has ended, why), 404 for a lead nurture does not know.
 func (s *Server) postVerdict(w http.ResponseWriter, r *http.Request, body []byte) {
 	if !utf8Valid(body) {
 		s.fail(w, r, badRequest("the body is not valid UTF-8"))
@@ -59,16 +61,19 @@ func (s *Server) postVerdict(w http.ResponseWriter, r *http.Request, body []byte
 }
 
 // verdict sends a verdict and says how it went, as a status and a message
-// for people: the journey's own reason when it refused.
+// for people: the journey's own reason when it refused, what PostgreSQL
+// says when the journey has ended.
 func (s *Server) verdict(ctx context.Context, leadID string, fb workflows.SalesFeedback) (workflows.VerdictResult, int, string) {
-	res, err := workflows.SendVerdict(ctx, s.Temporal, leadID, fb)
+	res, err := s.Intake.Verdict(ctx, leadID, fb)
 	switch {
 	case err == nil:
 		return res, http.StatusOK, ""
 	case errors.Is(err, workflows.ErrRefused):
 		return res, http.StatusConflict, said(err, workflows.ErrRefused)
-	case errors.Is(err, workflows.ErrNoJourney):
-		return res, http.StatusNotFound, "the lead has no running journey, so no hand-off to answer"
+	case errors.Is(err, ingest.ErrConflict):
+		return res, http.StatusConflict, said(err, ingest.ErrConflict)
+	case errors.Is(err, ingest.ErrUnknownLead):
+		return res, http.StatusNotFound, said(err, ingest.ErrUnknownLead)
 	}
 	return res, http.StatusServiceUnavailable, err.Error()
 }

@@ -286,9 +286,18 @@ func TestCRMVerdicts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "accepted", hs[0].Verdict)
 
+	// The journey ended on that verdict: a second one is refused with the
+	// answer already given, a hand-off of another lead named as such, and
+	// a lead nurture does not know is 404.
 	r = b.postJSON("/v1/verdicts", webhook.VerdictIn{Email: "ada@analytical.test", Verdict: "rejected"})
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	require.Equal(t, fmt.Sprintf("hand-off #%d was answered already: accepted (the lead is sql)", hs[0].ID), r.errorText(t))
+	r = b.postJSON("/v1/verdicts", webhook.VerdictIn{Email: "ada@analytical.test", Verdict: "rejected", HandoffID: hs[0].ID + 1000})
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	require.Equal(t, fmt.Sprintf("hand-off #%d is not one of this lead's", hs[0].ID+1000), r.errorText(t))
+	r = b.postJSON("/v1/verdicts", webhook.VerdictIn{Email: "nobody@analytical.test", Verdict: "accepted"})
 	require.Equal(t, http.StatusNotFound, r.status, string(r.body))
-	require.Contains(t, r.errorText(t), "no running journey")
+	require.Equal(t, "lead "+lead.IDForEmail("nobody@analytical.test")+" is unknown", r.errorText(t))
 	r = b.postJSON("/v1/verdicts", webhook.VerdictIn{Email: "ada@analytical.test", Verdict: "maybe"})
 	require.Equal(t, http.StatusUnprocessableEntity, r.status)
 	require.Contains(t, r.errorText(t), `verdict "maybe": use accepted, rejected or recycle`)
@@ -372,8 +381,8 @@ func TestVerdictLinks(t *testing.T) {
 	reject, err := b.signer.VerdictURL(ada.ID, handoff, "rejected")
 	require.NoError(t, err)
 	r = b.do(http.MethodPost, "/verdict/"+tokenIn(reject, links.VerdictPath), "application/x-www-form-urlencoded", nil, false)
-	require.Equal(t, http.StatusNotFound, r.status)
-	require.Contains(t, string(r.body), "no running journey")
+	require.Equal(t, http.StatusConflict, r.status)
+	require.Contains(t, string(r.body), "was answered already: accepted (the lead is sql)")
 
 	// An expired link says so.
 	old := b.signer
