@@ -108,7 +108,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 	results := make([]BatchResult, len(in.Events))
 	for i, ev := range in.Events {
-		out, err := s.record(r.Context(), ev, fmt.Sprintf("events[%d].", i))
+		out, err := s.record(r.Context(), ev, fmt.Sprintf("events[%d]: ", i))
 		results[i] = BatchResult{Index: i, Status: http.StatusAccepted, EventOut: out}
 		if err != nil {
 			results[i].Status, results[i].Error = classify(err)
@@ -117,8 +117,8 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte)
 	writeJSON(w, http.StatusOK, map[string]any{"results": results})
 }
 
-// record checks one event and hands it to ingest. where prefixes field
-// names in messages (for batches).
+// record checks one event and hands it to ingest. where prefixes its
+// messages with the event's place in a batch ("events[3]: ").
 func (s *Server) record(ctx context.Context, in EventIn, where string) (EventOut, error) {
 	out := EventOut{ID: in.ID}
 	ev, err := s.event(ctx, in, where)

@@ -134,7 +134,7 @@ func TestBatch(t *testing.T) {
 	require.Equal(t, []int{202, 422, 404, 202}, statuses)
 	require.True(t, out.Results[0].New)
 	require.False(t, out.Results[3].New, "the repeat counts once")
-	require.Contains(t, out.Results[1].Error, `events[1].event type "no_such_type" is unknown`)
+	require.Contains(t, out.Results[1].Error, `events[1]: event type "no_such_type" is unknown`)
 	require.Equal(t, 1, b.events(ada.ID))
 
 	r = b.postJSON("/v1/events/batch", webhook.BatchIn{})
