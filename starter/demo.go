@@ -143,6 +143,10 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return fmt.Errorf("WEBHOOK_SECRETS: %w", err)
 	}
+	sendgridKey, err := webhook.ParseSendGridKey(cfg.SendGridKey)
+	if err != nil {
+		return fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+	}
 	// The receiver runs in this process; the links in the demo's emails
 	// point at it, wherever PUBLIC_URL would otherwise say.
 	receiverLn, err := net.Listen("tcp", *receiverAddr)
@@ -223,7 +227,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	// against the re-entry rule.
 	d.intake = &ingest.Intake{DB: db, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: j.ID, TimeScale: d.scale, ErasedBefore: true,
 		Logf: func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) }}
-	receiver := &webhook.Server{DB: db, Temporal: c, Intake: d.intake, Links: signer, Secrets: secrets, Log: log}
+	receiver := &webhook.Server{DB: db, Temporal: c, Intake: d.intake, Links: signer, Secrets: secrets, SendGridKey: sendgridKey, MaxBody: cfg.MaxBodyBytes, Log: log}
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- webhook.Serve(serveCtx, receiverLn, receiver.Handler(), 5*time.Second, log) }()
