@@ -32,9 +32,18 @@ func ParseSendGridKey(s string) (*ecdsa.PublicKey, error) {
 
 // SendGridOut counts what a SendGrid request did.
 type SendGridOut struct {
-	Events   int `json:"events"`
+	Events int `json:"events"`
+	// Recorded counts events stored for the first time.
 	Recorded int `json:"recorded"`
-	Ignored  int `json:"ignored"`
+	// Repeated counts events stored before: SendGrid's retry, a no-op.
+	Repeated int `json:"repeated"`
+	// Delivered counts delivered events: each marks its send delivered
+	// (and settles it if it was ambiguous); no engagement to record.
+	Delivered int `json:"delivered"`
+	// Suppressed counts events that only suppress the address (SendGrid
+	// dropped a message because the address is on its suppression list).
+	Suppressed int `json:"suppressed"`
+	Ignored    int `json:"ignored"`
 }
 
 // postSendGrid takes SendGrid's Event Webhook: a signed batch of events,
@@ -102,12 +111,18 @@ func (s *Server) postSendGrid(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if act.Event.Type == "" || (act.Event.Type == lead.EmailClick && s.ownClick(ev.URL)) {
-			if act.Delivered == "" && act.Suppress == "" {
+			switch {
+			case act.Delivered != "":
+				out.Delivered++
+			case act.Suppress != "":
+				out.Suppressed++
+			default:
 				out.Ignored++
 			}
 			continue
 		}
-		if _, err := s.Intake.Record(ctx, act.Event); err != nil {
+		rec, err := s.Intake.Record(ctx, act.Event)
+		if err != nil {
 			if errors.Is(err, ingest.ErrUnknownLead) || errors.Is(err, ingest.ErrInvalid) {
 				s.Log.Info("SendGrid event for no lead nurture knows; skipped", "kind", ev.Kind)
 				out.Ignored++
@@ -116,7 +131,11 @@ func (s *Server) postSendGrid(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		out.Recorded++
+		if rec.New {
+			out.Recorded++
+		} else {
+			out.Repeated++
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -67,6 +67,7 @@ func TestSendGridEvents(t *testing.T) {
 		{"email": "stranger@else.test", "timestamp": now.Unix(), "event": "open", "sg_event_id": "ev-stranger"},
 		{"email": ada.Email, "timestamp": "yesterday", "event": "open", "sg_event_id": "ev-bad"},
 		{"email": ada.Email, "timestamp": now.Unix(), "event": "processed", "sg_event_id": "ev-processed"},
+		{"email": "dropped@else.test", "timestamp": now.Unix(), "event": "dropped", "reason": "Bounced Address", "sg_event_id": "ev-dropped"},
 	}
 	body, err = json.Marshal(events)
 	require.NoError(t, err)
@@ -74,7 +75,7 @@ func TestSendGridEvents(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	var out webhook.SendGridOut
 	r.json(t, &out)
-	require.Equal(t, webhook.SendGridOut{Events: 7, Recorded: 2, Ignored: 4}, out)
+	require.Equal(t, webhook.SendGridOut{Events: 8, Recorded: 2, Delivered: 1, Suppressed: 1, Ignored: 4}, out)
 
 	status, err := store.GetSendStatus(b.ctx, b.db, key1)
 	require.NoError(t, err)
@@ -83,6 +84,9 @@ func TestSendGridEvents(t *testing.T) {
 	_, suppressed, err := store.IsSuppressed(b.ctx, b.db, grace.Email)
 	require.NoError(t, err)
 	require.True(t, suppressed, "a hard bounce suppresses across journeys")
+	_, suppressed, err = store.IsSuppressed(b.ctx, b.db, "dropped@else.test")
+	require.NoError(t, err)
+	require.True(t, suppressed, "SendGrid's own suppression list is ours too")
 	var res workflows.Result
 	require.NoError(t, b.client.GetWorkflow(b.ctx, workflows.WorkflowID(grace.ID), "").Get(b.ctx, &res))
 	require.Equal(t, "hard_bounce", res.ExitReason)
@@ -90,6 +94,9 @@ func TestSendGridEvents(t *testing.T) {
 	// SendGrid sends the batch again: nothing more happens.
 	r = b.sendgridPost(key, body)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	out = webhook.SendGridOut{}
+	r.json(t, &out)
+	require.Equal(t, webhook.SendGridOut{Events: 8, Repeated: 2, Delivered: 1, Suppressed: 1, Ignored: 4}, out)
 	require.Equal(t, 1, b.status(ada.ID).EventsSeen)
 
 	// Signed by someone else, or altered: 401, nothing done.
