@@ -79,7 +79,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
 	str(&c.SMTP.TLS, "smtp-tls", "SMTP_TLS", "opportunistic", "SMTP TLS: none, opportunistic or mandatory")
 	str(&c.SMTP.From, "mail-from", "MAIL_FROM", "Nurture Demo <marketing@nurture.test>", "sender of journey emails")
 	str(&c.SalesEmail, "sales-email", "SALES_EMAIL", "sales@nurture.test", "where hand-offs are mailed")
-	str(&c.PublicURL, "public-url", "PUBLIC_URL", "http://127.0.0.1:8088", "public base URL of the webhook receiver, used in unsubscribe links")
+	str(&c.PublicURL, "public-url", "PUBLIC_URL", "http://127.0.0.1:8088", "public base URL of the webhook receiver, base of the links in emails (unsubscribe, click, open pixel, verdict)")
 	str(&c.LinkSecret, "link-secret", "LINK_SECRET", secretFile(getenv, "LINK_SECRET_FILE"), "secret (32+ bytes) that signs the links in emails, or id=secret,id2=secret2 to rotate (or $LINK_SECRET_FILE)")
 	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.EmailProvider, "email-provider", "EMAIL_PROVIDER", "", "the SMTP relay's provider, for its event webhook: empty or sendgrid")
