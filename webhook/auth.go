@@ -114,7 +114,7 @@ func (s *Server) signed(h func(http.ResponseWriter, *http.Request, []byte)) http
 			return
 		}
 		if err := s.verify(r.Header.Get(SignatureHeader), body); err != nil {
-			writeProblem(w, http.StatusUnauthorized, err.Error())
+			writeProblem(w, http.StatusUnauthorized, said(err, errUnsigned))
 			return
 		}
 		h(w, r, body)
@@ -130,5 +130,3 @@ func readAll(r io.Reader) ([]byte, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-
-var errEOF = io.EOF

@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -206,10 +207,13 @@ func jsonMessage(err error) string {
 			field = "the body"
 		}
 		return fmt.Sprintf("%s: expected %s, got JSON %s", field, typeWord(typ.Type.Kind().String()), typ.Value)
-	case errors.Is(err, errEOF):
+	case errors.Is(err, io.EOF):
 		return "the body is empty; send a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: the body ends inside a value"
 	}
-	return "malformed JSON: " + err.Error()
+	// The decoder's own words, such as `json: unknown field "colour"`.
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 func typeWord(kind string) string {

@@ -55,6 +55,7 @@ func TestEvents(t *testing.T) {
 		"malformed":      {`{"id": "x", "type": }`, 400, "malformed JSON at byte 21"},
 		"unknown field":  {`{"id": "x", "type": "page_view", "email": "ada@analytical.test", "colour": "red"}`, 400, `unknown field "colour"`},
 		"wrong type":     {`{"id": 7, "type": "page_view", "email": "ada@analytical.test"}`, 400, "id: expected a string, got JSON number"},
+		"cut short":      {`{"id": "x", "type": "page_view",`, 400, "malformed JSON: the body ends inside a value"},
 		"two values":     {`{"id": "x", "type": "page_view", "email": "ada@analytical.test"} {}`, 400, "more than one JSON value"},
 		"empty":          {``, 400, "the body is empty"},
 		"unknown type":   {`{"id": "x", "type": "pricing_pgae_view", "email": "ada@analytical.test"}`, 422, `event type "pricing_pgae_view" is unknown`},
