@@ -130,8 +130,15 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("demo takes no arguments, got %q", args)
 	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
 	if cfg.LinkSecret == "" {
-		cfg.LinkSecret = randomSecret()
+		// Kept in the data folder: after -resume, the links in the mail
+		// already sent still work.
+		if cfg.LinkSecret, err = keptSecret(filepath.Join(*dataDir, "link-secret")); err != nil {
+			return err
+		}
 	}
 	if cfg.WebhookSecrets == "" {
 		cfg.WebhookSecrets = randomSecret()
@@ -163,9 +170,6 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	}
 	defer db.Close()
 
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-		return fmt.Errorf("create data folder: %w", err)
-	}
 	logFile, err := os.OpenFile(filepath.Join(*dataDir, "demo.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open demo log: %w", err)
@@ -566,6 +570,22 @@ func (p *printer) line(day float64, what, who, text string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "day %5.1f  %-9s %-24s %s\n", day, what, who, text)
+}
+
+// keptSecret reads the secret in a file, or makes one and keeps it there.
+func keptSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= links.MinSecret {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read the demo's link secret: %w", err)
+	}
+	secret := randomSecret()
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep the demo's link secret: %w", err)
+	}
+	return secret, nil
 }
 
 func randomSecret() string {

@@ -293,10 +293,16 @@ func TestDemoCommand(t *testing.T) {
 	require.Regexp(t, `grace@cobol.test\s+exited\s+\d+\s+2\s+exit: no_engagement`, summary)
 
 	// Run again on the same data folder: the sample leads are erased and
-	// start afresh, though Temporal keeps their finished journeys.
+	// start afresh, though Temporal keeps their finished journeys; the
+	// links in the mail of the first run still verify.
+	secret, err := os.ReadFile(filepath.Join(data, "link-secret"))
+	require.NoError(t, err)
 	out.Reset()
 	require.NoError(t, demo(), "stderr: %s\nstdout: %s", errOut.String(), out.String())
 	require.Regexp(t, `ada@analytical.test\s+sql\s+\d+`, out.String())
+	again, err := os.ReadFile(filepath.Join(data, "link-secret"))
+	require.NoError(t, err)
+	require.Equal(t, secret, again)
 }
 
 func TestDemoSaysWhenPostgresIsDown(t *testing.T) {
@@ -308,7 +314,7 @@ func TestDemoSaysWhenPostgresIsDown(t *testing.T) {
 		}
 		return ""
 	}, stdout: &out, stderr: &errOut}
-	err := dispatch(context.Background(), env, []string{"demo", "-data", t.TempDir()})
+	err := dispatch(context.Background(), env, []string{"demo", "-data", t.TempDir(), "-receiver-listen", "127.0.0.1:0"})
 	require.ErrorIs(t, err, store.ErrUnreachable)
 	require.Contains(t, store.Hint(err), "start one")
 }
