@@ -69,7 +69,7 @@ type Key struct {
 func ParseKeys(s string) ([]Key, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("no link secret: set LINK_SECRET (one secret) or LINK_SECRETS (id=secret,... for rotation)")
+		return nil, errors.New("no link secret: set LINK_SECRET to one secret, or to id=secret,id2=secret2 to rotate")
 	}
 	var keys []Key
 	seen := map[string]bool{}
