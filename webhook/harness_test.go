@@ -50,6 +50,7 @@ type bundle struct {
 	t      *testing.T
 	ctx    context.Context
 	db     *pgxpool.Pool
+	schema string // db's schema, for a pool that reaches it another way
 	srv    *webhook.Server
 	http   *httptest.Server
 	client client.Client
@@ -68,7 +69,8 @@ func setup(t *testing.T, extra ...string) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	b := &bundle{t: t, ctx: ctx, db: storetest.Pool(t), spec: loadSpec(t)}
+	b := &bundle{t: t, ctx: ctx, spec: loadSpec(t)}
+	b.db, b.schema = storetest.Schema(t)
 	var err error
 	b.sink, err = smtpsink.Start(smtpsink.Options{})
 	require.NoError(t, err)

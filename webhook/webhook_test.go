@@ -2,18 +2,23 @@ package webhook_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/nurture-dev/nurture/internal/tcpproxy"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/store/storetest"
 	"github.com/nurture-dev/nurture/webhook"
 	"github.com/nurture-dev/nurture/workflows"
 )
@@ -424,4 +429,71 @@ func TestClickDuringAnOutageIsDeliveredLater(t *testing.T) {
 	repairs, err = b.srv.Intake.Reconcile(b.ctx, 0, false)
 	require.NoError(t, err)
 	require.Empty(t, repairs, "once")
+}
+
+// TestPostgresAwayMeansRetry cuts the receiver's way to PostgreSQL (a TCP
+// proxy; the shared server stays up): events, batches, forms and verdicts
+// are answered 503 with Retry-After (a verdict only when it needs
+// PostgreSQL) and /readyz says why; a click still takes the reader where
+// they clicked. Once PostgreSQL is back, the sender's retry is taken and
+// counted once.
+func TestPostgresAwayMeansRetry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := b.enroll(lead.Profile{Email: "ada@analytical.test"})
+
+	cfg, err := pgxpool.ParseConfig(storetest.URL())
+	require.NoError(t, err)
+	proxy, err := tcpproxy.Start(net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	require.NoError(t, err)
+	t.Cleanup(proxy.Close)
+	pcfg, err := pgxpool.ParseConfig(storetest.URLFor(t, proxy.Addr, b.schema))
+	require.NoError(t, err)
+	pcfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	proxied, err := pgxpool.NewWithConfig(b.ctx, pcfg)
+	require.NoError(t, err)
+	t.Cleanup(proxied.Close)
+	b.srv.DB, b.srv.Intake.DB = proxied, proxied
+
+	ev := webhook.EventIn{ID: "pg-outage-1", Type: "demo_request", Email: ada.Email}
+	r := b.postJSON("/v1/events", ev)
+	require.Equal(t, http.StatusAccepted, r.status, "through the proxy: %s", r.body)
+	b.eventually("scored", func() bool { return b.status(ada.ID).EventsSeen == 1 })
+
+	proxy.Cut()
+	ev.ID = "pg-outage-2"
+	r = b.postJSON("/v1/events", ev)
+	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.body))
+	require.Equal(t, "30", r.header.Get("Retry-After"))
+	require.Contains(t, r.errorText(t), "retry later")
+	r = b.postJSON("/v1/events/batch", webhook.BatchIn{Events: []webhook.EventIn{ev}})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.Contains(t, string(r.body), `"status":503`)
+	r = b.postJSON("/v1/forms/contact", map[string]string{"email": "grace@cobol.test"})
+	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.body))
+	// A verdict that names the lead by CRM ID needs PostgreSQL to find it;
+	// one by lead ID goes to the journey, which answers on its own.
+	r = b.postJSON("/v1/verdicts", webhook.VerdictIn{ExternalID: "crm-ada", Verdict: "accepted"})
+	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.body))
+	r = b.postJSON("/v1/verdicts", webhook.VerdictIn{LeadID: ada.ID, Verdict: "accepted"})
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	require.Contains(t, r.errorText(t), "has no open hand-off")
+	r = b.do(http.MethodGet, "/readyz", "", nil, false)
+	require.Equal(t, http.StatusServiceUnavailable, r.status)
+	require.Contains(t, string(r.body), `"postgres":"unreachable`)
+	click, err := b.signer.ClickURL(ada.ID, "k/1", "benchmark-report", "https://acme.test/report")
+	require.NoError(t, err)
+	r = b.do(http.MethodGet, "/c/"+tokenIn(click, links.ClickPath), "", nil, false)
+	require.Equal(t, http.StatusFound, r.status, "the reader gets where they clicked")
+	require.Equal(t, 1, b.events(ada.ID), "nothing stored while PostgreSQL was away")
+
+	require.NoError(t, proxy.Restore())
+	r = b.postJSON("/v1/events", ev)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	r = b.postJSON("/v1/events", ev)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	b.eventually("the retry scored, once", func() bool { return b.status(ada.ID).EventsSeen == 2 })
+	require.Equal(t, 2, b.events(ada.ID))
+	r = b.do(http.MethodGet, "/readyz", "", nil, false)
+	require.Equal(t, http.StatusOK, r.status)
 }
