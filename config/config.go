@@ -6,6 +6,7 @@
 package config
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/links"
@@ -104,6 +108,18 @@ func (c *Config) Signer() (links.Signer, error) {
 		return links.Signer{}, fmt.Errorf("LINK_SECRET: %w", err)
 	}
 	return links.Signer{Keys: keys, BaseURL: c.PublicURL}, nil
+}
+
+// DialTemporal connects to the Temporal frontend the settings name,
+// logging through log.
+func (c *Config) DialTemporal(ctx context.Context, log *slog.Logger) (client.Client, error) {
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace, Logger: sdklog.NewStructuredLogger(log),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s: %w", c.TemporalAddress, err)
+	}
+	return tc, nil
 }
 
 func secretFile(getenv Getenv, env string) string {

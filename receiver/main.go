@@ -23,9 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-
 	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/store"
@@ -105,12 +102,10 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(log),
-	})
+	c, err := cfg.DialTemporal(ctx, log)
 	if err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+		return nil, nil, err
 	}
 	srv := &webhook.Server{
 		DB: pool, Temporal: c, Links: signer, Secrets: secrets, SendGridKey: sendgridKey, MaxBody: cfg.MaxBodyBytes, Log: log,

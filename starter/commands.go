@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/ingest"
@@ -46,13 +45,10 @@ func connect(ctx context.Context, env *environment, cfg *config.Config, withTemp
 	}
 	conn := &connection{db: db}
 	if withTemporal {
-		conn.temporal, err = client.DialContext(ctx, client.Options{
-			HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-			Logger: sdklog.NewStructuredLogger(cfg.Logger(env.stderr)),
-		})
+		conn.temporal, err = cfg.DialTemporal(ctx, cfg.Logger(env.stderr))
 		if err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+			return nil, err
 		}
 	}
 	return conn, nil

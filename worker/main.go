@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/nurture-dev/nurture/activities"
@@ -74,21 +72,18 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	}
 	defer mail.Close()
 
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-		Logger: sdklog.NewStructuredLogger(log),
-	})
+	c, err := cfg.DialTemporal(ctx, log)
 	if err != nil {
-		return fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+		return err
 	}
 	defer c.Close()
 
-	// On SIGTERM, running activities get this long to finish, so a deploy
-	// does not cut a send in half.
 	signer, err := cfg.Signer()
 	if err != nil {
 		return err
 	}
+	// On SIGTERM, running activities get this long to finish, so a deploy
+	// does not cut a send in half.
 	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
 	workflows.Register(w)
 	acts := &activities.Activities{
