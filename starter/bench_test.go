@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/workflows"
@@ -74,14 +75,7 @@ func BenchmarkEngagement(b *testing.B) {
 	}, processed: storedScore(b, s)}
 
 	for i := 0; i < b.N; i++ {
-		leads := make([]lead.Profile, benchLeads)
-		for n := range leads {
-			res, err := s.intake.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("bench-%d-%d@load.test", i, n)}, "", "")
-			if err != nil {
-				b.Fatal(err)
-			}
-			leads[n] = res.Profile
-		}
+		leads := enrollLeads(b, ctx, s.intake, fmt.Sprintf("bench-%d", i))
 		// Every lead has had its first email and sits in a 3-day wait.
 		if _, err := s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) >= (i+1)*benchLeads }); err != nil {
 			b.Fatal(err)
@@ -137,6 +131,20 @@ func bareEngine(b *testing.B, s *system) engine {
 		}
 		return st.EventsSeen
 	}}
+}
+
+// enrollLeads enrols benchLeads leads whose addresses start with prefix.
+func enrollLeads(b *testing.B, ctx context.Context, in *ingest.Intake, prefix string) []lead.Profile {
+	b.Helper()
+	leads := make([]lead.Profile, benchLeads)
+	for n := range leads {
+		res, err := in.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("%s-%d@load.test", prefix, n)}, "", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		leads[n] = res.Profile
+	}
+	return leads
 }
 
 // storedScore says how many case-study views (5 points each, no cap, no

@@ -77,14 +77,7 @@ func BenchmarkReceiver(b *testing.B) {
 	}}
 
 	for i := 0; i < b.N; i++ {
-		idle := make([]lead.Profile, benchLeads)
-		for n := range idle {
-			res, err := idleIntake.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("idle-%d-%d@load.test", i, n)}, "", "")
-			if err != nil {
-				b.Fatal(err)
-			}
-			idle[n] = res.Profile
-		}
+		idle := enrollLeads(b, ctx, &idleIntake, fmt.Sprintf("idle-%d", i))
 		idPrefix := fmt.Sprintf("idle%d", i)
 		bareAlone := acceptedRate(b, ctx, idleBare, idle, idPrefix)
 		edgeAlone := acceptedRate(b, ctx, idleEdge, idle, idPrefix)
@@ -94,14 +87,7 @@ func BenchmarkReceiver(b *testing.B) {
 		b.ReportMetric(storeAlone, "store-alone/s")
 		b.ReportMetric(edgeAlone/bareAlone, "alone-accepted-ratio")
 
-		leads := make([]lead.Profile, benchLeads)
-		for n := range leads {
-			res, err := s.intake.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("edge-%d-%d@load.test", i, n)}, "", "")
-			if err != nil {
-				b.Fatal(err)
-			}
-			leads[n] = res.Profile
-		}
+		leads := enrollLeads(b, ctx, s.intake, fmt.Sprintf("edge-%d", i))
 		if _, err := s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) >= (i+1)*benchLeads }); err != nil {
 			b.Fatal(err)
 		}
