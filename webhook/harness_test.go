@@ -218,3 +218,15 @@ func tokenIn(link, path string) string {
 	_, tok, _ := strings.Cut(link, path)
 	return tok
 }
+
+// temporalAway points the receiver at a Temporal that is not there (a
+// client of a closed port) and returns what brings the real one back.
+func (b *bundle) temporalAway() (back func()) {
+	b.t.Helper()
+	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
+	require.NoError(b.t, err)
+	b.t.Cleanup(down.Close)
+	good := b.srv.Temporal
+	b.srv.Temporal, b.srv.Intake.Temporal = down, down
+	return func() { b.srv.Temporal, b.srv.Intake.Temporal = good, good }
+}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 
 	"github.com/nurture-dev/nurture/internal/tcpproxy"
 	"github.com/nurture-dev/nurture/lead"
@@ -161,11 +160,7 @@ func TestUnavailableMeansRetry(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ada := b.enroll(lead.Profile{Email: "ada@analytical.test"})
-	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
-	require.NoError(t, err)
-	defer down.Close()
-	good := b.srv.Temporal
-	b.srv.Temporal, b.srv.Intake.Temporal = down, down
+	back := b.temporalAway()
 	r := b.postJSON("/v1/events", webhook.EventIn{ID: "outage-1", Type: "demo_request", Email: "ada@analytical.test"})
 	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.body))
 	require.Equal(t, "30", r.header.Get("Retry-After"))
@@ -173,7 +168,7 @@ func TestUnavailableMeansRetry(t *testing.T) {
 	r = b.do(http.MethodGet, "/readyz", "", nil, false)
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
 
-	b.srv.Temporal, b.srv.Intake.Temporal = good, good
+	back()
 	r = b.postJSON("/v1/events", webhook.EventIn{ID: "outage-1", Type: "demo_request", Email: "ada@analytical.test"})
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 	b.eventually("delivered once", func() bool { return b.status(ada.ID).EventsSeen == 1 })
@@ -408,18 +403,14 @@ func TestClickDuringAnOutageIsDeliveredLater(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ada := b.enroll(lead.Profile{Email: "ada@analytical.test"})
-	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
-	require.NoError(t, err)
-	defer down.Close()
-	good := b.srv.Intake.Temporal
-	b.srv.Intake.Temporal = down
+	back := b.temporalAway()
 	click, err := b.signer.ClickURL(ada.ID, "k/1", "benchmark-report", "https://acme.test/report")
 	require.NoError(t, err)
 	r := b.do(http.MethodGet, "/c/"+tokenIn(click, links.ClickPath), "", nil, false)
 	require.Equal(t, http.StatusFound, r.status, "the reader gets where they clicked")
 	require.Equal(t, 1, b.events(ada.ID), "stored")
 
-	b.srv.Intake.Temporal = good
+	back()
 	repairs, err := b.srv.Intake.Reconcile(b.ctx, 0, false)
 	require.NoError(t, err)
 	require.Len(t, repairs, 1)
