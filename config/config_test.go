@@ -18,7 +18,9 @@ func TestEnvironmentWithFlagOverrides(t *testing.T) {
 	t.Parallel()
 	secret := filepath.Join(t.TempDir(), "secret")
 	require.NoError(t, os.WriteFile(secret, []byte("from-file-0123456789abcdef0123456789\n"), 0o600))
-	getenv := env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "SMTP_PORT": "2525", "LINK_SECRET_FILE": secret})
+	hooks := filepath.Join(t.TempDir(), "webhook-secrets")
+	require.NoError(t, os.WriteFile(hooks, []byte("hook-new-0123456789abcdef0123456789,hook-old-0123456789abcdef0123456789\n"), 0o600))
+	getenv := env(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "SMTP_PORT": "2525", "LINK_SECRET_FILE": secret, "WEBHOOK_SECRETS_FILE": hooks})
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
 	var c config.Config
 	c.Register(fs, getenv)
@@ -27,6 +29,7 @@ func TestEnvironmentWithFlagOverrides(t *testing.T) {
 	require.Equal(t, 2525, c.SMTP.Port)
 	require.Equal(t, "mail.acme.test", c.SMTP.Host, "a flag overrides")
 	require.Equal(t, "from-file-0123456789abcdef0123456789", c.LinkSecret, "secrets can come from files")
+	require.Equal(t, "hook-new-0123456789abcdef0123456789,hook-old-0123456789abcdef0123456789", c.WebhookSecrets, "the receiver's too")
 	require.Equal(t, "nurture", c.TaskQueue, "defaults")
 	require.NoError(t, c.Check(getenv))
 }

@@ -146,7 +146,9 @@ var (
 	ErrExpired = errors.New("link has expired")
 )
 
-var enc = base64.RawURLEncoding
+// enc is strict, so a token has one spelling: stray bits at the end of a
+// part do not make another token that verifies.
+var enc = base64.RawURLEncoding.Strict()
 
 // Token signs claims with the first key.
 func (s Signer) Token(c Claims) (string, error) {

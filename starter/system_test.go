@@ -278,6 +278,7 @@ func TestDemoCommand(t *testing.T) {
 		`HTTP      ada@analytical.test      POST /v1/events 202: demo_request`,
 		`HTTP      linus@kernel.test        POST /unsubscribe/… 200: one-click unsubscribe from the email's List-Unsubscribe header`,
 		`HTTP      ada@analytical.test      POST /verdict/… 200: sales pressed "Accept" in the hand-off email`,
+		`HTTP      margaret@apollo.test     POST /verdict/… 200: sales pressed "Send back to nurture" in the hand-off email`,
 	} {
 		require.Contains(t, got, want)
 	}

@@ -54,10 +54,6 @@ type EventOut struct {
 // stored, and not delivered for a reason given), 4xx for a mistake, 503 to
 // retry.
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, body []byte) {
-	if !utf8Valid(body) {
-		s.fail(w, r, badRequest("the body is not valid UTF-8"))
-		return
-	}
 	var in EventIn
 	if err := decodeJSON(body, &in); err != nil {
 		s.fail(w, r, err)
@@ -89,10 +85,6 @@ type BatchResult struct {
 // the request as a whole is 200 once each event has its answer. A sender
 // sends again the events answered 503.
 func (s *Server) postEvents(w http.ResponseWriter, r *http.Request, body []byte) {
-	if !utf8Valid(body) {
-		s.fail(w, r, badRequest("the body is not valid UTF-8"))
-		return
-	}
 	var in BatchIn
 	if err := decodeJSON(body, &in); err != nil {
 		s.fail(w, r, err)

@@ -76,6 +76,21 @@ func (s *Server) postForm(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.fail(w, r, invalidf("email is required: the form must send the lead's address"))
 		return
 	}
+	// The form's event is checked before anything is stored, so a refused
+	// submission leaves no lead, no journey and no mail behind.
+	var formEvent *EventIn
+	if t := values[keyEvent]; t != "" {
+		id := values[keySubmission]
+		if id == "" {
+			id = uuid.NewString()
+		}
+		formEvent = &EventIn{ID: "form:" + form + ":" + id, Type: t, Source: form}
+		check := lead.Event{ID: formEvent.ID, Type: lead.EventType(t), Source: form, LeadID: lead.IDForEmail(p.Email), OccurredAt: s.now()}
+		if err := check.Validate(); err != nil {
+			s.fail(w, r, fmt.Errorf("%w: %w", ingest.ErrInvalid, err))
+			return
+		}
+	}
 	ctx := r.Context()
 	journey, err := s.formJourney(ctx, form)
 	if err != nil {
@@ -102,12 +117,9 @@ func (s *Server) postForm(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 	}
 	out.LeadID = res.Profile.ID
-	if t := values[keyEvent]; t != "" {
-		id := values[keySubmission]
-		if id == "" {
-			id = uuid.NewString()
-		}
-		ev, err := s.record(ctx, EventIn{ID: "form:" + form + ":" + id, Type: t, LeadID: res.Profile.ID, Source: form}, "")
+	if formEvent != nil {
+		formEvent.LeadID = res.Profile.ID
+		ev, err := s.record(ctx, *formEvent, "")
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -127,9 +139,6 @@ func formValues(contentType string, body []byte) (map[string]string, error) {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	switch mt {
 	case "application/json":
-		if !utf8Valid(body) {
-			return nil, badRequest("the body is not valid UTF-8")
-		}
 		out := map[string]string{}
 		if err := decodeJSON(body, &out); err != nil {
 			return nil, err

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"html/template"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/nurture-dev/nurture/lead"
@@ -124,8 +126,8 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusNotFound, pageInvalid, nil)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("List-Unsubscribe") != "One-Click" {
+	posted, err := postedForm(w, r, 4096)
+	if err != nil || posted.Get("List-Unsubscribe") != "One-Click" {
 		s.page(w, http.StatusBadRequest, pageBadUnsubscribe, nil)
 		return
 	}
@@ -198,12 +200,12 @@ func (s *Server) verdictPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 8192)
-	if err := r.ParseForm(); err != nil {
+	posted, err := postedForm(w, r, 8192)
+	if err != nil {
 		s.page(w, http.StatusBadRequest, pageVerdictDone, map[string]any{"Error": "the form could not be read"})
 		return
 	}
-	fb := workflows.SalesFeedback{HandoffID: c.HandoffID, Verdict: c.Verdict, Reason: strings.TrimSpace(r.PostForm.Get("reason")), Owner: "email link"}
+	fb := workflows.SalesFeedback{HandoffID: c.HandoffID, Verdict: c.Verdict, Reason: strings.TrimSpace(posted.Get("reason")), Owner: "email link"}
 	if err := fb.Validate(); err != nil {
 		s.page(w, http.StatusUnprocessableEntity, pageVerdictDone, map[string]any{"Error": err.Error()})
 		return
@@ -278,4 +280,22 @@ func (s *Server) page(w http.ResponseWriter, status int, name string, data any) 
 	if err := pages.ExecuteTemplate(w, name, data); err != nil {
 		s.Log.Error("page did not render", "page", name, "error", err)
 	}
+}
+
+// postedForm reads the body a page's button or a mail client posts, at
+// most limit bytes: URL-encoded, or multipart/form-data, which RFC 8058
+// asks mail clients to send for a one-click unsubscribe.
+func postedForm(w http.ResponseWriter, r *http.Request, limit int64) (url.Values, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		// Values only: a file part stays within limit, in memory.
+		if err := r.ParseMultipartForm(limit); err != nil {
+			return nil, err
+		}
+		return r.PostForm, nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, err
+	}
+	return r.PostForm, nil
 }

@@ -106,7 +106,49 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/verdicts", s.signed(s.postVerdict))
 	mux.HandleFunc("POST /v1/providers/sendgrid", s.postSendGrid)
 	s.routeLinks(mux)
-	return s.logged(mux)
+	return s.logged(routedOrSaid(mux))
+}
+
+// routedOrSaid serves what mux routes; a request it does not route gets the
+// mux's answer (404, or 405 with Allow) in the receiver's JSON, like every
+// other mistake.
+func routedOrSaid(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &answerOnly{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusNotFound:
+			writeProblem(w, http.StatusNotFound, "no endpoint at this path; /openapi.yaml lists them")
+		case http.StatusMethodNotAllowed:
+			allow := rec.header.Get("Allow")
+			w.Header().Set("Allow", allow)
+			writeProblem(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not taken here; use %s", r.Method, allow))
+		default: // a redirect to the cleaned path, as the mux gives it
+			mux.ServeHTTP(w, r)
+		}
+	})
+}
+
+// answerOnly keeps the status and headers of an answer and drops its body.
+type answerOnly struct {
+	header http.Header
+	status int
+}
+
+func (a *answerOnly) Header() http.Header { return a.header }
+func (a *answerOnly) WriteHeader(code int) {
+	if a.status == 0 {
+		a.status = code
+	}
+}
+func (a *answerOnly) Write(b []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 // problem is an error answer: what is wrong and, when one field is, which.
@@ -176,13 +218,15 @@ func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
 }
 
-// utf8Valid is checked before decoding JSON: Go's decoder would quietly
-// replace invalid bytes.
 func utf8Valid(b []byte) bool { return utf8.Valid(b) }
 
-// decodeJSON decodes one JSON value strictly: unknown fields and trailing
-// data are mistakes, said with where they are.
+// decodeJSON decodes one JSON value strictly: invalid UTF-8 (which Go's
+// decoder would quietly replace), unknown fields and trailing data are
+// mistakes, said with where they are.
 func decodeJSON(body []byte, v any) error {
+	if !utf8Valid(body) {
+		return badRequest("the body is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytesReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

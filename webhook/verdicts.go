@@ -28,10 +28,6 @@ type VerdictIn struct {
 // refused (no open hand-off, already answered, another hand-off; for a
 // journey that has ended, why), 404 for a lead nurture does not know.
 func (s *Server) postVerdict(w http.ResponseWriter, r *http.Request, body []byte) {
-	if !utf8Valid(body) {
-		s.fail(w, r, badRequest("the body is not valid UTF-8"))
-		return
-	}
 	var in VerdictIn
 	if err := decodeJSON(body, &in); err != nil {
 		s.fail(w, r, err)

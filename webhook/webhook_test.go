@@ -1,7 +1,10 @@
 package webhook_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -65,6 +68,7 @@ func TestEvents(t *testing.T) {
 		"unknown type":   {`{"id": "x", "type": "pricing_pgae_view", "email": "ada@analytical.test"}`, 422, `event type "pricing_pgae_view" is unknown`},
 		"no lead":        {`{"id": "x", "type": "page_view"}`, 422, "name the lead: lead_id, email or external_id"},
 		"two leads":      {`{"id": "x", "type": "page_view", "email": "a@b.test", "lead_id": "y"}`, 422, "name the lead one way"},
+		"too old":        {`{"id": "x", "type": "page_view", "email": "ada@analytical.test", "time": "2025-10-01T10:00:00Z"}`, 422, "more than 400 days ago"},
 		"future":         {`{"id": "x", "type": "page_view", "email": "ada@analytical.test", "time": "2026-11-30T10:00:00Z"}`, 422, "168h0m0s in the future"},
 		"bad time":       {`{"id": "x", "type": "page_view", "email": "ada@analytical.test", "time": "yesterday"}`, 422, `time "yesterday": write RFC 3339`},
 		"unknown lead":   {`{"id": "x", "type": "page_view", "email": "nobody@analytical.test"}`, 404, "is unknown; enrol it first"},
@@ -83,6 +87,36 @@ func TestEvents(t *testing.T) {
 	require.Equal(t, http.StatusRequestEntityTooLarge, r.status)
 	require.Contains(t, r.errorText(t), "the body is over 1048576 bytes")
 	require.Equal(t, 3, b.events(ada.ID), "nothing more was stored")
+
+	// Late and out of order: an event from a month ago, after newer ones,
+	// is taken and scored when it arrives.
+	r = b.postJSON("/v1/events", webhook.EventIn{ID: "web-late", Type: "page_view", LeadID: ada.ID, Time: now.AddDate(0, 0, -30).Format(time.RFC3339)})
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	b.eventually("the late event scored", func() bool { return b.status(ada.ID).EventsSeen == 4 })
+
+	// A path or a method nothing serves: 404 and 405, said in JSON. (Not
+	// in the spec's paths, so asked without its check.)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		want, allow  string
+	}{
+		{http.MethodPost, "/v1/event", http.StatusNotFound, "no endpoint at this path", ""},
+		{http.MethodGet, "/v1/events", http.StatusMethodNotAllowed, "GET is not taken here; use POST", "POST"},
+		{http.MethodDelete, "/healthz", http.StatusMethodNotAllowed, "DELETE is not taken here", "GET, HEAD"},
+	} {
+		req, err := http.NewRequestWithContext(b.ctx, tc.method, b.http.URL+tc.path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var p struct{ Error string }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&p))
+		resp.Body.Close()
+		require.Equal(t, tc.status, resp.StatusCode, tc.path)
+		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		require.Contains(t, p.Error, tc.want)
+		require.Equal(t, tc.allow, resp.Header.Get("Allow"))
+	}
 }
 
 func TestSignatures(t *testing.T) {
@@ -258,10 +292,21 @@ func TestForms(t *testing.T) {
 		"repeated":   {"application/x-www-form-urlencoded", "email=a%40b.test&email=c%40d.test", 400, `field "email" is sent 2 times`},
 		"media type": {"text/plain", "email=a@b.test", 415, `Content-Type "text/plain"`},
 		"bad event":  {"application/json", `{"email": "x@y.test", "event": "clicked"}`, 422, `event type "clicked" is unknown`},
+		"not UTF-8":  {"application/json", "{\"email\": \"x@y.test\", \"title\": \"\xff\"}", 400, "not valid UTF-8"},
+		"form UTF-8": {"application/x-www-form-urlencoded", "email=x%40y.test&title=%ff", 400, `field "title" is not valid UTF-8`},
 	} {
 		r := b.do(http.MethodPost, "/v1/forms/contact", tc.ct, []byte(tc.body), true)
 		require.Equal(t, tc.status, r.status, "%s: %s", name, r.body)
 		require.Contains(t, r.errorText(t), tc.want, name)
+	}
+	// Unsigned or wrongly signed: 401.
+	r = b.do(http.MethodPost, "/v1/forms/contact", "application/json", []byte(`{"email": "z@y.test"}`), false)
+	require.Equal(t, http.StatusUnauthorized, r.status, string(r.body))
+	// No refused submission left anything behind: no lead, no mail.
+	for _, addr := range []string{"x@y.test", "a@b.test", "z@y.test"} {
+		_, err := store.FindLead(b.ctx, b.db, store.LeadRef{Email: addr})
+		require.ErrorIs(t, err, store.ErrNotFound, "a refused form left lead %s behind", addr)
+		require.Empty(t, b.sink.To(addr), "a refused form mailed %s", addr)
 	}
 }
 
@@ -316,6 +361,11 @@ func TestLinks(t *testing.T) {
 	require.Equal(t, http.StatusFound, r.status)
 	require.Equal(t, "https://acme.test/report?x=1&y=2", r.header.Get("Location"))
 	b.eventually("click scored", func() bool { return b.status(ada.ID).EventsSeen == 1 })
+	var typ string
+	var props map[string]string
+	require.NoError(t, b.db.QueryRow(b.ctx, `select type, properties from events where lead_id = $1`, ada.ID).Scan(&typ, &props))
+	require.Equal(t, "email_click", typ)
+	require.Equal(t, map[string]string{"content": "benchmark-report", "url": "https://acme.test/report?x=1&y=2"}, props, "the click names its content and URL")
 	r = b.do(http.MethodGet, "/c/"+tokenIn(click, links.ClickPath), "", nil, false)
 	require.Equal(t, http.StatusFound, r.status, "a second click redirects too")
 	tampered := strings.Replace(tokenIn(click, links.ClickPath), "v1.k1.", "v1.k1.e", 1)
@@ -347,8 +397,15 @@ func TestLinks(t *testing.T) {
 	_, suppressed, err = store.IsSuppressed(b.ctx, b.db, ada.Email)
 	require.NoError(t, err)
 	require.True(t, suppressed)
-	r = b.do(http.MethodPost, path, "application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click"), false)
-	require.Equal(t, http.StatusOK, r.status, "idempotent")
+	// Again, as multipart/form-data, which RFC 8058 asks mail clients to
+	// send: idempotent.
+	var multi bytes.Buffer
+	mw := multipart.NewWriter(&multi)
+	require.NoError(t, mw.WriteField("List-Unsubscribe", "One-Click"))
+	require.NoError(t, mw.Close())
+	r = b.do(http.MethodPost, path, mw.FormDataContentType(), multi.Bytes(), false)
+	require.Equal(t, http.StatusOK, r.status, "idempotent, multipart: %s", r.body)
+	require.Contains(t, string(r.body), "You are unsubscribed")
 	b.eventually("the journey ended", func() bool { return b.status(ada.ID).ExitReason == "unsubscribe" })
 	r = b.do(http.MethodPost, path, "application/x-www-form-urlencoded", []byte("nothing"), false)
 	require.Equal(t, http.StatusBadRequest, r.status)
