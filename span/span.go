@@ -70,3 +70,22 @@ func (d Duration) Value() time.Duration {
 	v, _ := Parse(string(d))
 	return v
 }
+
+// Format writes a span the way Parse reads it, in days, hours, minutes and
+// seconds (1d12h, 90m is 1h30m); 0 for none.
+func Format(d time.Duration) string {
+	if d <= 0 {
+		return "0"
+	}
+	var b strings.Builder
+	for _, u := range units[1:] {
+		if n := d / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%c", n, u.suffix)
+			d -= n * u.d
+		}
+	}
+	if b.Len() == 0 {
+		return "0"
+	}
+	return b.String()
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/timeline"
 	"github.com/nurture-dev/nurture/webhook"
 	"github.com/nurture-dev/nurture/workflows"
 )
@@ -479,18 +480,8 @@ func (d *demo) printSnapshot(out *printer, s store.Snapshot) {
 	if l != nil {
 		who = l.profile.Email
 	}
-	switch {
-	case strings.HasPrefix(s.Reason, "handed off"):
-		out.line(d.day(), "HANDOFF", who, fmt.Sprintf("to sales at score %d: %s", s.Score.Total(), strings.TrimPrefix(s.Reason, "handed off: ")))
-	case strings.HasPrefix(s.Reason, "exited"):
-		out.line(d.day(), "EXIT", who, strings.TrimPrefix(s.Reason, "exited: "))
-	case strings.HasPrefix(s.Reason, "entered stage"):
-		out.line(d.day(), "STAGE", who, strings.TrimPrefix(s.Reason, "entered stage "))
-	case strings.HasPrefix(s.Reason, "sales verdict"):
-		out.line(d.day(), "LIFECYCLE", who, fmt.Sprintf("%s (%s)", s.Lifecycle, s.Reason))
-	case strings.HasPrefix(s.Reason, "enrolled"):
-	default:
-		out.line(d.day(), "SCORE", who, fmt.Sprintf("%3d  (fit %d, interest %d, intent %d)  after %s", s.Score.Total(), s.Score.Fit, s.Score.Interest, s.Score.Intent, s.Reason))
+	if what, text := timeline.Progress(s); what != "" {
+		out.line(d.day(), what, who, text)
 	}
 }
 

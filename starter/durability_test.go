@@ -64,7 +64,11 @@ func TestRefusedEnrolmentIsReconciled(t *testing.T) {
 	for _, email := range []string{"refused@acme.test", "lost@acme.test"} {
 		row, err := store.GetLead(ctx, db, lead.IDForEmail(email))
 		require.NoError(t, err)
-		require.NotEqual(t, workflows.LifecycleNurturing, row.Lifecycle, "not stored as in a journey")
+		if email == "refused@acme.test" {
+			// (The lost one's journey did start, and its worker may have
+			// recorded it by now: only the refused one is surely not.)
+			require.NotEqual(t, workflows.LifecycleNurturing, row.Lifecycle, "not stored as in a journey")
+		}
 		require.Equal(t, "b2b-nurture", row.PendingJourney, "but as an enrolment pending")
 	}
 

@@ -11,8 +11,30 @@ import (
 	"github.com/nurture-dev/nurture/scoring"
 )
 
+// ProgressKind says what a snapshot records, typed, so reports and
+// timelines never parse Reason's prose.
+type ProgressKind string
+
+// What a journey records.
+const (
+	ProgressEnrolled ProgressKind = "enrolled"
+	// ProgressScored: the score changed (engagement, decay, an adjust
+	// step); the lifecycle may have moved to or back from MQL with it.
+	ProgressScored ProgressKind = "scored"
+	// ProgressStage: the lead entered a buying stage as the journey moved
+	// on, or a set_stage step put it there.
+	ProgressStage     ProgressKind = "stage"
+	ProgressHandedOff ProgressKind = "handed_off"
+	ProgressVerdict   ProgressKind = "verdict"
+	ProgressExited    ProgressKind = "exited"
+)
+
 // Snapshot is a lead's score and position at one moment, with why it changed.
 type Snapshot struct {
+	// Kind is what happened; Reason says it in words.
+	Kind ProgressKind
+	// Step is the journey step the lead is at.
+	Step   string
 	LeadID string
 	// Enrollment and Seq identify the snapshot: the workflow numbers its
 	// writes, and carries the number across continue-as-new.
@@ -57,18 +79,18 @@ with superseded as (
     delete from score_snapshots where lead_id = $1 and enrollment = $2 and seq > $3
 ), snapshot as (
     insert into score_snapshots (lead_id, enrollment, seq, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at,
-        fit, fit_grade, engagement_grade)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+        fit, fit_grade, engagement_grade, kind, step)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $20, $21)
     on conflict (lead_id, enrollment, seq) do update set journey_id = excluded.journey_id, version = excluded.version, total = excluded.total,
         interest = excluded.interest, intent = excluded.intent, adjusted = excluded.adjusted, breakdown = excluded.breakdown,
         lifecycle = excluded.lifecycle, buying_stage = excluded.buying_stage, reason = excluded.reason, at = excluded.at,
-        fit = excluded.fit, fit_grade = excluded.fit_grade, engagement_grade = excluded.engagement_grade
+        fit = excluded.fit, fit_grade = excluded.fit_grade, engagement_grade = excluded.engagement_grade, kind = excluded.kind, step = excluded.step
 )
 update leads set score = $6, lifecycle = $11, buying_stage = $12, journey_id = $4, journey_version = $5, exit_reason = $18, ended_at = $19,
     progress_enrollment = $2, progress_seq = $3, progress_at = $14, updated_at = now()
 where id = $1 and (progress_enrollment is null or progress_enrollment = $2 or progress_at <= $14)`,
 		s.LeadID, s.Enrollment, s.Seq, s.JourneyID, s.Version, s.Score.Total(), s.Score.Interest, s.Score.Intent, s.Score.Adjusted, breakdown(s.Score),
-		s.Lifecycle, s.BuyingStage, s.Reason, s.At, s.Score.Fit, s.Score.FitGrade, s.Score.EngagementGrade, s.ExitReason, endedAt)
+		s.Lifecycle, s.BuyingStage, s.Reason, s.At, s.Score.Fit, s.Score.FitGrade, s.Score.EngagementGrade, s.ExitReason, endedAt, string(s.Kind), s.Step)
 	if err != nil {
 		return fmt.Errorf("record progress of lead %s: %w", s.LeadID, err)
 	}
@@ -79,9 +101,9 @@ where id = $1 and (progress_enrollment is null or progress_enrollment = $2 or pr
 func LatestSnapshot(ctx context.Context, db DB, leadID string) (Snapshot, error) {
 	s := Snapshot{LeadID: leadID}
 	err := db.QueryRow(ctx, `
-select journey_id, version, interest, intent, adjusted, fit, fit_grade, engagement_grade, breakdown, lifecycle, buying_stage, reason, at
+select journey_id, version, interest, intent, adjusted, fit, fit_grade, engagement_grade, breakdown, lifecycle, buying_stage, reason, at, kind, step
 from score_snapshots where lead_id = $1 order by at desc, seq desc, id desc limit 1`, leadID).
-		Scan(&s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted, &s.Score.Fit, &s.Score.FitGrade, &s.Score.EngagementGrade, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At)
+		Scan(&s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted, &s.Score.Fit, &s.Score.FitGrade, &s.Score.EngagementGrade, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At, &s.Kind, &s.Step)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, fmt.Errorf("score of lead %s: %w", leadID, ErrNotFound)
 	}
@@ -161,7 +183,7 @@ from handoffs where lead_id = $1 order by id`, leadID)
 // first: a feed for the demo's live output.
 func SnapshotsSince(ctx context.Context, db DB, afterID int64, leadIDs []string) ([]Snapshot, int64, error) {
 	rows, err := db.Query(ctx, `
-select id, lead_id, journey_id, version, interest, intent, adjusted, fit, breakdown, lifecycle, buying_stage, reason, at
+select id, lead_id, journey_id, version, interest, intent, adjusted, fit, breakdown, lifecycle, buying_stage, reason, at, kind, step
 from score_snapshots where id > $1 and lead_id = any($2) order by id`, afterID, leadIDs)
 	if err != nil {
 		return nil, afterID, fmt.Errorf("list score snapshots: %w", err)
@@ -171,7 +193,7 @@ from score_snapshots where id > $1 and lead_id = any($2) order by id`, afterID, 
 	for rows.Next() {
 		var s Snapshot
 		if err := rows.Scan(&afterID, &s.LeadID, &s.JourneyID, &s.Version, &s.Score.Interest, &s.Score.Intent, &s.Score.Adjusted,
-			&s.Score.Fit, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At); err != nil {
+			&s.Score.Fit, &s.Score.Breakdown, &s.Lifecycle, &s.BuyingStage, &s.Reason, &s.At, &s.Kind, &s.Step); err != nil {
 			return nil, afterID, fmt.Errorf("list score snapshots: %w", err)
 		}
 		out = append(out, s)

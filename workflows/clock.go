@@ -37,8 +37,12 @@ func (r *run) realAt(journeyTime time.Time) time.Time {
 }
 
 // location is the lead's time zone, else the journey's, else UTC.
-func (r *run) location() *time.Location {
-	for _, name := range []string{r.st.Lead.TimeZone, r.j.TimeZone} {
+func (r *run) location() *time.Location { return Location(r.st.Lead.TimeZone, r.j.TimeZone) }
+
+// Location is where a lead's journey keeps its send windows and dates: the
+// lead's time zone, else the journey's, else UTC.
+func Location(leadZone, journeyZone string) *time.Location {
+	for _, name := range []string{leadZone, journeyZone} {
 		if name == "" {
 			continue
 		}

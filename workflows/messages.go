@@ -160,7 +160,7 @@ func (r *run) rescored(reason string) error {
 		r.st.Lifecycle = LifecycleNurturing
 		reason += "; fell back below MQL"
 	}
-	if err := r.progress(reason); err != nil {
+	if err := r.progress(store.ProgressScored, reason); err != nil {
 		return err
 	}
 	if ready, why := r.j.Handoff.Ready(r.st.Score, r.st.Lead); r.st.active() && ready {
@@ -204,7 +204,7 @@ func (r *run) handoff(reason string) error {
 	}
 	r.st.HandoffID = res.ID
 	r.st.Lifecycle = LifecycleHandedOff
-	return r.progress("handed off: " + reason)
+	return r.progress(store.ProgressHandedOff, "handed off: "+reason)
 }
 
 // versionNoticeApart guards the hand-off's split: the hand-off row is one
@@ -269,7 +269,7 @@ func (r *run) verdict(m feedbackMsg) error {
 		m.ans.give(fmt.Errorf("verdict %q: use accepted, rejected or recycle", fb.Verdict))
 		return nil
 	}
-	if err := r.progress("sales verdict: " + fb.Verdict); err != nil {
+	if err := r.progress(store.ProgressVerdict, "sales verdict: "+fb.Verdict); err != nil {
 		return err
 	}
 	if m.ans != nil {
@@ -348,7 +348,7 @@ func (r *run) checkOutcomeNow(o TaskOutcome) error {
 func (r *run) exit(reason string) error {
 	r.st.Lifecycle = LifecycleExited
 	r.st.ExitReason = reason
-	return r.progress("exited: " + reason)
+	return r.progress(store.ProgressExited, "exited: "+reason)
 }
 
 // progress stores a snapshot of score, stage and lifecycle. It is a local
@@ -359,9 +359,10 @@ func (r *run) exit(reason string) error {
 // workflow task that was lost and run again replaces what the lost one
 // wrote (see store.RecordProgress), so the stored lead follows the
 // workflow's state.
-func (r *run) progress(reason string) error {
+func (r *run) progress(kind store.ProgressKind, reason string) error {
 	r.st.ProgressSeq++
 	snap := store.Snapshot{
+		Kind: kind, Step: r.st.Step,
 		LeadID: r.st.Lead.ID, Enrollment: r.st.Enrollment, Seq: r.st.ProgressSeq,
 		JourneyID: r.st.JourneyID, Version: r.st.JourneyVersion,
 		Score: r.st.Score, Lifecycle: r.st.Lifecycle, BuyingStage: r.st.BuyingStage,

@@ -15,6 +15,7 @@ import (
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/store"
 )
 
 // execute runs the current step and moves to the next one. It reports
@@ -42,7 +43,7 @@ func (r *run) execute() (bool, error) {
 				workflow.GetVersion(r.ctx, versionSetStageHolds, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 			if moves {
 				r.st.BuyingStage = loc.Stage
-				if err := r.progress("entered stage " + loc.Stage); err != nil {
+				if err := r.progress(store.ProgressStage, "entered stage "+loc.Stage); err != nil {
 					return false, err
 				}
 			}
@@ -147,7 +148,7 @@ func (r *run) execute() (bool, error) {
 		}
 	case "set_stage":
 		r.st.BuyingStage = step.SetStage
-		if err := r.progress("stage set to " + step.SetStage); err != nil {
+		if err := r.progress(store.ProgressStage, "stage set to "+step.SetStage); err != nil {
 			return false, err
 		}
 	case "handoff":
