@@ -139,6 +139,11 @@ func Run(o Options) (Result, error) {
 		}
 		return st
 	}
+	// Enrolment is SignalWithStart: the lead's profile comes as a signal
+	// with the start, as ingest sends it.
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalEnroll, workflows.Enrollment{Lead: o.Lead, JourneyID: o.Journey.ID, StartStage: o.StartStage})
+	}, 0)
 	for i, a := range o.Script {
 		delay := a.At(o.Start, loc).Sub(o.Start)
 		if delay < 0 {

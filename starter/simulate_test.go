@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/simulate"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/timeline"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+// TestSimulationAndARealRunAgree runs one script twice: simulated, and for
+// real on the embedded server with the real activities (PostgreSQL, the
+// SMTP sink) at a day a second; the emails, score changes, stages,
+// hand-off and lifecycle must come out the same. (The journey is the
+// shipped one without its decay: decay counts calendar days, and a real
+// run's events land a little later in journey time than scripted, which
+// may cross a midnight the simulation does not.)
+func TestSimulationAndARealRunAgree(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const script = `
+12h email_click         # the webinar invitation goes at once
+1d webinar_signup       # during the two-day settle wait
+1d12h contact_form      # MQL
+2d6h demo_request       # handed off, mid-wait
+3d verdict accepted meeting booked
+`
+	_, src, err := journeys.LoadShipped("b2b-nurture.yaml")
+	require.NoError(t, err)
+	const decay = "  decay: {half_life: 45d}\n"
+	require.Contains(t, string(src), decay)
+	src = []byte(strings.Replace(string(src), decay, "", 1))
+	j, err := journeys.Parse("b2b-nurture.yaml", src)
+	require.NoError(t, err)
+	actions, err := simulate.ParseScript("script", script)
+	require.NoError(t, err)
+	ada := lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", Company: "Analytical Engines", Title: "CTO"}
+
+	// For real: a day a second.
+	const scale = 86400
+	s := startSystem(t, "", scale)
+	_, err = store.PublishJourney(ctx, s.db, j, src)
+	require.NoError(t, err)
+	began := time.Now()
+	p, err := s.enroll(ctx, ada)
+	require.NoError(t, err)
+	for i, a := range actions {
+		require.NoError(t, sleepUntil(ctx, began.Add(a.After/scale)))
+		switch a.Kind {
+		case simulate.ActEvent:
+			_, err := s.intake.Record(ctx, lead.Event{ID: "real-" + string(rune('a'+i)), LeadID: p.ID, Type: a.Event, OccurredAt: time.Now().UTC()})
+			require.NoError(t, err)
+		case simulate.ActVerdict:
+			_, err := workflows.SendVerdict(ctx, s.client, p.ID, workflows.SalesFeedback{Verdict: a.Verdict, Reason: a.Note})
+			require.NoError(t, err)
+		}
+	}
+	var res workflows.Result
+	require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(p.ID), "").Get(ctx, &res))
+	snaps, _, err := store.SnapshotsSince(ctx, s.db, 0, []string{p.ID})
+	require.NoError(t, err)
+	var real []string
+	for _, sn := range snaps {
+		if what, text := timeline.Progress(sn); what != "" {
+			real = append(real, what+" "+text)
+		}
+	}
+	sends, err := store.ListSends(ctx, s.db, p.ID, 100)
+	require.NoError(t, err)
+	var realSent []string
+	for _, sd := range sends {
+		if sd.To == p.Email { // not the notice to sales
+			realSent = append(realSent, sd.ContentID)
+		}
+	}
+
+	// Simulated, from the same moment.
+	sim, err := simulate.Run(simulate.Options{Journey: j, Lead: ada, Script: actions, Start: began})
+	require.NoError(t, err)
+	var simulated []string
+	for _, l := range sim.Lines {
+		switch l.What {
+		case timeline.Score, timeline.Stage, timeline.Handoff, timeline.Lifecycle, timeline.Exit:
+			simulated = append(simulated, l.What+" "+l.Text)
+		}
+	}
+	require.Equal(t, simulated, real, "progress, simulated and real")
+	require.Equal(t, sim.Outcome.Sent, realSent, "emails, simulated and real")
+	require.Equal(t, sim.Outcome.Lifecycle, res.Lifecycle)
+	require.Equal(t, "sql", res.Lifecycle)
+}
