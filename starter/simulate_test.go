@@ -98,3 +98,48 @@ func TestSimulationAndARealRunAgree(t *testing.T) {
 	require.Equal(t, sim.Outcome.Lifecycle, res.Lifecycle)
 	require.Equal(t, "sql", res.Lifecycle)
 }
+
+// runCLI runs a starter command without a system behind it.
+func runCLI(args ...string) (string, error) {
+	var out strings.Builder
+	e := &environment{getenv: func(string) string { return "" }, stdout: &out, stderr: &out}
+	err := dispatch(context.Background(), e, args)
+	return out.String(), err
+}
+
+func TestSimulateCommand(t *testing.T) {
+	t.Parallel()
+	// A shipped case: its expectations hold, and the timeline says so.
+	out, err := runCLI("simulate", "../journeys/b2b-nurture.yaml", "-case", "../journeys/simulations/recycled.yaml")
+	require.NoError(t, err, out)
+	for _, want := range []string{
+		"simulated b2b-nurture (../journeys/b2b-nurture.yaml) for margaret@apollo.test, from Mon 5 Jan 2026 09:00 (UTC)",
+		`  0.0  Mon 05 Jan 09:00  send-comparison      MAIL      "Apollo evaluating options? Our honest comparison" [product-comparison]`,
+		"HANDOFF   to sales at score 100",
+		"SALES     verdict recycle (no budget until next quarter)",
+		`TASK      "Check in with Margaret at Apollo: has the timing changed?" for sales`,
+		"EXIT      recycled_out",
+		"outcome: MQL at day 0.0, handed off at day 0.1, exited (recycled_out) at day 14.0; score 0; 4 emails; cost 30.08",
+		"  ok    exit=recycled_out",
+	} {
+		require.Contains(t, out, want)
+	}
+
+	// Flags describe the lead and the script; an unmet expectation fails
+	// the command and says what was found.
+	out, err = runCLI("simulate", "../journeys/b2b-nurture.yaml", "-email", "grace@cobol.test", "-first-name", "Grace",
+		"-at", "1d 10:30 whitepaper_download", "-expect", "no-handoff", "-expect", "handoff-by=30d", "-start", "2026-11-23T09:00:00Z")
+	require.EqualError(t, err, "1 of 2 expectations not met")
+	require.Contains(t, out, "  1.1  Tue 24 Nov 10:30  ")
+	require.Contains(t, out, "  FAIL  handoff-by=30d           handed off never")
+
+	// Mistakes are said with where they are.
+	_, err = runCLI("simulate", "../journeys/b2b-nurture.yaml", "-at", "3d whitepaper_downlaod")
+	require.ErrorContains(t, err, `-at:1: "whitepaper_downlaod" is not an event type, verdict or task`)
+	_, err = runCLI("simulate", "../journeys/b2b-nurture.yaml", "-expect", "handoff-before=3d")
+	require.ErrorContains(t, err, `expectation "handoff-before=3d": unknown; use one of handoff-by, no-handoff`)
+	_, err = runCLI("simulate", "../journeys/b2b-nurture.yaml", "-at", "2d12h 14:00 page_view")
+	require.ErrorContains(t, err, "2d12h 14:00: with a time of day, write whole days (like 10d 14:00)")
+	_, err = runCLI("simulate", "../journeys/simulations/recycled.yaml")
+	require.Error(t, err, "a case is not a journey")
+}
