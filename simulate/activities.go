@@ -27,10 +27,10 @@ type memory struct {
 	// complained, as the receiver suppresses them at once.
 	suppressed map[string]string
 	// done marks the script lines that happened (by index).
-	done map[int]bool
-	now        func() time.Time
-	start      time.Time
-	loc        func() *time.Location
+	done  map[int]bool
+	now   func() time.Time
+	start time.Time
+	loc   func() *time.Location
 
 	lines    []Line
 	sent     []string
@@ -151,7 +151,9 @@ func (m *memory) CreateTask(_ context.Context, req activities.TaskRequest) (acti
 }
 
 // RecordTaskOutcome has nothing to keep (see RecordVerdict).
-func (m *memory) RecordTaskOutcome(_ context.Context, _ activities.TaskOutcomeRequest) error { return nil }
+func (m *memory) RecordTaskOutcome(_ context.Context, _ activities.TaskOutcomeRequest) error {
+	return nil
+}
 
 // suppress is what the receiver does at once for an unsubscribe, a hard
 // bounce or a spam complaint, before the journey hears of it.

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"time"
-
 )
 
 // WriteTimeline prints the timeline: journey day, the lead's local time,
