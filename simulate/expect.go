@@ -89,7 +89,7 @@ func ParseExpectation(s string) (Expectation, error) {
 		e.N = n
 	default:
 		if v == "" {
-			return e, fmt.Errorf("expectation %q: say what, like %s=...", s, e.Kind)
+			return e, fmt.Errorf("expectation %q: say what after %s=", s, e.Kind)
 		}
 	}
 	return e, nil
