@@ -32,6 +32,10 @@ type memory struct {
 	start time.Time
 	loc   func() *time.Location
 
+	// react and schedule, in a cohort, answer what the journey does.
+	react    *reactions
+	schedule func(Action)
+
 	lines    []Line
 	sent     []string
 	costs    []Cost
@@ -90,7 +94,19 @@ func (m *memory) SendContent(_ context.Context, req activities.SendRequest) (act
 	m.sent = append(m.sent, item.ID)
 	m.costs = append(m.costs, Cost{What: item.ID, Amount: item.Cost})
 	m.add(req.StepID, timeline.Mail, fmt.Sprintf("%q [%s]", body.Subject, item.ID))
+	if m.react != nil {
+		m.answer(m.react.afterEmail(item.ID))
+	}
 	return activities.SendResult{Status: activities.SendSent, MessageID: "<" + req.Key + "@simulated>"}, nil
+}
+
+// answer schedules a synthetic lead's or sales' answers. It runs with m.mu
+// held: scheduling only posts to the environment's loop, which takes posts
+// without waiting for m.mu.
+func (m *memory) answer(actions []Action) {
+	for _, a := range actions {
+		m.schedule(a)
+	}
 }
 
 // RecordProgress keeps the progress record as a timeline line.
@@ -103,6 +119,9 @@ func (m *memory) RecordProgress(_ context.Context, s store.Snapshot) error {
 		m.out.HandoffAt = &at
 	case s.Lifecycle == "mql" && m.out.MQLAt == nil:
 		m.out.MQLAt = &at
+	}
+	if s.Kind == store.ProgressStage {
+		m.out.Stages = append(m.out.Stages, s.BuyingStage)
 	}
 	if s.Ended && m.out.EndedAt == nil {
 		m.out.EndedAt = &at
@@ -120,6 +139,9 @@ func (m *memory) RecordHandoff(_ context.Context, _ activities.HandOffRequest) (
 	defer m.mu.Unlock()
 	m.handoffs++
 	m.out.Handoffs++
+	if m.react != nil {
+		m.answer(m.react.afterHandoff())
+	}
 	return activities.HandOffResult{ID: m.handoffs}, nil
 }
 
@@ -128,9 +150,13 @@ func (m *memory) NotifySales(_ context.Context, req activities.NoticeRequest) (a
 	return activities.NoticeResult{Status: activities.SendSent}, nil
 }
 
-// RecordVerdict has nothing to keep: the verdict's line comes from the
-// script and the journey's answer.
-func (m *memory) RecordVerdict(_ context.Context, _ activities.VerdictRequest) error { return nil }
+// RecordVerdict keeps the verdict the journey took.
+func (m *memory) RecordVerdict(_ context.Context, req activities.VerdictRequest) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.out.Verdicts = append(m.out.Verdicts, req.Verdict)
+	return nil
+}
 
 // CreateTask renders the task's title as the real one does and numbers it.
 func (m *memory) CreateTask(_ context.Context, req activities.TaskRequest) (activities.TaskResult, error) {
@@ -147,6 +173,9 @@ func (m *memory) CreateTask(_ context.Context, req activities.TaskRequest) (acti
 		to = "sales"
 	}
 	m.add(req.StepID, timeline.Task, fmt.Sprintf("%q for %s, outcomes %v", title.Subject, to, req.Outcomes))
+	if m.react != nil {
+		m.answer(m.react.afterTask(req.Outcomes))
+	}
 	return activities.TaskResult{ID: m.tasks}, nil
 }
 

@@ -82,10 +82,8 @@ func ParseCase(name string, src []byte) (Case, error) {
 	if len(src) > MaxCaseBytes {
 		return c, fmt.Errorf("%s is %d bytes; a simulation case is at most %d", name, len(src), MaxCaseBytes)
 	}
-	for _, tk := range lexer.Tokenize(string(src)) {
-		if tk.Type == token.AnchorType || tk.Type == token.AliasType {
-			return c, fmt.Errorf("%s:%d:%d: anchors and aliases (& and *) are not used in simulation cases; write the value out", name, tk.Position.Line, tk.Position.Column)
-		}
+	if err := refuseAliases(name, src); err != nil {
+		return c, err
 	}
 	if err := decodeStrict(src, &c); err != nil {
 		return c, fmt.Errorf("%s: %w", name, err)
@@ -116,6 +114,18 @@ func ParseCase(name string, src []byte) (Case, error) {
 		c.Expectations = append(c.Expectations, e)
 	}
 	return c, errors.Join(errs...)
+}
+
+// refuseAliases refuses anchors and aliases: a case or a model is small
+// and has no use for them, and they are how a small YAML file becomes a
+// huge one.
+func refuseAliases(name string, src []byte) error {
+	for _, tk := range lexer.Tokenize(string(src)) {
+		if tk.Type == token.AnchorType || tk.Type == token.AliasType {
+			return fmt.Errorf("%s:%d:%d: anchors and aliases (& and *) are not used here; write the value out", name, tk.Position.Line, tk.Position.Column)
+		}
+	}
+	return nil
 }
 
 // decodeStrict decodes with unknown keys refused; the YAML reader's panics

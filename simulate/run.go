@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	sdklog "go.temporal.io/sdk/log"
@@ -39,6 +40,10 @@ type Options struct {
 	// Horizon ends a journey still running after this long (DefaultHorizon
 	// when zero).
 	Horizon time.Duration
+
+	// react, in a cohort, answers sends, hand-offs and tasks as a synthetic
+	// lead and sales would.
+	react *reactions
 }
 
 // Line is one thing that happened, at a journey time.
@@ -74,6 +79,10 @@ type Outcome struct {
 	MQLAt     *time.Duration
 	EndedAt   *time.Duration
 	Handoffs  int
+	// Stages are the buying stages the lead entered, in order; Verdicts
+	// sales' verdicts that the journey took.
+	Stages   []string
+	Verdicts []string
 	// Sent are the content items mailed, in order.
 	Sent []string
 	// Costs are the touchpoints that cost something, in order.
@@ -150,6 +159,19 @@ func Run(o Options) (Result, error) {
 			return Result{}, fmt.Errorf("script line %d: %s %02d:%02d is before the journey starts", a.Line, span.Format(a.After), a.Clock/60, a.Clock%60)
 		}
 		env.RegisterDelayedCallback(func() { mem.act(env, o.Lead, i, a, status) }, delay)
+	}
+	if o.react != nil {
+		// Answers come after what the journey did, from then: an action's
+		// After is its delay. They are numbered after the script's.
+		next := len(o.Script)
+		var mu sync.Mutex
+		mem.react, mem.schedule = o.react, func(a Action) {
+			mu.Lock()
+			i := next
+			next++
+			mu.Unlock()
+			env.RegisterDelayedCallback(func() { mem.act(env, o.Lead, i, a, status) }, a.After)
+		}
 	}
 	env.RegisterDelayedCallback(func() {
 		mem.mu.Lock()

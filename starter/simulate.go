@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -45,6 +47,9 @@ func runSimulate(_ context.Context, env *environment, args []string) error {
 	fs.StringVar(&spec.TimeZone, "tz", "", "IANA time zone, like Europe/Berlin; the journey's time_zone when empty")
 	fs.StringVar(&spec.Source, "source", "", "where the lead came from")
 	fs.Var(keyValues(spec.Fields), "field", "profile field key=value (repeatable): industry=saas, employees=250, bant_budget=approved, ...")
+	cohort := fs.Int("cohort", 0, "forecast: simulate this many synthetic leads drawn from -model, and print the funnel and costs")
+	modelFile := fs.String("model", "", "forecast: the engagement model, a YAML file (see journeys/models)")
+	seed := fs.Uint64("seed", 1, "forecast: the random seed; the same seed gives the same forecast")
 	stage := fs.String("stage", "", "stage to start at")
 	start := fs.String("start", "", "when journey time starts: a date or RFC 3339 time (default: Monday 5 January 2026, 09:00 in the lead's zone)")
 	horizon := fs.String("horizon", "104w", "stop a journey still running after this long")
@@ -60,6 +65,12 @@ and what caused it, stage and lifecycle, hand-off, exit) and the outcome.
 Journeys the file recycles into are read from its folder. Exits 1 when an
 expectation is not met.
 
+With -cohort N -model FILE it forecasts instead: N synthetic leads, drawn
+from the model's profiles, engage with the model's chances; prints the
+funnel (stages reached, MQL, hand-offs, verdicts), how leads ended (reason
+and stage), median days to MQL and to hand-off, and the cost per lead, per
+hand-off and per accepted lead. The same -seed gives the same forecast.
+
 flags:
 `)
 		fs.PrintDefaults()
@@ -71,6 +82,9 @@ flags:
 	j, _, err := journeys.LoadFile(rest[0])
 	if err != nil {
 		return err
+	}
+	if *cohort > 0 || *modelFile != "" {
+		return forecast(env, j, rest[0], *cohort, *modelFile, *seed, *start)
 	}
 	var c simulate.Case
 	if *caseFile != "" {
@@ -130,19 +144,9 @@ flags:
 	if err != nil {
 		return fmt.Errorf("-horizon: %w", err)
 	}
-	others, err := siblings(rest[0], j.ID)
+	others, err := recycleTargets(rest[0], j)
 	if err != nil {
 		return err
-	}
-	if err := j.CheckRecycle(func(id string) (*journeys.Journey, bool) {
-		for _, o := range others {
-			if o.ID == id {
-				return o, true
-			}
-		}
-		return nil, false
-	}); err != nil {
-		return fmt.Errorf("%w (the journeys in %s)", err, filepath.Dir(rest[0]))
 	}
 	began := time.Now()
 	res, err := simulate.Run(simulate.Options{Journey: j, Others: others, Lead: p, StartStage: c.Stage, Script: c.Actions, Start: startAt, Horizon: h})
@@ -186,6 +190,26 @@ func merge(dst *simulate.LeadSpec, flags simulate.LeadSpec) {
 	}
 }
 
+// recycleTargets are the journeys beside the simulated one, checked to
+// hold the one it recycles leads into.
+func recycleTargets(path string, j *journeys.Journey) ([]*journeys.Journey, error) {
+	others, err := siblings(path, j.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.CheckRecycle(func(id string) (*journeys.Journey, bool) {
+		for _, o := range others {
+			if o.ID == id {
+				return o, true
+			}
+		}
+		return nil, false
+	}); err != nil {
+		return nil, fmt.Errorf("%w (the journeys in %s)", err, filepath.Dir(path))
+	}
+	return others, nil
+}
+
 // siblings are the journeys in the simulated file's folder, which it may
 // recycle leads into. Files that are not journeys are passed over; the
 // journey a recycle names must be among them.
@@ -201,4 +225,39 @@ func siblings(path, id string) ([]*journeys.Journey, error) {
 		}
 	}
 	return out, nil
+}
+
+// forecast runs a cohort and prints what became of it.
+func forecast(env *environment, j *journeys.Journey, path string, n int, modelFile string, seed uint64, start string) error {
+	if n <= 0 || modelFile == "" {
+		return errors.New("a forecast needs both -cohort N (how many leads) and -model FILE (how they behave)")
+	}
+	data, err := os.ReadFile(modelFile)
+	if err != nil {
+		return err
+	}
+	m, err := simulate.ParseModel(modelFile, data)
+	if err != nil {
+		return err
+	}
+	others, err := recycleTargets(path, j)
+	if err != nil {
+		return err
+	}
+	startAt := time.Date(defaultSimStart[0], time.Month(defaultSimStart[1]), defaultSimStart[2], 9, 0, 0, 0, time.UTC)
+	if start != "" {
+		if startAt, err = simulate.ParseStart(start); err != nil {
+			return fmt.Errorf("-start: %w", err)
+		}
+	}
+	began := time.Now()
+	f, err := simulate.Cohort(simulate.CohortOptions{Journey: j, Others: others, Model: m, Leads: n, Seed: seed, Start: startAt, Workers: runtime.GOMAXPROCS(0)})
+	if err != nil {
+		return err
+	}
+	took := time.Since(began)
+	fmt.Fprintf(env.stdout, "%s (%s), model %s, seed %d, from %s\n\n", j.ID, path, modelFile, seed, startAt.Format("Mon 2 Jan 2006"))
+	simulate.WriteForecast(env.stdout, f)
+	fmt.Fprintf(env.stdout, "\n(%d leads simulated in %s: %.0f leads/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	return nil
 }
