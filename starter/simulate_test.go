@@ -143,3 +143,21 @@ func TestSimulateCommand(t *testing.T) {
 	_, err = runCLI("simulate", "../journeys/simulations/recycled.yaml")
 	require.Error(t, err, "a case is not a journey")
 }
+
+func TestForecastCommand(t *testing.T) {
+	t.Parallel()
+	args := []string{"simulate", "../journeys/b2b-nurture.yaml", "-cohort", "60", "-model", "../journeys/models/b2b-engagement.yaml", "-seed", "3"}
+	out, err := runCLI(args...)
+	require.NoError(t, err, out)
+	for _, want := range []string{"forecast for 60 leads", "reached interest            60  100.0%", "how leads ended (reason, stage)",
+		"to MQL", "per hand-off", "per accepted lead", "leads simulated in"} {
+		require.Contains(t, out, want)
+	}
+	again, err := runCLI(args...)
+	require.NoError(t, err)
+	cut := func(s string) string { return s[:strings.Index(s, "\n(60 leads simulated")] }
+	require.Equal(t, cut(out), cut(again), "seeded: the same forecast")
+
+	_, err = runCLI("simulate", "../journeys/b2b-nurture.yaml", "-cohort", "10")
+	require.EqualError(t, err, "a forecast needs both -cohort N (how many leads) and -model FILE (how they behave)")
+}

@@ -27,7 +27,7 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 	require.NoError(t, store.Migrate(ctx, pool))
 	var version int
 	require.NoError(t, pool.QueryRow(ctx, "select version from nurture_schema_version").Scan(&version))
-	require.Equal(t, 5, version)
+	require.Equal(t, 6, version)
 }
 
 func TestConcurrentStartsDoNotRace(t *testing.T) {
@@ -258,13 +258,17 @@ func TestProgressFollowsTheWorkflow(t *testing.T) {
 	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 3, "mql", 60, t0)))
 	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 4, "nurturing", 10, t0)))
 	// The task that counts writes only 2, with the hand-off in it.
-	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 2, "handed_off", 95, t0)))
+	handoff := snap("run-1", 2, "handed_off", 95, t0)
+	handoff.Kind, handoff.Step = store.ProgressHandedOff, "settle"
+	require.NoError(t, store.RecordProgress(ctx, pool, handoff))
 	require.Equal(t, "handed_off", row().Lifecycle)
 	require.Equal(t, 95, row().Score)
 	require.Equal(t, []int{1, 2}, seqs("run-1"), "what the lost task wrote beyond is gone")
 	latest, err := store.LatestSnapshot(ctx, pool, p.ID)
 	require.NoError(t, err)
 	require.Equal(t, "handed_off", latest.Lifecycle)
+	require.Equal(t, store.ProgressHandedOff, latest.Kind, "what happened is kept typed")
+	require.Equal(t, "settle", latest.Step)
 
 	// The journey ends; the lead enrols again. A late write of the old
 	// enrolment cannot overwrite the new one.
