@@ -27,7 +27,7 @@ func TestMigrateTwiceIsANoOp(t *testing.T) {
 	require.NoError(t, store.Migrate(ctx, pool))
 	var version int
 	require.NoError(t, pool.QueryRow(ctx, "select version from nurture_schema_version").Scan(&version))
-	require.Equal(t, 6, version)
+	require.Equal(t, 7, version)
 }
 
 func TestConcurrentStartsDoNotRace(t *testing.T) {
