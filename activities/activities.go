@@ -427,7 +427,7 @@ func (a *Activities) NotifySales(ctx context.Context, req NoticeRequest) (Notice
 		return NoticeResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
 	}
 	res, err := a.notify(ctx, notice{
-		key: h.Key + "/sales-mail", lead: h.Lead, journey: h.Journey, stepID: "handoff", kind: "sales-handoff",
+		key: h.Key + "/sales-mail", lead: h.Lead, journey: h.Journey, stepID: "handoff", kind: store.NoticeHandoff,
 		to: to, subject: subject, text: text, html: html, header: "X-Nurture-Handoff", id: req.HandoffID,
 	})
 	if err != nil {
@@ -638,7 +638,7 @@ func (a *Activities) CreateTask(ctx context.Context, req TaskRequest) (TaskResul
 	text := fmt.Sprintf("%s\n\nLead:    %s <%s>\nCompany: %s\nTitle:   %s\nDue:     %s\n\nWhen it is done, report what came of it (one of: %s):\n\n  starter task %s OUTCOME\n",
 		title.Subject, fullName(p), p.Email, p.Company, p.Title, req.Due.UTC().Format(time.RFC1123), strings.Join(req.Outcomes, ", "), p.Email)
 	_, err = a.notify(ctx, notice{
-		key: req.Key + "/mail", lead: p, journey: req.Journey, stepID: req.StepID, kind: "task",
+		key: req.Key + "/mail", lead: p, journey: req.Journey, stepID: req.StepID, kind: store.NoticeTask,
 		to: to, subject: "Task: " + title.Subject, text: text, header: "X-Nurture-Task", id: id,
 	})
 	if err != nil {

@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"sends":     {"list sends by status (ambiguous ones first of all) and resolve them: mark sent, or send again", runSends},
 		"preview":   {"render a content item for each persona with a sample lead; HTML to files", runPreview},
 		"test-send": {"mail a content item to your own address, marked as a test, never counted", runTestSend},
+		"report":    {"the funnel, exits, touchpoints and costs of each journey version, from PostgreSQL", runReport},
 		"simulate":  {"run a journey for a made-up lead and a script of engagement, months in a second, with expectations", runSimulate},
 		"reconcile": {"repair what PostgreSQL and Temporal disagree on: pending enrolments, leads stored as running", runReconcile},
 	}

@@ -79,12 +79,13 @@ with superseded as (
     delete from score_snapshots where lead_id = $1 and enrollment = $2 and seq > $3
 ), snapshot as (
     insert into score_snapshots (lead_id, enrollment, seq, journey_id, version, total, interest, intent, adjusted, breakdown, lifecycle, buying_stage, reason, at,
-        fit, fit_grade, engagement_grade, kind, step)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $20, $21)
+        fit, fit_grade, engagement_grade, kind, step, exit_reason)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $20, $21, $18)
     on conflict (lead_id, enrollment, seq) do update set journey_id = excluded.journey_id, version = excluded.version, total = excluded.total,
         interest = excluded.interest, intent = excluded.intent, adjusted = excluded.adjusted, breakdown = excluded.breakdown,
         lifecycle = excluded.lifecycle, buying_stage = excluded.buying_stage, reason = excluded.reason, at = excluded.at,
-        fit = excluded.fit, fit_grade = excluded.fit_grade, engagement_grade = excluded.engagement_grade, kind = excluded.kind, step = excluded.step
+        fit = excluded.fit, fit_grade = excluded.fit_grade, engagement_grade = excluded.engagement_grade, kind = excluded.kind, step = excluded.step,
+        exit_reason = excluded.exit_reason
 )
 update leads set score = $6, lifecycle = $11, buying_stage = $12, journey_id = $4, journey_version = $5, exit_reason = $18, ended_at = $19,
     progress_enrollment = $2, progress_seq = $3, progress_at = $14, updated_at = now()

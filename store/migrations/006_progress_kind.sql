@@ -4,7 +4,8 @@
 -- are classified by those words once, here.
 alter table score_snapshots
     add column kind text not null default '',
-    add column step text not null default '';
+    add column step text not null default '',
+    add column exit_reason text not null default '';
 update score_snapshots set kind = case
     when reason like 'enrolled%' then 'enrolled'
     when reason like 'handed off%' then 'handed_off'
@@ -12,7 +13,11 @@ update score_snapshots set kind = case
     when reason like 'entered stage %' or reason like 'stage set to %' then 'stage'
     when reason like 'sales verdict%' then 'verdict'
     else 'scored' end;
+update score_snapshots set exit_reason = substr(reason, length('exited: ') + 1) where kind = 'exited';
+-- Reports read a journey's progress by kind.
+create index score_snapshots_report_idx on score_snapshots (journey_id, kind);
 
 ---- create above / drop below ----
 
-alter table score_snapshots drop column kind, drop column step;
+drop index score_snapshots_report_idx;
+alter table score_snapshots drop column kind, drop column step, drop column exit_reason;
