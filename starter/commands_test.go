@@ -117,6 +117,22 @@ func TestCommands(t *testing.T) {
 	n, err := store.CountEvents(ctx, db, lead.IDForEmail("ada@analytical.test"))
 	require.NoError(t, err)
 	require.Equal(t, 4, n, "the duplicate and the bad event were not stored; the late one was")
+
+	// The report reads what happened from PostgreSQL: Ada entered, was
+	// handed off and accepted; the benchmark went out.
+	out, err = starter("report", "-journey", "b2b-nurture")
+	require.NoError(t, err, out)
+	for _, want := range []string{"b2b-nurture version 1: 1 leads entered", "reached interest", "sales: accepted", "benchmark-report", "per accepted lead 0.02"} {
+		require.Contains(t, out, want)
+	}
+	out, err = starter("report", "-journey", "b2b-nurture", "-format", "csv")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "journey,version,section,name,measure,value\nb2b-nurture,1,funnel,entered,leads,1\n")
+	out, err = starter("report", "-format", "json")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"cost_per_accepted_lead": 0.02`)
+	_, err = starter("report", "-format", "xml")
+	require.EqualError(t, err, `-format "xml": use table, json or csv`)
 }
 
 func TestOfflineCommands(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/nurture-dev/nurture/simulate"
 	"github.com/nurture-dev/nurture/span"
@@ -126,40 +125,36 @@ func days(d *float64) string {
 
 func writeReport(w io.Writer, r store.Report) {
 	fmt.Fprintf(w, "%s version %d: %d leads entered\n\nfunnel\n", r.JourneyID, r.Version, r.Leads)
-	t := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(t, "  step\tleads\tof entered\tfrom the step before\tentered here\t")
+	const row = "  %-26s %7s %11s %14s %13s\n"
+	fmt.Fprintf(w, row, "", "leads", "of entered", "of step before", "entered here")
 	prev := r.Leads
 	for _, s := range r.Stages {
-		fmt.Fprintf(t, "  reached %s\t%d\t%s\t%s\t%d\t\n", s.Stage, s.Reached, pct(s.Reached, r.Leads), pct(s.Reached, prev), s.EnteredHere)
+		fmt.Fprintf(w, row, "reached "+s.Stage, strconv.Itoa(s.Reached), pct(s.Reached, r.Leads), pct(s.Reached, prev), strconv.Itoa(s.EnteredHere))
 		prev = s.Reached
 	}
-	fmt.Fprintf(t, "  MQL\t%d\t%s\t%s\t\t\n", r.MQL, pct(r.MQL, r.Leads), pct(r.MQL, prev))
-	fmt.Fprintf(t, "  handed off\t%d\t%s\t%s\t\t\n", r.Handoffs, pct(r.Handoffs, r.Leads), pct(r.Handoffs, r.MQL))
+	fmt.Fprintf(w, row, "MQL", strconv.Itoa(r.MQL), pct(r.MQL, r.Leads), pct(r.MQL, prev), "")
+	fmt.Fprintf(w, row, "handed off", strconv.Itoa(r.Handoffs), pct(r.Handoffs, r.Leads), pct(r.Handoffs, r.MQL), "")
 	for _, v := range []string{workflows.VerdictAccepted, workflows.VerdictRejected, workflows.VerdictRecycle} {
-		fmt.Fprintf(t, "  sales: %s\t%d\t%s\t%s\t\t\n", v, r.Verdicts[v], pct(r.Verdicts[v], r.Leads), pct(r.Verdicts[v], r.Handoffs))
+		fmt.Fprintf(w, row, "sales: "+v, strconv.Itoa(r.Verdicts[v]), pct(r.Verdicts[v], r.Leads), pct(r.Verdicts[v], r.Handoffs), "")
 	}
-	fmt.Fprintf(t, "  waiting for sales\t%d\t\t\t\t\n", r.Waiting)
-	_ = t.Flush()
+	fmt.Fprintf(w, row, "waiting for sales", strconv.Itoa(r.Waiting), "", "", "")
 	fmt.Fprintf(w, "\nmedian time to MQL %s, to hand-off %s\n\nexits (stage, reason)\n", days(r.DaysToMQL), days(r.DaysToHandoff))
-	t = tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	for _, e := range r.Exits {
-		fmt.Fprintf(t, "  %s\t%s\t%d\t%s\n", e.Stage, e.Reason, e.Leads, pct(e.Leads, r.Leads))
+		fmt.Fprintf(w, "  %-16s %-24s %7d %7s\n", e.Stage, e.Reason, e.Leads, pct(e.Leads, r.Leads))
 	}
 	if len(r.Exits) == 0 {
-		fmt.Fprintln(t, "  (none yet)")
+		fmt.Fprintln(w, "  (none yet)")
 	}
-	_ = t.Flush()
 	fmt.Fprintln(w, "\ntouchpoints")
-	t = tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(t, "  \tsent\topened\tclicked\tcost\tassisted hand-offs\toutcomes\t")
+	const tprow = "  %-26s %7s %7s %8s %9s %9s  %s\n"
+	fmt.Fprintf(w, tprow, "", "sent", "opened", "clicked", "cost", "assisted", "outcomes")
 	for _, tp := range r.Touchpoints {
 		name := tp.ID
 		if tp.Kind == "task" {
 			name = "task " + tp.ID
 		}
-		fmt.Fprintf(t, "  %s\t%d\t%s\t%s\t%.2f\t%d\t%s\t\n", name, tp.Sent, pct(tp.Opened, tp.Sent), pct(tp.Clicked, tp.Sent), tp.Cost, tp.Assisted, outcomes(tp.Outcomes))
+		fmt.Fprintf(w, tprow, name, strconv.Itoa(tp.Sent), pct(tp.Opened, tp.Sent), pct(tp.Clicked, tp.Sent), fmt.Sprintf("%.2f", tp.Cost), strconv.Itoa(tp.Assisted), outcomes(tp.Outcomes))
 	}
-	_ = t.Flush()
 	accepted := r.Verdicts[workflows.VerdictAccepted]
 	fmt.Fprintf(w, "\ncost %.2f: per lead %s, per hand-off %s, per accepted lead %s\n", r.Cost, perUnit(r.Cost, r.Leads), perUnit(r.Cost, r.Handoffs), perUnit(r.Cost, accepted))
 }
