@@ -21,6 +21,8 @@ const (
 	// ProgressScored: the score changed (engagement, decay, an adjust
 	// step); the lifecycle may have moved to or back from MQL with it.
 	ProgressScored ProgressKind = "scored"
+	// ProgressMQL: the score changed and made the lead an MQL.
+	ProgressMQL ProgressKind = "mql"
 	// ProgressStage: the lead entered a buying stage as the journey moved
 	// on, or a set_stage step put it there.
 	ProgressStage     ProgressKind = "stage"

@@ -53,7 +53,7 @@ values ($1, $2, 'j', $3, 's', $4, $5, 'subject', 'mid', 0.5, 'sent', $6, $6)`, e
 	progress("a@x.test", 1, store.ProgressEnrolled, "", "nurturing", "", 0)
 	progress("a@x.test", 1, store.ProgressStage, "interest", "nurturing", "", 0)
 	send("a@x.test", "c1", 1, 0)
-	progress("a@x.test", 1, store.ProgressScored, "interest", "mql", "", 2*day)
+	progress("a@x.test", 1, store.ProgressMQL, "interest", "mql", "", 2*day)
 	progress("a@x.test", 1, store.ProgressStage, "consideration", "mql", "", 3*day)
 	send("a@x.test", "c2", 1, 3*day)
 	progress("a@x.test", 1, store.ProgressHandedOff, "consideration", "handed_off", "", 4*day)
@@ -71,7 +71,7 @@ values ($1, $2, 'j', $3, 's', $4, $5, 'subject', 'mid', 0.5, 'sent', $6, $6)`, e
 	// yet; a call task (cost 30) answered reached.
 	progress("c@x.test", 1, store.ProgressEnrolled, "", "nurturing", "", 2*time.Hour)
 	progress("c@x.test", 1, store.ProgressStage, "evaluation", "nurturing", "", 2*time.Hour)
-	progress("c@x.test", 1, store.ProgressScored, "evaluation", "mql", "", day+2*time.Hour)
+	progress("c@x.test", 1, store.ProgressMQL, "evaluation", "mql", "", day+2*time.Hour)
 	progress("c@x.test", 1, store.ProgressHandedOff, "evaluation", "handed_off", "", day+2*time.Hour)
 	handoff("c@x.test", "", day+2*time.Hour)
 	taskID, _, err := store.InsertTask(ctx, pool, store.Task{Key: "t-c", LeadID: leads["c@x.test"].ID, JourneyID: "j", Version: 1, StepID: "call", Title: "Call", Assignee: "sales", Cost: 30, Outcomes: []string{"reached"}})

@@ -26,7 +26,8 @@ const (
 )
 
 // Progress is the line a progress record makes: what and its text. An
-// enrolment makes none (the caller says who enrolled and how).
+// enrolment makes none (the caller says who enrolled and how); a score
+// change, the lead becoming an MQL with it too, is a SCORE line.
 func Progress(s store.Snapshot) (what, text string) {
 	switch s.Kind {
 	case store.ProgressEnrolled:

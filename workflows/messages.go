@@ -152,15 +152,17 @@ func (r *run) rescored(reason string) error {
 	r.evaluate()
 	total := r.st.Score.Total()
 	mql := r.j.Scoring.MQL
+	kind := store.ProgressScored
 	switch {
 	case r.st.Lifecycle == LifecycleNurturing && mql > 0 && total >= mql:
 		r.st.Lifecycle = LifecycleMQL
 		reason += "; became MQL"
+		kind = store.ProgressMQL
 	case r.st.Lifecycle == LifecycleMQL && total < mql:
 		r.st.Lifecycle = LifecycleNurturing
 		reason += "; fell back below MQL"
 	}
-	if err := r.progress(store.ProgressScored, reason); err != nil {
+	if err := r.progress(kind, reason); err != nil {
 		return err
 	}
 	if ready, why := r.j.Handoff.Ready(r.st.Score, r.st.Lead); r.st.active() && ready {

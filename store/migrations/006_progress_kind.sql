@@ -12,12 +12,20 @@ update score_snapshots set kind = case
     when reason like 'exited%' then 'exited'
     when reason like 'entered stage %' or reason like 'stage set to %' then 'stage'
     when reason like 'sales verdict%' then 'verdict'
+    when reason like '%; became MQL' then 'mql'
     else 'scored' end;
 update score_snapshots set exit_reason = substr(reason, length('exited: ') + 1) where kind = 'exited';
--- Reports read a journey's progress by kind.
-create index score_snapshots_report_idx on score_snapshots (journey_id, kind);
+-- Reports read a journey's milestones (everything but plain rescores,
+-- which are most rows), the journey's sends, and the opens and clicks of
+-- its emails.
+create index score_snapshots_marks_idx on score_snapshots (journey_id, version) include (lead_id, enrollment, kind, buying_stage, exit_reason, at)
+    where kind <> 'scored';
+create index sends_journey_idx on sends (journey_id, version);
+create index events_engagement_idx on events (lead_id, (properties->>'content'), type) where type in ('email_open', 'email_click');
 
 ---- create above / drop below ----
 
-drop index score_snapshots_report_idx;
+drop index events_engagement_idx;
+drop index sends_journey_idx;
+drop index score_snapshots_marks_idx;
 alter table score_snapshots drop column kind, drop column step, drop column exit_reason;
