@@ -125,22 +125,29 @@ func days(d *float64) string {
 
 func writeReport(w io.Writer, r store.Report) {
 	fmt.Fprintf(w, "%s version %d: %d leads entered\n\nfunnel\n", r.JourneyID, r.Version, r.Leads)
-	const row = "  %-26s %7s %11s %14s %13s\n"
-	fmt.Fprintf(w, row, "", "leads", "of entered", "of step before", "entered here")
-	prev := r.Leads
-	for _, s := range r.Stages {
-		fmt.Fprintf(w, row, "reached "+s.Stage, strconv.Itoa(s.Reached), pct(s.Reached, r.Leads), pct(s.Reached, prev), strconv.Itoa(s.EnteredHere))
-		prev = s.Reached
+	const row = "  %-26s %7s %11s %12s %13s\n"
+	fmt.Fprintf(w, row, "", "leads", "of entered", "conversion", "entered here")
+	for i, s := range r.Stages {
+		conv := "-"
+		if i > 0 {
+			conv = pct(s.FromBefore, r.Stages[i-1].Reached)
+		}
+		fmt.Fprintf(w, row, "reached "+s.Stage, strconv.Itoa(s.Reached), pct(s.Reached, r.Leads), conv, strconv.Itoa(s.EnteredHere))
 	}
-	fmt.Fprintf(w, row, "MQL", strconv.Itoa(r.MQL), pct(r.MQL, r.Leads), pct(r.MQL, prev), "")
+	fmt.Fprintf(w, row, "MQL", strconv.Itoa(r.MQL), pct(r.MQL, r.Leads), pct(r.MQL, r.Leads), "")
 	fmt.Fprintf(w, row, "handed off", strconv.Itoa(r.Handoffs), pct(r.Handoffs, r.Leads), pct(r.Handoffs, r.MQL), "")
 	for _, v := range []string{workflows.VerdictAccepted, workflows.VerdictRejected, workflows.VerdictRecycle} {
 		fmt.Fprintf(w, row, "sales: "+v, strconv.Itoa(r.Verdicts[v]), pct(r.Verdicts[v], r.Leads), pct(r.Verdicts[v], r.Handoffs), "")
 	}
 	fmt.Fprintf(w, row, "waiting for sales", strconv.Itoa(r.Waiting), "", "", "")
+	fmt.Fprintln(w, "  (conversion: of the stage above for a stage, of those entered for MQL, of MQLs for hand-offs, of hand-offs for verdicts)")
 	fmt.Fprintf(w, "\nmedian time to MQL %s, to hand-off %s\n\nexits (stage, reason)\n", days(r.DaysToMQL), days(r.DaysToHandoff))
 	for _, e := range r.Exits {
-		fmt.Fprintf(w, "  %-16s %-24s %7d %7s\n", e.Stage, e.Reason, e.Leads, pct(e.Leads, r.Leads))
+		stage := e.Stage
+		if stage == "" {
+			stage = "(before a stage)"
+		}
+		fmt.Fprintf(w, "  %-18s %-24s %7d %7s\n", stage, e.Reason, e.Leads, pct(e.Leads, r.Leads))
 	}
 	if len(r.Exits) == 0 {
 		fmt.Fprintln(w, "  (none yet)")
@@ -203,6 +210,7 @@ func writeReportCSV(w io.Writer, rs []store.Report) error {
 		for _, s := range r.Stages {
 			row(r, "funnel", "reached "+s.Stage, "leads", float64(s.Reached))
 			row(r, "funnel", "entered at "+s.Stage, "leads", float64(s.EnteredHere))
+			row(r, "funnel", "reached "+s.Stage+" from the stage before", "leads", float64(s.FromBefore))
 		}
 		row(r, "funnel", "mql", "leads", float64(r.MQL))
 		row(r, "funnel", "handed off", "leads", float64(r.Handoffs))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,58 @@ type StageCount struct {
 	Stage       string `json:"stage"`
 	Reached     int    `json:"reached"`
 	EnteredHere int    `json:"entered_here"`
+	// FromBefore counts those that reached the stage listed before this
+	// one and this one too: the conversion between the two.
+	FromBefore int `json:"from_before"`
+}
+
+// stagePath is how many enrolments went through a set of stages, having
+// entered at the first.
+type stagePath struct {
+	stages []string
+	first  string
+	n      int
+}
+
+// stageCounts lists the stages in the journey's order (others after, most
+// reached first) with how many reached each, entered there, and went on
+// from the stage before to this one.
+func stageCounts(paths []stagePath, order []string) []StageCount {
+	reached := map[string]int{}
+	for _, p := range paths {
+		for _, s := range p.stages {
+			reached[s] += p.n
+		}
+	}
+	names := slices.Clone(order)
+	names = slices.DeleteFunc(names, func(s string) bool { return reached[s] == 0 })
+	var others []string
+	for s := range reached {
+		if !slices.Contains(order, s) {
+			others = append(others, s)
+		}
+	}
+	slices.SortFunc(others, func(a, b string) int {
+		if reached[a] != reached[b] {
+			return reached[b] - reached[a]
+		}
+		return strings.Compare(a, b)
+	})
+	names = append(names, others...)
+	out := make([]StageCount, 0, len(names))
+	for i, s := range names {
+		c := StageCount{Stage: s, Reached: reached[s]}
+		for _, p := range paths {
+			if p.first == s {
+				c.EnteredHere += p.n
+			}
+			if i > 0 && slices.Contains(p.stages, names[i-1]) && slices.Contains(p.stages, s) {
+				c.FromBefore += p.n
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // ExitCount is how many left from a stage for a reason.
@@ -99,6 +152,7 @@ func Reports(ctx context.Context, db *pgxpool.Pool, f ReportFilter) ([]Report, e
 	}
 	var mu sync.Mutex
 	byVersion := map[int]*Report{}
+	paths, order := map[int][]stagePath{}, map[int][]string{}
 	get := func(v int) *Report {
 		r, ok := byVersion[v]
 		if !ok {
@@ -115,18 +169,25 @@ func Reports(ctx context.Context, db *pgxpool.Pool, f ReportFilter) ([]Report, e
 	}{
 		{"milestones", reportMilestonesSQL, []any{f.JourneyID, f.Version, f.Since}, func(rows pgx.Rows) error {
 			var section, a, b string
-			var v, n, n2, n3, ord int
+			var v, n, n2, n3 int
 			var x, y *float64
-			if err := rows.Scan(&section, &v, &a, &b, &n, &n2, &n3, &x, &y, &ord); err != nil {
+			if err := rows.Scan(&section, &v, &a, &b, &n, &n2, &n3, &x, &y); err != nil {
 				return err
 			}
-			r := get(v)
 			switch section {
 			case "funnel":
+				r := get(v)
 				r.Leads, r.MQL, r.DaysToMQL, r.DaysToHandoff = n, n2, x, y
-			case "stage":
-				r.Stages = append(r.Stages, StageCount{Stage: a, Reached: n, EnteredHere: n2})
+			case "path":
+				var stages []string
+				if a != "" {
+					stages = strings.Split(a, "\x1f")
+				}
+				paths[v] = append(paths[v], stagePath{stages: stages, first: b, n: n})
+			case "order":
+				order[v] = append(order[v], a)
 			case "exit":
+				r := get(v)
 				r.Exits = append(r.Exits, ExitCount{Stage: a, Reason: b, Leads: n})
 			}
 			return nil
@@ -191,7 +252,14 @@ func Reports(ctx context.Context, db *pgxpool.Pool, f ReportFilter) ([]Report, e
 		return nil, err
 	}
 	out := make([]Report, 0, len(byVersion))
-	for _, r := range byVersion {
+	for v, r := range byVersion {
+		r.Stages = stageCounts(paths[v], order[v])
+		slices.SortFunc(r.Exits, func(a, b ExitCount) int {
+			if a.Leads != b.Leads {
+				return b.Leads - a.Leads
+			}
+			return strings.Compare(a.Stage+"\x00"+a.Reason, b.Stage+"\x00"+b.Reason)
+		})
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b Report) int { return b.Version - a.Version })
@@ -223,22 +291,23 @@ with per as (
         percentile_cont(0.5) within group (order by extract(epoch from mql_at - entered)) filter (where mql_at is not null) / 86400 as x,
         percentile_cont(0.5) within group (order by extract(epoch from handoff_at - entered)) filter (where handoff_at is not null) / 86400 as y
     from per group by version
-), reached as (
-    select 'stage' as section, p.version, st as a, '' as b, count(*) as n, count(*) filter (where p.first_stage = st) as n2, 0 as n3,
-        null::float8 as x, null::float8 as y
-    from per p, unnest(p.stages) st group by p.version, st
+), paths as (
+    select 'path' as section, version, array_to_string(array(select x from unnest(stages) x order by x), E'\x1f') as a,
+        coalesce(first_stage, '') as b, count(*) as n, 0 as n2, 0 as n3, null::float8 as x, null::float8 as y
+    from per group by version, a, b
 ), exits as (
     select 'exit' as section, p.version, split_part(ex, E'\x1f', 1) as a, split_part(ex, E'\x1f', 2) as b, count(*) as n, 0 as n2, 0 as n3,
         null::float8 as x, null::float8 as y
     from per p, unnest(p.exits) ex group by p.version, ex
 )
-select r.section, r.version, r.a, r.b, r.n, r.n2, r.n3, r.x, r.y, coalesce(pos.ord, 1000000)
-from (select * from funnel union all select * from reached union all select * from exits) r
-left join lateral (
-    select o.ord from journey_versions jv, jsonb_array_elements(jv.definition->'stages') with ordinality as o(stage, ord)
-    where r.section = 'stage' and jv.journey_id = $1 and jv.version = r.version and o.stage->>'id' = r.a
-) pos on true
-order by r.version desc, r.section, coalesce(pos.ord, 1000000), r.n desc, r.a, r.b`
+select section, version, a, b, n, n2, n3, x, y from funnel
+union all select * from paths
+union all select * from exits
+union all
+-- The journey's stages in its order, to list and convert them in.
+select 'order', jv.version, o.stage->>'id', '', o.ord::int, 0, 0, null, null
+from journey_versions jv, jsonb_array_elements(jv.definition->'stages') with ordinality as o(stage, ord)
+where jv.journey_id = $1 and ($2 = 0 or jv.version = $2)`
 	reportHandoffsSQL = `
 select version, coalesce(verdict, ''), count(*) from handoffs
 where journey_id = $1 and ($2 = 0 or version = $2) and created_at >= $3

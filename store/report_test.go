@@ -91,8 +91,8 @@ values ($1, $2, 'j', $3, 's', $4, $5, 'subject', 'mid', 0.5, 'sent', $6, $6)`, e
 
 	r := rs[1]
 	require.Equal(t, 3, r.Leads)
-	require.Equal(t, []store.StageCount{{Stage: "interest", Reached: 2, EnteredHere: 2}, {Stage: "consideration", Reached: 1, EnteredHere: 0},
-		{Stage: "evaluation", Reached: 1, EnteredHere: 1}}, r.Stages, "in the journey's order")
+	require.Equal(t, []store.StageCount{{Stage: "interest", Reached: 2, EnteredHere: 2}, {Stage: "consideration", Reached: 1, EnteredHere: 0, FromBefore: 1},
+		{Stage: "evaluation", Reached: 1, EnteredHere: 1, FromBefore: 0}}, r.Stages, "in the journey's order; C entered at evaluation, not from consideration")
 	require.Equal(t, 2, r.MQL)
 	require.Equal(t, 2, r.Handoffs)
 	require.Equal(t, map[string]int{"accepted": 1}, r.Verdicts)
