@@ -453,6 +453,39 @@ func (h HandoffRule) Ready(s scoring.Score, p lead.Profile) (bool, string) {
 	return true, h.describe(s)
 }
 
+// RuleCheck is one part of the hand-off rule, said for a lead, and
+// whether it holds.
+type RuleCheck struct {
+	Text string
+	Met  bool
+}
+
+// Conditions says every part of the rule for a lead, met or not, so a lead
+// above the hand-off score that is not handed off shows what is missing.
+func (h HandoffRule) Conditions(s scoring.Score, p lead.Profile) []RuleCheck {
+	cmpWords := func(what string, v, at int) RuleCheck {
+		if v >= at {
+			return RuleCheck{Text: fmt.Sprintf("%s %d ≥ %d", what, v, at), Met: true}
+		}
+		return RuleCheck{Text: fmt.Sprintf("%s %d < %d", what, v, at)}
+	}
+	out := []RuleCheck{cmpWords("score", s.Total(), h.MinScore)}
+	if h.BehaviourAtLeast != nil {
+		out = append(out, cmpWords("behaviour (interest + intent)", s.Behaviour(), *h.BehaviourAtLeast))
+	}
+	if h.FitAtLeast != nil {
+		out = append(out, cmpWords("fit", s.Fit, *h.FitAtLeast))
+	}
+	for _, f := range h.Require {
+		if v := strings.TrimSpace(p.Field(f)); v != "" {
+			out = append(out, RuleCheck{Text: fmt.Sprintf("%s is known (%s)", f, v), Met: true})
+		} else {
+			out = append(out, RuleCheck{Text: f + " is not known"})
+		}
+	}
+	return out
+}
+
 func (h HandoffRule) describe(s scoring.Score) string {
 	parts := []string{fmt.Sprintf("score %d reached the hand-off score %d", s.Total(), h.MinScore)}
 	if h.BehaviourAtLeast != nil {

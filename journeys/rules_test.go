@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/scoring"
 )
 
 // problems parses src and returns its problems, failing if it is valid.
@@ -230,4 +232,18 @@ stages:
 	} {
 		requireProblem(t, ps, want.line, want.col, want.msg)
 	}
+}
+
+func TestHandoffConditionsSayWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	sixty, ten := 60, 10
+	h := journeys.HandoffRule{MinScore: 90, BehaviourAtLeast: &sixty, FitAtLeast: &ten, Require: []string{"bant_budget", "bant_authority"}}
+	got := h.Conditions(scoring.Score{Fit: 30, Interest: 40, Intent: 42}, lead.Profile{Fields: map[string]string{"bant_budget": "approved"}})
+	require.Equal(t, []journeys.RuleCheck{
+		{Text: "score 112 ≥ 90", Met: true},
+		{Text: "behaviour (interest + intent) 82 ≥ 60", Met: true},
+		{Text: "fit 30 ≥ 10", Met: true},
+		{Text: "bant_budget is known (approved)", Met: true},
+		{Text: "bant_authority is not known"},
+	}, got, "above the score, and still not sales ready: authority is unknown")
 }

@@ -270,6 +270,19 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	printStatus(env, row, st)
+	if st.Lifecycle == workflows.LifecycleNurturing || st.Lifecycle == workflows.LifecycleMQL {
+		// Why it is not handed off yet: every part of the rule, met or not.
+		if j, _, err := store.LoadJourney(ctx, conn.db, st.JourneyID, st.JourneyVersion); err == nil {
+			fmt.Fprintln(env.stdout, "hand-off rule, not met yet:")
+			for _, c := range j.Handoff.Conditions(st.Score, row.Profile) {
+				mark := "missing"
+				if c.Met {
+					mark = "met"
+				}
+				fmt.Fprintf(env.stdout, "  %-8s %s\n", mark, c.Text)
+			}
+		}
+	}
 	if row.PendingJourney != "" {
 		fmt.Fprintf(env.stdout, "enrolment in %s pending since %s: Temporal has not confirmed it (starter reconcile asks again)\n",
 			row.PendingJourney, row.PendingSince.UTC().Format(time.RFC3339))

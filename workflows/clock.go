@@ -97,6 +97,9 @@ func (r *run) sent() {
 type waitResult struct {
 	event   lead.EventType
 	outcome string
+	// interrupted is set when the lead left nurture during the wait (a
+	// hand-off, an exit) rather than the wait ending.
+	interrupted bool
 }
 
 // wait waits until the workflow time deadline() (computed once per step and
@@ -123,7 +126,7 @@ func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) 
 	for {
 		got, err := r.handleMessagesFor(want)
 		if err != nil || got != "" || !r.st.active() {
-			return waitResult{event: got}, err
+			return waitResult{event: got, interrupted: got == "" && !r.st.active()}, err
 		}
 		if task && r.st.TaskResult != "" {
 			return waitResult{outcome: r.st.TaskResult}, nil

@@ -377,3 +377,26 @@ func TestEventDuringTheSendCountsForTheWaitThatFollows(t *testing.T) {
 	require.Equal(t, []string{"benchmark-report", "webinar-invite"}, b.rec.contents())
 	require.Equal(t, 2*time.Hour, b.rec.sendAt[1], "the invitation went as soon as the first send finished")
 }
+
+// TestAHandoffThatEndsAWaitIsNotATimeout: intent during the wait for
+// interest hands the lead off at once; the wait's record says so, not
+// "timed out".
+func TestAHandoffThatEndsAWaitIsNotATimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Lead.Title = "CTO"
+	b.signalAt(time.Hour, "d1", lead.DemoRequest)
+	b.signalAt(2*time.Hour, "c1", lead.ContactForm)
+	b.signalAt(3*time.Hour, "p1", lead.PricingPageView)
+	var st workflows.Status
+	b.env.RegisterDelayedCallback(func() { st = b.status(t) }, 4*time.Hour)
+	b.env.RegisterDelayedCallback(func() {
+		b.env.SignalWorkflow(workflows.SignalSalesFeedback, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted})
+	}, day)
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	b.result(t)
+	require.Equal(t, workflows.LifecycleHandedOff, st.Lifecycle)
+	last := st.LastSteps[len(st.LastSteps)-1]
+	require.Equal(t, "await-interest", last.Step)
+	require.Equal(t, "interrupted: handed_off", last.Outcome)
+}

@@ -115,6 +115,9 @@ func (r *run) execute() (bool, error) {
 			return true, err
 		}
 		switch to, branch := w.On[res.event]; {
+		case res.interrupted:
+			// A hand-off (or an exit) ended the wait, not its timeout.
+			outcome, next = "interrupted: "+r.st.Lifecycle, cmp.Or(w.OnTimeout, next)
 		case res.event != "" && branch:
 			outcome, next = "got "+string(res.event), to
 		case res.event != "":
