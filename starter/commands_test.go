@@ -128,6 +128,29 @@ func TestCommands(t *testing.T) {
 	})
 	require.Contains(t, out, "  missing  score 0 < 90\n  missing  behaviour (interest + intent) 0 < 60\n")
 
+	// Find leads; take one out of its journey.
+	out, err = starter("leads", "-search", "COBOL")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "grace@cobol.test")
+	require.NotContains(t, out, "ada@analytical.test")
+	out, err = starter("leads", "-lifecycle", "sql", "-journey", "b2b-nurture")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "ada@analytical.test")
+	require.NotContains(t, out, "grace@cobol.test")
+	_, err = starter("leads", "-lifecycle", "hot")
+	require.EqualError(t, err, `-lifecycle "hot": use nurturing, mql, handed_off, sql, disqualified or exited`)
+	_, err = starter("remove", "grace@cobol.test")
+	require.EqualError(t, err, "say why the lead is removed (-reason): it is kept with its exit")
+	out, err = starter("remove", "grace@cobol.test", "-reason", "works for a competitor")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `removed grace@cobol.test from b2b-nurture at step "await-interest" (stage interest, was nurturing): works for a competitor`)
+	_, err = starter("remove", "grace@cobol.test", "-reason", "again")
+	require.ErrorContains(t, err, "the lead has no running journey")
+	eventually(t, "grace stored as removed", func() bool {
+		out, _ = starter("leads", "-search", "grace")
+		return strings.Contains(out, "exited (removed)")
+	})
+
 	// The report reads what happened from PostgreSQL: Ada entered, was
 	// handed off and accepted; the benchmark went out.
 	out, err = starter("report", "-journey", "b2b-nurture")

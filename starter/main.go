@@ -51,6 +51,8 @@ func commands() map[string]command {
 		"preview":   {"render a content item for each persona with a sample lead; HTML to files", runPreview},
 		"test-send": {"mail a content item to your own address, marked as a test, never counted", runTestSend},
 		"report":    {"the funnel, exits, touchpoints and costs of each journey version, from PostgreSQL", runReport},
+		"leads":     {"list and find leads by journey, stage, lifecycle, or a search in address, name and company", runLeads},
+		"remove":    {"take a lead out of its journey at once, with a reason kept as its exit", runRemove},
 		"simulate":  {"run a journey for a made-up lead and a script of engagement, months in a second, with expectations", runSimulate},
 		"reconcile": {"repair what PostgreSQL and Temporal disagree on: pending enrolments, leads stored as running", runReconcile},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/workflows"
 )
 
 // Subcommands of sends.
@@ -141,5 +143,74 @@ It prints each finding and what it did; with -dry-run it only prints.`)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d finding(s) not repaired", failed, len(repairs))
 	}
+	return nil
+}
+
+func runLeads(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "leads", "", "Lists leads, most recently changed first: by journey, stage, lifecycle, and a\nsearch in address, name and company.")
+	var f store.LeadFilter
+	fs.StringVar(&f.JourneyID, "journey", "", "the journey they are (or were last) in")
+	fs.StringVar(&f.Stage, "stage", "", "buying stage: interest, consideration, evaluation, ...")
+	fs.StringVar(&f.Lifecycle, "lifecycle", "", "nurturing, mql, handed_off, sql, disqualified or exited")
+	fs.StringVar(&f.Search, "search", "", "part of the address, name or company")
+	fs.IntVar(&f.Limit, "limit", 50, "at most this many")
+	if _, err := positional(fs, args, 0, ""); err != nil {
+		return err
+	}
+	if f.Lifecycle != "" && !slices.Contains([]string{workflows.LifecycleNurturing, workflows.LifecycleMQL, workflows.LifecycleHandedOff,
+		workflows.LifecycleSQL, workflows.LifecycleDisqualified, workflows.LifecycleExited}, f.Lifecycle) {
+		return fmt.Errorf("-lifecycle %q: use nurturing, mql, handed_off, sql, disqualified or exited", f.Lifecycle)
+	}
+	conn, err := connect(ctx, env, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rows, err := store.FindLeads(ctx, conn.db, f)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(env.stdout, "no leads match")
+		return nil
+	}
+	w := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, "EMAIL\tNAME\tCOMPANY\tJOURNEY\tSTAGE\tLIFECYCLE\tSCORE\tCHANGED")
+	for _, l := range rows {
+		journey := l.JourneyID
+		if journey != "" {
+			journey += fmt.Sprintf(" v%d", l.JourneyVersion)
+		}
+		lifecycle := l.Lifecycle
+		if l.ExitReason != "" {
+			lifecycle += " (" + l.ExitReason + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", l.Profile.Email, strings.TrimSpace(l.Profile.FirstName+" "+l.Profile.LastName),
+			l.Profile.Company, journey, l.BuyingStage, lifecycle, l.Score, l.UpdatedAt.UTC().Format("2006-01-02 15:04"))
+	}
+	return w.Flush()
+}
+
+func runRemove(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "remove", "EMAIL|LEAD-ID", "Takes a lead out of its journey at once, wherever it is (waiting, or handed\noff and waiting for sales), with a reason kept as its exit: the journey\nends with exit reason removed. The lead and its history stay.")
+	reason := fs.String("reason", "", "why (required): kept with the lead's exit")
+	args, err := positional(fs, args, 1, "name the lead")
+	if err != nil {
+		return err
+	}
+	if err := (workflows.Removal{Reason: *reason}).Validate(); err != nil {
+		return err
+	}
+	conn, err := connect(ctx, env, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	id := leadID(args[0])
+	res, err := workflows.RemoveLead(ctx, conn.temporal, id, workflows.Removal{Reason: *reason})
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", args[0], err)
+	}
+	fmt.Fprintf(env.stdout, "removed %s from %s at step %q (stage %s, was %s): %s\n", args[0], res.JourneyID, res.Step, res.Stage, res.Lifecycle, *reason)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -214,4 +215,30 @@ func SetFinalState(ctx context.Context, db DB, f FinalState) error {
 		return fmt.Errorf("store final state of lead %s: %w", f.LeadID, err)
 	}
 	return nil
+}
+
+// LeadFilter picks leads to list; empty fields do not filter.
+type LeadFilter struct {
+	JourneyID string
+	Stage     string
+	Lifecycle string
+	// Search matches part of the address, the name or the company, in any
+	// case.
+	Search string
+	Limit  int
+}
+
+// FindLeads lists leads that match, most recently changed first.
+func FindLeads(ctx context.Context, db DB, f LeadFilter) ([]LeadRow, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	like := ""
+	if f.Search != "" {
+		like = "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.Search)) + "%"
+	}
+	return queryLeads(ctx, db, `select `+leadColumns+` from leads
+where ($1 = '' or journey_id = $1) and ($2 = '' or buying_stage = $2) and ($3 = '' or lifecycle = $3)
+    and ($4 = '' or lower(email) like $4 or lower(first_name || ' ' || last_name) like $4 or lower(company) like $4)
+order by updated_at desc, id limit $5`, f.JourneyID, f.Stage, f.Lifecycle, like, f.Limit)
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -35,6 +36,8 @@ const (
 	// UpdateTaskOutcome carries a TaskOutcome and answers a
 	// TaskOutcomeResult.
 	UpdateTaskOutcome = "report-task-outcome"
+	// UpdateRemove carries a Removal and answers a RemovalResult.
+	UpdateRemove = "remove-lead"
 	// QueryStatus returns a Status.
 	QueryStatus = "status"
 
@@ -149,6 +152,47 @@ type TaskOutcomeResult struct {
 	Outcome string `json:"outcome"`
 	// Next is the step the lead goes on to.
 	Next string `json:"next,omitempty"`
+}
+
+// ExitRemoved is the exit reason of a lead an operator took out of its
+// journey (starter remove); the progress record keeps why.
+const ExitRemoved = "removed"
+
+// Removal takes a lead out of its journey: it exits at once, wherever it
+// is (waiting, or handed off and waiting for sales).
+type Removal struct {
+	// Reason is kept with the lead's exit: a removal says why.
+	Reason string `json:"reason"`
+}
+
+// Validate checks the removal.
+func (m Removal) Validate() error {
+	if strings.TrimSpace(m.Reason) == "" {
+		return errors.New("say why the lead is removed (-reason): it is kept with its exit")
+	}
+	if len(m.Reason) > MaxNote {
+		return fmt.Errorf("removal reason is %d bytes; at most %d", len(m.Reason), MaxNote)
+	}
+	return nil
+}
+
+// RemovalResult is where the lead was when it was removed.
+type RemovalResult struct {
+	JourneyID string `json:"journey_id"`
+	Step      string `json:"step"`
+	Stage     string `json:"stage"`
+	// Lifecycle is what the lead was before: nurturing, mql or handed_off.
+	Lifecycle string `json:"lifecycle"`
+}
+
+// RemoveLead takes a lead out of its journey as an Update and returns
+// where it was; a lead whose journey has ended is refused with why.
+func RemoveLead(ctx context.Context, c client.Client, leadID string, m Removal) (RemovalResult, error) {
+	var res RemovalResult
+	if err := m.Validate(); err != nil {
+		return res, err
+	}
+	return res, update(ctx, c, leadID, UpdateRemove, m, &res)
 }
 
 // Lifecycle stages of a lead.

@@ -225,3 +225,43 @@ stages:
 	require.Equal(t, nineInNewYork.Sub(saturday3am), b.rec.sendAt[0], "the window is New York's, not UTC's")
 	require.Equal(t, "Analytical Engines Ltd", b.rec.sends[0].Lead.Company, "the update itself was taken")
 }
+
+// TestRemovalEndsTheJourneyWhereItIs: an operator removes a lead waiting
+// for engagement; it exits at once with the reason kept, and a second
+// removal of the ended journey is refused with why.
+func TestRemovalEndsTheJourneyWhereItIs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	empty := b.updateAt(time.Hour, workflows.UpdateRemove, workflows.Removal{})
+	first := b.updateAt(2*time.Hour, workflows.UpdateRemove, workflows.Removal{Reason: "asked by phone to stop"})
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	r := b.result(t)
+	require.Equal(t, workflows.LifecycleExited, r.Lifecycle)
+	require.Equal(t, workflows.ExitRemoved, r.ExitReason)
+	require.ErrorContains(t, empty.rejected, "say why the lead is removed")
+	require.True(t, first.done)
+	require.NoError(t, first.err)
+	require.Equal(t, workflows.RemovalResult{JourneyID: "b2b-nurture", Step: "await-interest", Stage: "interest", Lifecycle: "nurturing"}, first.result)
+	last := b.rec.progress[len(b.rec.progress)-1]
+	require.Equal(t, "exited: removed: asked by phone to stop", last.Reason)
+	require.Equal(t, workflows.ExitRemoved, last.ExitReason)
+	require.True(t, last.Ended)
+	require.Equal(t, []string{"benchmark-report"}, b.rec.contents(), "nothing more is sent")
+}
+
+// TestRemovalOfAHandedOffLead: a lead waiting for sales' verdict can be
+// removed too.
+func TestRemovalOfAHandedOffLead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.input.Lead.Title = "CTO"
+	b.signalAt(time.Hour, "d1", lead.DemoRequest)
+	b.signalAt(2*time.Hour, "c1", lead.ContactForm)
+	b.signalAt(3*time.Hour, "p1", lead.PricingPageView)
+	out := b.updateAt(day, workflows.UpdateRemove, workflows.Removal{Reason: "duplicate of another lead"})
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	r := b.result(t)
+	require.Equal(t, workflows.ExitRemoved, r.ExitReason)
+	require.NoError(t, out.err)
+	require.Equal(t, "handed_off", out.result.(workflows.RemovalResult).Lifecycle)
+}

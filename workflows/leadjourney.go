@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -171,6 +172,7 @@ type run struct {
 	feedback []feedbackMsg
 	enrolls  []Enrollment
 	outcomes []outcomeMsg
+	removals []removalMsg
 	// notices counts hand-off notices still being mailed; the run does
 	// not end or continue as new before they are done.
 	notices int
@@ -185,12 +187,18 @@ type answer struct {
 	err     error
 	verdict VerdictResult
 	task    TaskOutcomeResult
+	removal RemovalResult
 }
 
 func (a *answer) give(err error) {
 	if a != nil {
 		a.done, a.err = true, err
 	}
+}
+
+type removalMsg struct {
+	m   Removal
+	ans *answer
 }
 
 type feedbackMsg struct {
@@ -241,9 +249,29 @@ func (r *run) listen() error {
 	if err != nil {
 		return err
 	}
-	return onUpdate(r, UpdateTaskOutcome, r.checkOutcome,
+	err = onUpdate(r, UpdateTaskOutcome, r.checkOutcome,
 		func(o TaskOutcome, a *answer) { r.outcomes = append(r.outcomes, outcomeMsg{o: o, ans: a}) },
 		func(a *answer) TaskOutcomeResult { return a.task })
+	if err != nil {
+		return err
+	}
+	return onUpdate(r, UpdateRemove, r.checkRemoval,
+		func(m Removal, a *answer) { r.removals = append(r.removals, removalMsg{m: m, ans: a}) },
+		func(a *answer) RemovalResult { return a.removal })
+}
+
+// checkRemoval says why a lead cannot be removed now.
+func (r *run) checkRemoval(m Removal) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	if r.st.finished() {
+		return fmt.Errorf("lead %s's journey has ended: it is %s", r.st.Lead.Email, cmp.Or(strings.TrimSpace(r.st.Lifecycle+" "+r.st.ExitReason), r.st.Lifecycle))
+	}
+	if len(r.removals) > 0 {
+		return errors.New("a removal of this lead is being taken already")
+	}
+	return nil
 }
 
 // onUpdate registers an Update whose validator is check, and whose handler
@@ -322,7 +350,7 @@ func outcomeList(t *journeys.Task) string {
 }
 
 func (r *run) hasMessages() bool {
-	return len(r.pending) > 0 || len(r.feedback) > 0 || len(r.enrolls) > 0 || len(r.outcomes) > 0
+	return len(r.pending) > 0 || len(r.feedback) > 0 || len(r.enrolls) > 0 || len(r.outcomes) > 0 || len(r.removals) > 0
 }
 
 func (r *run) canSuggested() bool { return workflow.GetInfo(r.ctx).GetContinueAsNewSuggested() }

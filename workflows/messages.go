@@ -82,8 +82,32 @@ func (r *run) handleMessagesFor(want []lead.EventType) (lead.EventType, error) {
 			r.outcomes = r.outcomes[1:]
 			r.taskOutcome(m)
 		}
+		for len(r.removals) > 0 {
+			m := r.removals[0]
+			r.removals = r.removals[1:]
+			if err := r.remove(m); err != nil {
+				m.ans.give(err)
+				return got, err
+			}
+		}
 	}
 	return got, nil
+}
+
+// remove takes the lead out of its journey, an operator's decision: it
+// exits where it is, with the reason in its progress record.
+func (r *run) remove(m removalMsg) error {
+	if r.st.finished() {
+		m.ans.give(fmt.Errorf("lead %s's journey has ended: it is %s", r.st.Lead.Email, r.st.Lifecycle))
+		return nil
+	}
+	m.ans.removal = RemovalResult{JourneyID: r.st.JourneyID, Step: r.st.Step, Stage: r.st.BuyingStage, Lifecycle: r.st.Lifecycle}
+	r.st.Lifecycle, r.st.ExitReason = LifecycleExited, ExitRemoved
+	if err := r.progress(store.ProgressExited, "exited: "+ExitRemoved+": "+m.m.Reason); err != nil {
+		return err
+	}
+	m.ans.give(nil)
+	return nil
 }
 
 func (r *run) mergeProfile(p lead.Profile) {
