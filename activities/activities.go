@@ -31,6 +31,7 @@ import (
 	"github.com/nurture-dev/nurture/scoring"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/tracking"
+	"github.com/nurture-dev/nurture/zones"
 )
 
 // Non-retryable error types: retrying cannot fix them.
@@ -38,6 +39,10 @@ const (
 	ErrTypeTemplate        = "TemplateError"
 	ErrTypeJourneyNotFound = "JourneyNotFound"
 )
+
+// ErrTypeHeld is a send held back, retried until it may go: its journey is
+// paused, or (a retry after the window closed) the send window is shut.
+const ErrTypeHeld = "SendHeld"
 
 // Activities holds what the side effects need.
 type Activities struct {
@@ -128,6 +133,9 @@ type SendRequest struct {
 	Journey   JourneyRef   `json:"journey"`
 	StepID    string       `json:"step_id"`
 	ContentID string       `json:"content_id"`
+	// TimeScale is the journey's (demo and QA run faster than real
+	// time); the send window is only checked here in real time.
+	TimeScale float64 `json:"time_scale,omitempty"`
 }
 
 // Send outcomes.
@@ -160,6 +168,9 @@ type SendResult struct {
 // suppression list is checked now, not when the step was scheduled, so an
 // unsubscribe that arrived during a wait stops the mail.
 func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResult, error) {
+	if err := a.held(ctx, req); err != nil {
+		return SendResult{}, err
+	}
 	if reason, ok, err := store.IsSuppressed(ctx, a.DB, req.Lead.Email); err != nil {
 		return SendResult{}, err
 	} else if ok {
@@ -222,6 +233,35 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	default:
 		return SendResult{Status: SendRejected, MessageID: msgID, Reason: res.Reason}, nil
 	}
+}
+
+// held keeps a send back while its journey is paused: the activity fails
+// and Temporal retries it (at most a minute apart) until the journey is
+// resumed, so the lead's timers keep their place and nothing is lost. A
+// retry that comes when the journey's send window is shut (the pause
+// outlasted it) waits for it to open: a send that fell due in the window
+// goes out in the window.
+func (a *Activities) held(ctx context.Context, req SendRequest) error {
+	p, paused, err := store.JourneyPaused(ctx, a.DB, req.Journey.ID)
+	if err != nil {
+		return err
+	}
+	if paused {
+		return temporal.NewApplicationError(fmt.Sprintf("journey %s is paused (since %s: %s); the send waits for starter resume",
+			req.Journey.ID, p.Since.UTC().Format(time.RFC3339), p.Reason), ErrTypeHeld)
+	}
+	if !activity.IsActivity(ctx) || activity.GetInfo(ctx).Attempt < 2 || req.TimeScale > 1 {
+		return nil
+	}
+	j, _, err := a.journey(ctx, req.Journey.ID, req.Journey.Version)
+	if err != nil || j.SendWindow == nil {
+		return err
+	}
+	now := time.Now().In(zones.First(req.Lead.TimeZone, j.TimeZone))
+	if open := j.SendWindow.NextOpen(now); open.After(now) {
+		return temporal.NewApplicationError(fmt.Sprintf("the send window of journey %s is shut; the send waits until %s", req.Journey.ID, open.Format(time.RFC3339)), ErrTypeHeld)
+	}
+	return nil
 }
 
 // track sends the links of a rendered email through the click redirect

@@ -18,6 +18,7 @@ import (
 	"github.com/nurture-dev/nurture/span"
 	"github.com/nurture-dev/nurture/timeline"
 	"github.com/nurture-dev/nurture/workflows"
+	"github.com/nurture-dev/nurture/zones"
 )
 
 // DefaultHorizon is how long a simulation runs a journey that does not end
@@ -127,7 +128,7 @@ func Run(o Options) (Result, error) {
 	// environment's own clock; the timeout only stops a runaway journey.
 	env.SetTestTimeout(time.Minute)
 
-	loc := workflows.Location(o.Lead.TimeZone, o.Journey.TimeZone)
+	loc := zones.First(o.Lead.TimeZone, o.Journey.TimeZone)
 	mem := &memory{
 		journeys: map[string]*journeys.Journey{o.Journey.ID: o.Journey}, versions: map[string]int{o.Journey.ID: 1},
 		suppressed: map[string]string{}, done: map[int]bool{}, now: env.Now, start: o.Start, loc: func() *time.Location { return loc },

@@ -435,10 +435,22 @@ func runJourneys(ctx context.Context, env *environment, args []string) error {
 	}
 	w := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(w, "JOURNEY\tVERSION\tHASH\tPUBLISHED\tRUNNING\tFINISHED\tNAME")
+	var paused []store.Pause
 	for _, v := range list {
 		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%d\t%s\n", v.JourneyID, v.Version, v.Hash[:12], v.PublishedAt.UTC().Format("2006-01-02 15:04"), v.Running, v.Finished, v.Name)
+		if p, ok, err := store.JourneyPaused(ctx, conn.db, v.JourneyID); err != nil {
+			return err
+		} else if ok && !slices.ContainsFunc(paused, func(q store.Pause) bool { return q.JourneyID == p.JourneyID }) {
+			paused = append(paused, p)
+		}
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, p := range paused {
+		fmt.Fprintf(env.stdout, "journey %s is PAUSED since %s: %s (starter resume %s)\n", p.JourneyID, p.Since.UTC().Format(time.RFC3339), p.Reason, p.JourneyID)
+	}
+	return nil
 }
 
 func runTask(ctx context.Context, env *environment, args []string) error {

@@ -53,6 +53,8 @@ func commands() map[string]command {
 		"report":    {"the funnel, exits, touchpoints and costs of each journey version, from PostgreSQL", runReport},
 		"leads":     {"list and find leads by journey, stage, lifecycle, or a search in address, name and company", runLeads},
 		"remove":    {"take a lead out of its journey at once, with a reason kept as its exit", runRemove},
+		"pause":     {"pause a journey: no email of it goes out until resume; timers keep their place", runPause},
+		"resume":    {"resume a paused journey: the sends that waited go out", runResume},
 		"simulate":  {"run a journey for a made-up lead and a script of engagement, months in a second, with expectations", runSimulate},
 		"reconcile": {"repair what PostgreSQL and Temporal disagree on: pending enrolments, leads stored as running", runReconcile},
 	}

@@ -214,3 +214,53 @@ func runRemove(ctx context.Context, env *environment, args []string) error {
 	fmt.Fprintf(env.stdout, "removed %s from %s at step %q (stage %s, was %s): %s\n", args[0], res.JourneyID, res.Step, res.Stage, res.Lifecycle, *reason)
 	return nil
 }
+
+func runPause(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "pause", "JOURNEY", "Pauses a journey: no email of it goes out until starter resume. A send that\nfalls due waits where it is (its lead waits with it: engagement that comes\nmeanwhile is kept, and scored when the send has gone) and goes out on\nresume, within the send window; the timers of leads that are waiting keep\ntheir place.")
+	reason := fs.String("reason", "", "why (shown with the pause)")
+	args, err := positional(fs, args, 1, "name the journey")
+	if err != nil {
+		return err
+	}
+	conn, err := connect(ctx, env, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	paused, err := store.PauseJourney(ctx, conn.db, args[0], *reason)
+	if err != nil {
+		return err
+	}
+	if !paused {
+		p, _, err := store.JourneyPaused(ctx, conn.db, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "journey %s was paused already, since %s (%s)\n", args[0], p.Since.UTC().Format(time.RFC3339), p.Reason)
+		return nil
+	}
+	fmt.Fprintf(env.stdout, "paused journey %s: its sends wait until starter resume %s\n", args[0], args[0])
+	return nil
+}
+
+func runResume(ctx context.Context, env *environment, args []string) error {
+	fs, cfg := flags(env, "resume", "JOURNEY", "Resumes a paused journey: the sends that waited go out within a minute\n(within the send window).")
+	args, err := positional(fs, args, 1, "name the journey")
+	if err != nil {
+		return err
+	}
+	conn, err := connect(ctx, env, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resumed, err := store.ResumeJourney(ctx, conn.db, args[0])
+	if err != nil {
+		return err
+	}
+	if !resumed {
+		return fmt.Errorf("journey %q is not paused", args[0])
+	}
+	fmt.Fprintf(env.stdout, "resumed journey %s: sends that waited go out within a minute\n", args[0])
+	return nil
+}

@@ -14,7 +14,7 @@ import (
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/simulate"
 	"github.com/nurture-dev/nurture/span"
-	"github.com/nurture-dev/nurture/workflows"
+	"github.com/nurture-dev/nurture/zones"
 )
 
 // defaultSimStart is when journey time starts unless a case or -start says
@@ -130,7 +130,7 @@ flags:
 		c.Expectations = append(c.Expectations, e)
 	}
 	p := c.Lead.Profile()
-	loc := workflows.Location(p.TimeZone, j.TimeZone)
+	loc := zones.First(p.TimeZone, j.TimeZone)
 	startAt := time.Date(defaultSimStart[0], time.Month(defaultSimStart[1]), defaultSimStart[2], 9, 0, 0, 0, loc)
 	if !c.StartAt.IsZero() {
 		startAt = c.StartAt

@@ -37,21 +37,7 @@ func (r *run) realAt(journeyTime time.Time) time.Time {
 }
 
 // location is the lead's time zone, else the journey's, else UTC.
-func (r *run) location() *time.Location { return Location(r.st.Lead.TimeZone, r.j.TimeZone) }
-
-// Location is where a lead's journey keeps its send windows and dates: the
-// lead's time zone, else the journey's, else UTC.
-func Location(leadZone, journeyZone string) *time.Location {
-	for _, name := range []string{leadZone, journeyZone} {
-		if name == "" {
-			continue
-		}
-		if loc, err := zones.Load(name); err == nil {
-			return loc
-		}
-	}
-	return time.UTC
-}
+func (r *run) location() *time.Location { return zones.First(r.st.Lead.TimeZone, r.j.TimeZone) }
 
 // endsAt is the journey time at which max_duration ends the journey; zero
 // when it has none.

@@ -82,3 +82,17 @@ func Load(name string) (*time.Location, error) {
 	loaded.Store(name, loc)
 	return loc, nil
 }
+
+// First is the first of the named zones that loads, else UTC: a lead's
+// zone, else its journey's. Empty names are passed over.
+func First(names ...string) *time.Location {
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		if loc, err := Load(name); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
