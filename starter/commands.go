@@ -324,7 +324,15 @@ func printStatus(env *environment, row store.LeadRow, st workflows.Status) {
 		fmt.Fprintf(w, "  %s", job)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "journey\t%s v%d, step %q\n", st.JourneyID, st.JourneyVersion, st.Step)
+	switch {
+	case st.Lifecycle == workflows.LifecycleHandedOff:
+		// The step it left holds no lead: it waits for sales.
+		fmt.Fprintf(w, "journey\t%s v%d, waiting for sales' verdict on hand-off #%d\n", st.JourneyID, st.JourneyVersion, st.HandoffID)
+	case st.TaskID != 0:
+		fmt.Fprintf(w, "journey\t%s v%d, step %q, waiting for the outcome of task #%d\n", st.JourneyID, st.JourneyVersion, st.Step, st.TaskID)
+	default:
+		fmt.Fprintf(w, "journey\t%s v%d, step %q\n", st.JourneyID, st.JourneyVersion, st.Step)
+	}
 	fmt.Fprintf(w, "stage\t%s (lifecycle %s)\n", st.BuyingStage, st.Lifecycle)
 	if st.ExitReason != "" {
 		fmt.Fprintf(w, "exit\t%s\n", st.ExitReason)
