@@ -55,6 +55,7 @@ func commands() map[string]command {
 		"remove":    {"take a lead out of its journey at once, with a reason kept as its exit", runRemove},
 		"pause":     {"pause a journey: no email of it goes out until resume; timers keep their place", runPause},
 		"resume":    {"resume a paused journey: the sends that waited go out", runResume},
+		"import":    {"enrol the leads of a CSV file in a journey: per-row errors, progress, safe to run again", runImport},
 		"simulate":  {"run a journey for a made-up lead and a script of engagement, months in a second, with expectations", runSimulate},
 		"reconcile": {"repair what PostgreSQL and Temporal disagree on: pending enrolments, leads stored as running", runReconcile},
 	}

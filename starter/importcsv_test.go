@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/smtpsink"
+	"github.com/nurture-dev/nurture/store"
+)
+
+func TestImportCSV(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	s, starter := startSystemForCLI(t, ctx)
+	file := filepath.Join(t.TempDir(), "trade-show.csv")
+	require.NoError(t, os.WriteFile(file, []byte("E-mail,First Name,Company,Job Title,bant_budget,Notes\n"+
+		"ada@analytical.test,Ada,Analytical Engines,CTO,approved,met at booth 4\n"+
+		"bob@,Bob,Nowhere,,,\n"+
+		"grace@cobol.test,Grace,COBOL Inc,Rear Admiral,,\n"+
+		",Nobody,,,,\n"+
+		"linus@kernel.test,Linus,Kernel,Maintainer,,,one too many\n"+
+		"katherine@orbit.test,Katherine,NASA,Director,,\n"), 0o600))
+	args := []string{"import", file, "-journey", "b2b-nurture", "-map", "E-mail=email", "-map", "Job Title=title", "-map", "Notes="}
+	out, err := starter(args...)
+	require.EqualError(t, err, "3 rows refused (listed above); the others were taken")
+	for _, want := range []string{
+		`row 3, column email: "bob@" is not an address`,
+		"row 5, column email: empty: every lead needs an address",
+		"row 6: 7 values for 6 columns",
+		"6 rows in ", ": 3 enrolled in b2b-nurture, 0 skipped (already in it), 3 refused",
+	} {
+		require.Contains(t, out, want)
+	}
+	_, err = s.sink.Wait(ctx, func([]smtpsink.Message) bool { return len(s.sink.Messages()) >= 3 })
+	require.NoError(t, err, "the three leads got their first email")
+	ada, err := store.GetLead(ctx, s.db, lead.IDForEmail("ada@analytical.test"))
+	require.NoError(t, err)
+	require.Equal(t, "CTO", ada.Profile.Title)
+	require.Equal(t, map[string]string{"bant_budget": "approved"}, ada.Profile.Fields, "Notes was skipped; other columns are fields")
+	require.Equal(t, "import", ada.Profile.Source)
+
+	// Run again (after an interruption, say): nothing is enrolled twice.
+	out, err = starter(args...)
+	require.Error(t, err)
+	require.Contains(t, out, ": 0 enrolled in b2b-nurture, 3 skipped (already in it), 3 refused")
+	require.Len(t, s.sink.Messages(), 3, "no lead mailed twice")
+
+	// A file whose header has no address column says how to name one.
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte("Mail,Name\nx@y.test,X\n"), 0o600))
+	_, err = starter("import", bad)
+	require.ErrorContains(t, err, `row 1 (the header): no email column (the header has Mail, Name; name one with -map "E-mail=email")`)
+}
