@@ -21,7 +21,7 @@ import (
 // startSystemForCLI starts a system on a database of its own (the
 // commands open it by URL) and returns a way to run starter commands
 // against it; vars add or change environment variables.
-func startSystemForCLI(t *testing.T, ctx context.Context, vars ...string) (*system, func(args ...string) (string, error)) {
+func startSystemForCLI(t testing.TB, ctx context.Context, vars ...string) (*system, func(args ...string) (string, error)) {
 	t.Helper()
 	url := storetest.NewDatabase(t)
 	db, err := store.Open(ctx, url)
