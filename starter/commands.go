@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"maps"
 	"slices"
@@ -52,6 +53,21 @@ func connect(ctx context.Context, env *environment, cfg *config.Config, withTemp
 		}
 	}
 	return conn, nil
+}
+
+// connected parses a command's flags, checks it got n arguments, and
+// connects: the preamble of every command that reads or changes the
+// system. The caller closes the connection.
+func connected(ctx context.Context, env *environment, fs *flag.FlagSet, cfg *config.Config, args []string, n int, missing string, withTemporal bool) ([]string, *connection, error) {
+	args, err := positional(fs, args, n, missing)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := connect(ctx, env, cfg, withTemporal)
+	if err != nil {
+		return nil, nil, err
+	}
+	return args, conn, nil
 }
 
 func runPublish(ctx context.Context, env *environment, args []string) error {

@@ -218,11 +218,7 @@ func runRemove(ctx context.Context, env *environment, args []string) error {
 func runPause(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "pause", "JOURNEY", "Pauses a journey: no email of it goes out until starter resume. A send that\nfalls due waits where it is (its lead waits with it: engagement that comes\nmeanwhile is kept, and scored when the send has gone) and goes out on\nresume, within the send window; the timers of leads that are waiting keep\ntheir place.")
 	reason := fs.String("reason", "", "why (shown with the pause)")
-	args, err := positional(fs, args, 1, "name the journey")
-	if err != nil {
-		return err
-	}
-	conn, err := connect(ctx, env, cfg, false)
+	args, conn, err := connected(ctx, env, fs, cfg, args, 1, "name the journey", false)
 	if err != nil {
 		return err
 	}
@@ -245,11 +241,7 @@ func runPause(ctx context.Context, env *environment, args []string) error {
 
 func runResume(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "resume", "JOURNEY", "Resumes a paused journey: the sends that waited go out within a minute\n(within the send window).")
-	args, err := positional(fs, args, 1, "name the journey")
-	if err != nil {
-		return err
-	}
-	conn, err := connect(ctx, env, cfg, false)
+	args, conn, err := connected(ctx, env, fs, cfg, args, 1, "name the journey", false)
 	if err != nil {
 		return err
 	}
