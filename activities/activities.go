@@ -168,7 +168,11 @@ type SendResult struct {
 // suppression list is checked now, not when the step was scheduled, so an
 // unsubscribe that arrived during a wait stops the mail.
 func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResult, error) {
-	if err := a.held(ctx, req); err != nil {
+	attempt := int32(1)
+	if activity.IsActivity(ctx) {
+		attempt = activity.GetInfo(ctx).Attempt
+	}
+	if err := a.held(ctx, req, attempt, time.Now()); err != nil {
 		return SendResult{}, err
 	}
 	if reason, ok, err := store.IsSuppressed(ctx, a.DB, req.Lead.Email); err != nil {
@@ -241,7 +245,8 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 // retry that comes when the journey's send window is shut (the pause
 // outlasted it) waits for it to open: a send that fell due in the window
 // goes out in the window.
-func (a *Activities) held(ctx context.Context, req SendRequest) error {
+// attempt is the activity's attempt (1 for the first), now its time.
+func (a *Activities) held(ctx context.Context, req SendRequest, attempt int32, now time.Time) error {
 	p, paused, err := store.JourneyPaused(ctx, a.DB, req.Journey.ID)
 	if err != nil {
 		return err
@@ -250,14 +255,14 @@ func (a *Activities) held(ctx context.Context, req SendRequest) error {
 		return temporal.NewApplicationError(fmt.Sprintf("journey %s is paused (since %s: %s); the send waits for starter resume",
 			req.Journey.ID, p.Since.UTC().Format(time.RFC3339), p.Reason), ErrTypeHeld)
 	}
-	if !activity.IsActivity(ctx) || activity.GetInfo(ctx).Attempt < 2 || req.TimeScale > 1 {
+	if attempt < 2 || req.TimeScale > 1 {
 		return nil
 	}
 	j, _, err := a.journey(ctx, req.Journey.ID, req.Journey.Version)
 	if err != nil || j.SendWindow == nil {
 		return err
 	}
-	now := time.Now().In(zones.First(req.Lead.TimeZone, j.TimeZone))
+	now = now.In(zones.First(req.Lead.TimeZone, j.TimeZone))
 	if open := j.SendWindow.NextOpen(now); open.After(now) {
 		return temporal.NewApplicationError(fmt.Sprintf("the send window of journey %s is shut; the send waits until %s", req.Journey.ID, open.Format(time.RFC3339)), ErrTypeHeld)
 	}
