@@ -99,7 +99,7 @@ otherwise. Exits 1 when a row was refused.`)
 	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue, DefaultJourney: *journey}
 
 	var tally importTally
-	progress := newImportProgress(env, total)
+	progress := newImportProgress(env.stderr, total, isTerminal(env.stderr), 5*time.Second)
 	work := make(chan leadcsv.Row)
 	var wg sync.WaitGroup
 	for range *workers {
@@ -213,11 +213,11 @@ func countRows(path string) (int64, error) {
 	}
 }
 
-// importProgress is a bar on a terminal, a line every few seconds
+// importProgress is a bar on a terminal, a line every so often
 // otherwise.
 type importProgress struct {
 	bar   *progressbar.ProgressBar
-	env   *environment
+	w     io.Writer
 	total int64
 	n     atomic.Int64
 	start time.Time
@@ -225,16 +225,22 @@ type importProgress struct {
 	wg    sync.WaitGroup
 }
 
-func newImportProgress(env *environment, total int64) *importProgress {
-	p := &importProgress{env: env, total: total, start: time.Now(), stop: make(chan struct{})}
-	if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("importing"),
+// isTerminal reports whether w is a terminal (a bar) or not (lines).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newImportProgress(w io.Writer, total int64, terminal bool, every time.Duration) *importProgress {
+	p := &importProgress{w: w, total: total, start: time.Now(), stop: make(chan struct{})}
+	if terminal {
+		p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("importing"),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
 		return p
 	}
 	p.wg.Go(func() {
-		tick := time.NewTicker(5 * time.Second)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {
@@ -255,7 +261,7 @@ func (p *importProgress) line() {
 	if p.total > 0 && rate > 0 {
 		eta = (time.Duration(float64(p.total-n)/rate) * time.Second).Round(time.Second).String()
 	}
-	fmt.Fprintf(p.env.stderr, "imported %d of %d rows (%.0f rows/s, %s left)\n", n, p.total, rate, eta)
+	fmt.Fprintf(p.w, "imported %d of %d rows (%.0f rows/s, %s left)\n", n, p.total, rate, eta)
 }
 
 func (p *importProgress) add() {
@@ -268,6 +274,7 @@ func (p *importProgress) add() {
 func (p *importProgress) done() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
+		fmt.Fprintln(p.w)
 		return
 	}
 	close(p.stop)

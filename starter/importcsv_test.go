@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,4 +60,49 @@ func TestImportCSV(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("Mail,Name\nx@y.test,X\n"), 0o600))
 	_, err = starter("import", bad)
 	require.ErrorContains(t, err, `row 1 (the header): no email column (the header has Mail, Name; name one with -map "E-mail=email")`)
+}
+
+// TestImportProgress: a bar with the count, rate and time left on a
+// terminal; a plain line every so often otherwise.
+func TestImportProgress(t *testing.T) {
+	t.Parallel()
+	var bar bytes.Buffer
+	p := newImportProgress(&bar, 10, true, time.Hour)
+	for range 10 {
+		p.add()
+	}
+	p.done()
+	require.Contains(t, bar.String(), "importing")
+	require.Contains(t, bar.String(), "(10/10, ")
+	require.Contains(t, bar.String(), "rows/s)")
+
+	var lines syncBuffer
+	p = newImportProgress(&lines, 10, false, 5*time.Millisecond)
+	for range 4 {
+		p.add()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(lines.String(), "imported 4 of 10 rows") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.done()
+	require.Regexp(t, `imported 4 of 10 rows \(\d+ rows/s, \S+ left\)\n`, lines.String())
+}
+
+// syncBuffer is a buffer written by one goroutine and read by another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
