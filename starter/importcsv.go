@@ -109,6 +109,9 @@ otherwise. Exits 1 when a row was refused.`)
 				switch {
 				case errors.Is(err, errAlreadyEnrolled):
 					tally.skipped.Add(1)
+				case ctx.Err() != nil:
+					// Interrupted: not a mistake of the row; a rerun takes it.
+					continue
 				case err != nil:
 					tally.fail(leadcsv.RowError{Row: r.N, Msg: strings.TrimPrefix(err.Error(), ingest.ErrInvalid.Error()+": ")})
 				default:
@@ -170,12 +173,15 @@ otherwise. Exits 1 when a row was refused.`)
 
 var errAlreadyEnrolled = errors.New("already in the journey")
 
-// importOne enrols a row's lead unless it is in the journey already, or
-// waiting to enter it: a rerun after an interruption skips what was done.
+// importOne enrols a row's lead unless its journey has it already: a rerun
+// after an interruption skips what was done.
 func importOne(ctx context.Context, in *ingest.Intake, r leadcsv.Row, journey, stage string) error {
 	prev, err := store.GetLead(ctx, in.DB, r.Profile.ID)
 	switch {
-	case err == nil && (prev.PendingJourney == journey || (prev.JourneyID == journey && prev.EndedAt == nil)):
+	case err == nil && prev.JourneyID == journey && prev.EndedAt == nil && prev.PendingJourney == "":
+		// Its journey runs and has recorded it. (A lead left pending by an
+		// interrupted run is enrolled again: a journey that did start
+		// takes it as a profile update, one that did not starts now.)
 		return errAlreadyEnrolled
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return err

@@ -194,6 +194,7 @@ func runLeads(ctx context.Context, env *environment, args []string) error {
 func runRemove(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "remove", "EMAIL|LEAD-ID", "Takes a lead out of its journey at once, wherever it is (waiting, or handed\noff and waiting for sales), with a reason kept as its exit: the journey\nends with exit reason removed. The lead and its history stay.")
 	reason := fs.String("reason", "", "why (required): kept with the lead's exit")
+	wait := fs.Duration("wait", 30*time.Second, "how long to wait for the journey to carry the removal out (it waits for a send in flight)")
 	args, err := positional(fs, args, 1, "name the lead")
 	if err != nil {
 		return err
@@ -207,7 +208,7 @@ func runRemove(ctx context.Context, env *environment, args []string) error {
 	}
 	defer conn.Close()
 	id := leadID(args[0])
-	res, err := workflows.RemoveLead(ctx, conn.temporal, id, workflows.Removal{Reason: *reason})
+	res, err := workflows.RemoveLead(ctx, conn.temporal, id, workflows.Removal{Reason: *reason}, *wait)
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", args[0], err)
 	}

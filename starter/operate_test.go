@@ -53,7 +53,17 @@ func TestPauseHoldsSendsUntilResume(t *testing.T) {
 		return false
 	})
 	s.event(t, p, "while-paused", lead.WhitepaperDownload)
-	require.Empty(t, s.sink.To("ada@analytical.test"), "nothing went out while paused")
+	// A second lead, held too, is removed: the journey takes the removal,
+	// and carries it out when its held send is done.
+	held, err := s.enroll(ctx, lead.Profile{Email: "grace@cobol.test", FirstName: "Grace"})
+	require.NoError(t, err)
+	eventually(t, "grace's send held", func() bool {
+		d, err := s.client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(held.ID), "")
+		return err == nil && len(d.GetPendingActivities()) == 1 && d.GetPendingActivities()[0].GetAttempt() >= 2
+	})
+	_, err = starter("remove", "grace@cobol.test", "-reason", "asked to stop", "-wait", "2s")
+	require.ErrorIs(t, err, workflows.ErrRemovalWaiting)
+	require.Empty(t, s.sink.Messages(), "nothing went out while paused")
 	n, err := store.CountSends(ctx, s.db, p.ID)
 	require.NoError(t, err)
 	require.Zero(t, n, "not even claimed")
@@ -63,6 +73,10 @@ func TestPauseHoldsSendsUntilResume(t *testing.T) {
 	require.Contains(t, out, "resumed journey b2b-nurture")
 	_, err = s.sink.Wait(ctx, func([]smtpsink.Message) bool { return len(s.sink.To("ada@analytical.test")) == 1 })
 	require.NoError(t, err, "the held send goes out on resume")
+	eventually(t, "grace removed once her held send went", func() bool {
+		st, err := workflows.QueryLead(ctx, s.client, held.ID)
+		return err == nil && st.ExitReason == workflows.ExitRemoved
+	})
 	eventually(t, "the event kept during the pause is scored", func() bool {
 		st, err := workflows.QueryLead(ctx, s.client, p.ID)
 		return err == nil && st.EventsSeen == 1

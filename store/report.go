@@ -43,11 +43,12 @@ type Report struct {
 	// them), else in the order leads first entered them.
 	Stages []StageCount `json:"stages"`
 	// Exits by the stage the lead was in and the reason.
-	Exits    []ExitCount `json:"exits"`
-	MQL      int         `json:"mql"`
-	Handoffs int         `json:"handoffs"`
-	// Verdicts by kind: accepted, rejected, recycle; Waiting are hand-offs
-	// without one.
+	Exits []ExitCount `json:"exits"`
+	MQL   int         `json:"mql"`
+	// Handoffs counts enrolments handed off (at least once).
+	Handoffs int `json:"handoffs"`
+	// Verdicts by kind (accepted, rejected, recycle) and Waiting (none
+	// yet) are those of the hand-offs made from Since on.
 	Verdicts map[string]int `json:"verdicts"`
 	Waiting  int            `json:"waiting"`
 	// DaysToMQL and DaysToHandoff are medians over the enrolments that got
@@ -177,7 +178,7 @@ func Reports(ctx context.Context, db *pgxpool.Pool, f ReportFilter) ([]Report, e
 			switch section {
 			case "funnel":
 				r := get(v)
-				r.Leads, r.MQL, r.DaysToMQL, r.DaysToHandoff = n, n2, x, y
+				r.Leads, r.MQL, r.Handoffs, r.DaysToMQL, r.DaysToHandoff = n, n2, n3, x, y
 			case "path":
 				var stages []string
 				if a != "" {
@@ -199,7 +200,6 @@ func Reports(ctx context.Context, db *pgxpool.Pool, f ReportFilter) ([]Report, e
 				return err
 			}
 			r := get(v)
-			r.Handoffs += n
 			if verdict == "" {
 				r.Waiting += n
 			} else {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -185,14 +186,32 @@ type RemovalResult struct {
 	Lifecycle string `json:"lifecycle"`
 }
 
+// ErrRemovalWaiting says a removal was taken by the journey, which is busy
+// with a send (one held by a paused journey waits for resume): the lead
+// exits when the send is done.
+var ErrRemovalWaiting = errors.New("the journey took the removal and is in the middle of a send (a paused journey holds its sends); the lead exits when the send is done")
+
 // RemoveLead takes a lead out of its journey as an Update and returns
-// where it was; a lead whose journey has ended is refused with why.
-func RemoveLead(ctx context.Context, c client.Client, leadID string, m Removal) (RemovalResult, error) {
+// where it was; a lead whose journey has ended is refused with why. When
+// the journey has taken the removal but not carried it out within wait,
+// the answer is ErrRemovalWaiting.
+func RemoveLead(ctx context.Context, c client.Client, leadID string, m Removal, wait time.Duration) (RemovalResult, error) {
 	var res RemovalResult
 	if err := m.Validate(); err != nil {
 		return res, err
 	}
-	return res, update(ctx, c, leadID, UpdateRemove, m, &res)
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: WorkflowID(leadID), UpdateName: UpdateRemove, Args: []any{m}, WaitForStage: client.WorkflowUpdateStageAccepted,
+	})
+	if err == nil {
+		waitCtx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		err = h.Get(waitCtx, &res)
+		if waitCtx.Err() != nil && ctx.Err() == nil {
+			return res, fmt.Errorf("%w (lead %s)", ErrRemovalWaiting, leadID)
+		}
+	}
+	return res, answered(err, leadID, UpdateRemove)
 }
 
 // Lifecycle stages of a lead.
@@ -321,6 +340,12 @@ func update(ctx context.Context, c client.Client, leadID, name string, arg, resu
 	if err == nil {
 		err = h.Get(ctx, result)
 	}
+	return answered(err, leadID, name)
+}
+
+// answered says an Update's outcome: the journey's refusal in its own
+// words, a journey that is not running, or what went wrong on the way.
+func answered(err error, leadID, name string) error {
 	if isNotFound(err) {
 		return fmt.Errorf("%w (lead %s)", ErrNoJourney, leadID)
 	}

@@ -14,7 +14,10 @@ update score_snapshots set kind = case
     when reason like 'sales verdict%' then 'verdict'
     when reason like '%; became MQL' then 'mql'
     else 'scored' end;
-update score_snapshots set exit_reason = substr(reason, length('exited: ') + 1) where kind = 'exited';
+-- The reason is the word after "exited: " (an error's message after it
+-- stays in reason, as new records keep it).
+update score_snapshots set exit_reason = case when reason like 'exited: error:%' then 'error'
+    else substr(reason, length('exited: ') + 1) end where kind = 'exited';
 -- Reports read a journey's milestones (everything but plain rescores,
 -- which are most rows), the journey's sends, and the opens and clicks of
 -- its emails.
