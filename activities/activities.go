@@ -188,14 +188,11 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	if !ok {
 		return SendResult{Status: SendContentError, Reason: fmt.Sprintf("content %q is not in journey %q version %d", req.ContentID, req.Journey.ID, req.Journey.Version)}, nil
 	}
-	// The lead's persona picks the content's variant, at send time, so a
-	// persona learned during the journey counts.
-	item = item.ForPersona(req.Lead.Fields["persona"])
 	unsubscribe, err := a.Links.UnsubscribeURL(req.Lead.ID)
 	if err != nil {
 		return SendResult{}, err
 	}
-	body, err := item.Render(journeys.DataFor(req.Lead, unsubscribe))
+	body, err := item.RenderFor(req.Lead, unsubscribe)
 	if err != nil {
 		a.log(ctx).Error("content cannot be rendered for this lead; nothing sent", "lead", req.Lead.ID, "content", item.ID, "error", err)
 		return SendResult{Status: SendContentError, Reason: err.Error()}, nil
@@ -660,7 +657,7 @@ type TaskResult struct {
 // CreateTask records a task once and mails it to its assignee (the sales
 // address by default) with how to report the outcome.
 func (a *Activities) CreateTask(ctx context.Context, req TaskRequest) (TaskResult, error) {
-	title, err := journeys.Content{ID: "task", Subject: req.Title}.Render(journeys.DataFor(req.Lead, ""))
+	title, err := journeys.RenderTaskTitle(req.Title, req.Lead)
 	if err != nil {
 		return TaskResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTemplate, err)
 	}
@@ -670,7 +667,7 @@ func (a *Activities) CreateTask(ctx context.Context, req TaskRequest) (TaskResul
 	}
 	id, _, err := store.InsertTask(ctx, a.DB, store.Task{
 		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
-		StepID: req.StepID, Title: title.Subject, Assignee: to, Cost: req.Cost, Outcomes: req.Outcomes,
+		StepID: req.StepID, Title: title, Assignee: to, Cost: req.Cost, Outcomes: req.Outcomes,
 	})
 	if err != nil {
 		return TaskResult{}, err
@@ -681,10 +678,10 @@ func (a *Activities) CreateTask(ctx context.Context, req TaskRequest) (TaskResul
 	}
 	p := req.Lead
 	text := fmt.Sprintf("%s\n\nLead:    %s <%s>\nCompany: %s\nTitle:   %s\nDue:     %s\n\nWhen it is done, report what came of it (one of: %s):\n\n  starter task %s OUTCOME\n",
-		title.Subject, fullName(p), p.Email, p.Company, p.Title, req.Due.UTC().Format(time.RFC1123), strings.Join(req.Outcomes, ", "), p.Email)
+		title, fullName(p), p.Email, p.Company, p.Title, req.Due.UTC().Format(time.RFC1123), strings.Join(req.Outcomes, ", "), p.Email)
 	_, err = a.notify(ctx, notice{
 		key: req.Key + "/mail", lead: p, journey: req.Journey, stepID: req.StepID, kind: store.NoticeTask,
-		to: to, subject: "Task: " + title.Subject, text: text, header: "X-Nurture-Task", id: id,
+		to: to, subject: "Task: " + title, text: text, header: "X-Nurture-Task", id: id,
 	})
 	if err != nil {
 		return TaskResult{}, err

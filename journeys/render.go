@@ -150,3 +150,16 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 	}
 	return w.b.Write(p)
 }
+
+// RenderFor renders the item as a lead gets it: the variant of the lead's
+// persona (its profile field "persona", read at send time, so a persona
+// learned during the journey counts), filled with the lead's data.
+func (c Content) RenderFor(p lead.Profile, unsubscribeURL string) (Rendered, error) {
+	return c.ForPersona(p.Fields["persona"]).Render(DataFor(p, unsubscribeURL))
+}
+
+// RenderTaskTitle fills a task step's title template for a lead.
+func RenderTaskTitle(title string, p lead.Profile) (string, error) {
+	r, err := Content{ID: "task", Subject: title}.Render(DataFor(p, ""))
+	return r.Subject, err
+}

@@ -85,8 +85,7 @@ func (m *memory) SendContent(_ context.Context, req activities.SendRequest) (act
 	if !ok {
 		return activities.SendResult{Status: activities.SendContentError, Reason: fmt.Sprintf("content %q is not in journey %q", req.ContentID, req.Journey.ID)}, nil
 	}
-	item = item.ForPersona(req.Lead.Fields["persona"])
-	body, err := item.Render(journeys.DataFor(req.Lead, unsubscribeURL))
+	body, err := item.RenderFor(req.Lead, unsubscribeURL)
 	if err != nil {
 		m.add(req.StepID, timeline.Mail, fmt.Sprintf("not sent: content %q does not render for this lead: %v", item.ID, err))
 		return activities.SendResult{Status: activities.SendContentError, Reason: err.Error()}, nil
@@ -162,7 +161,7 @@ func (m *memory) RecordVerdict(_ context.Context, req activities.VerdictRequest)
 func (m *memory) CreateTask(_ context.Context, req activities.TaskRequest) (activities.TaskResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	title, err := journeys.Content{ID: "task", Subject: req.Title}.Render(journeys.DataFor(req.Lead, ""))
+	title, err := journeys.RenderTaskTitle(req.Title, req.Lead)
 	if err != nil {
 		return activities.TaskResult{}, err
 	}
@@ -172,7 +171,7 @@ func (m *memory) CreateTask(_ context.Context, req activities.TaskRequest) (acti
 	if to == "" {
 		to = "sales"
 	}
-	m.add(req.StepID, timeline.Task, fmt.Sprintf("%q for %s, outcomes %v", title.Subject, to, req.Outcomes))
+	m.add(req.StepID, timeline.Task, fmt.Sprintf("%q for %s, outcomes %v", title, to, req.Outcomes))
 	if m.react != nil {
 		m.answer(m.react.afterTask(req.Outcomes))
 	}

@@ -68,11 +68,12 @@ func render(item journeys.Content, p lead.Profile, persona string) (journeys.Ren
 	for k, v := range p.Fields {
 		fields[k] = v
 	}
+	delete(fields, "persona")
 	if persona != "" {
 		fields["persona"] = persona
 	}
 	p.Fields = fields
-	return item.ForPersona(persona).Render(journeys.DataFor(p, previewUnsubscribe))
+	return item.RenderFor(p, previewUnsubscribe)
 }
 
 func personaName(p string) string {
