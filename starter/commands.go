@@ -137,16 +137,11 @@ func runPublish(ctx context.Context, env *environment, args []string) error {
 
 func runEnroll(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "enroll", "EMAIL", "Enrols a lead in a journey (the latest published version). Enrolling a lead\nthat is already in a journey updates its profile.")
-	p := lead.Profile{Fields: map[string]string{}}
+	var p lead.Profile
 	journey := fs.String("journey", "b2b-nurture", "journey ID")
 	stage := fs.String("stage", "", "stage to start at (a demo-request lead can start at evaluation)")
-	fs.StringVar(&p.FirstName, "first-name", "", "first name")
-	fs.StringVar(&p.LastName, "last-name", "", "last name")
-	fs.StringVar(&p.Company, "company", "", "company")
-	fs.StringVar(&p.Title, "title", "", "job title")
-	fs.StringVar(&p.TimeZone, "tz", "", "IANA time zone, like Europe/Berlin; the journey's time_zone when empty")
+	profileFlags(fs, &p)
 	fs.StringVar(&p.Source, "source", "cli", "where the lead came from")
-	fs.Var(keyValues(p.Fields), "field", "profile field key=value (repeatable): industry=saas, employees=250, ...")
 	args, err := positional(fs, args, 1, "name the lead's e-mail address")
 	if err != nil {
 		return err

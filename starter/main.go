@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/nurture-dev/nurture/config"
+	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/store"
 )
 
@@ -119,6 +120,21 @@ func flags(env *environment, name, argsUsage, about string) (*flag.FlagSet, *con
 		fs.PrintDefaults()
 	}
 	return fs, &cfg
+}
+
+// profileFlags registers the flags that describe a lead's profile: names,
+// company, title, time zone and extra fields. Each command adds the rest
+// it takes (address, source, persona).
+func profileFlags(fs *flag.FlagSet, p *lead.Profile) {
+	if p.Fields == nil {
+		p.Fields = map[string]string{}
+	}
+	fs.StringVar(&p.FirstName, "first-name", "", "first name")
+	fs.StringVar(&p.LastName, "last-name", "", "last name")
+	fs.StringVar(&p.Company, "company", "", "company")
+	fs.StringVar(&p.Title, "title", "", "job title")
+	fs.StringVar(&p.TimeZone, "tz", "", "IANA time zone, like Europe/Berlin; the journey's time_zone when empty")
+	fs.Var(keyValues(p.Fields), "field", "profile field key=value (repeatable): industry=saas, employees=250, bant_budget=approved, ...")
 }
 
 // keyValues parses repeated key=value arguments.

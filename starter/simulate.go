@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/simulate"
 	"github.com/nurture-dev/nurture/span"
 	"github.com/nurture-dev/nurture/zones"
@@ -31,22 +32,16 @@ func (l *listValues) Set(s string) error { *l = append(*l, s); return nil }
 func runSimulate(_ context.Context, env *environment, args []string) error {
 	fs := flag.NewFlagSet("starter simulate", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	var spec simulate.LeadSpec
-	spec.Fields = map[string]string{}
+	var flagged lead.Profile
 	caseFile := fs.String("case", "", "a YAML file with the lead, and optionally its script and expectations (see the README)")
 	scriptFile := fs.String("script", "", "a file of script lines, one action a line")
 	var at, expect listValues
 	fs.Var(&at, "at", "a script line (repeatable): \"3d whitepaper_download\", \"10d 14:00 pricing_page_view page=/pricing\", \"12d verdict accepted reason\", \"20d task reached note\"")
 	fs.Var(&expect, "expect", "an expectation (repeatable): handoff-by=30d, no-handoff, mql-by=10d, exit=no_engagement, lifecycle=sql, stage=evaluation, emails=4, sent=case-study, not-sent=farewell, ends-by=60d")
-	fs.StringVar(&spec.Email, "email", "", "the lead's address (lead@example.test when no case names one)")
-	fs.StringVar(&spec.FirstName, "first-name", "", "first name")
-	fs.StringVar(&spec.LastName, "last-name", "", "last name")
-	fs.StringVar(&spec.Company, "company", "", "company")
-	fs.StringVar(&spec.Title, "title", "", "job title")
-	fs.StringVar(&spec.Persona, "persona", "", "persona, which picks content variants")
-	fs.StringVar(&spec.TimeZone, "tz", "", "IANA time zone, like Europe/Berlin; the journey's time_zone when empty")
-	fs.StringVar(&spec.Source, "source", "", "where the lead came from")
-	fs.Var(keyValues(spec.Fields), "field", "profile field key=value (repeatable): industry=saas, employees=250, bant_budget=approved, ...")
+	fs.StringVar(&flagged.Email, "email", "", "the lead's address (lead@example.test when no case names one)")
+	profileFlags(fs, &flagged)
+	persona := fs.String("persona", "", "persona, which picks content variants")
+	fs.StringVar(&flagged.Source, "source", "", "where the lead came from")
 	cohort := fs.Int("cohort", 0, "forecast: simulate this many synthetic leads drawn from -model, and print the funnel and costs")
 	modelFile := fs.String("model", "", "forecast: the engagement model, a YAML file (see journeys/models)")
 	seed := fs.Uint64("seed", 1, "forecast: the random seed; the same seed gives the same forecast")
@@ -99,7 +94,7 @@ flags:
 			return fmt.Errorf("%s is a case for journey %q, and %s is %q", *caseFile, c.Journey, rest[0], j.ID)
 		}
 	}
-	merge(&c.Lead, spec)
+	merge(&c.Lead, flagged, *persona)
 	if c.Lead.Email == "" {
 		c.Lead.Email = "lead@example.test"
 	}
@@ -170,13 +165,13 @@ flags:
 }
 
 // merge lets flags fill or override what a case file says of the lead.
-func merge(dst *simulate.LeadSpec, flags simulate.LeadSpec) {
+func merge(dst *simulate.LeadSpec, flags lead.Profile, persona string) {
 	for _, f := range []struct {
 		to   *string
 		from string
 	}{
 		{&dst.Email, flags.Email}, {&dst.FirstName, flags.FirstName}, {&dst.LastName, flags.LastName}, {&dst.Company, flags.Company},
-		{&dst.Title, flags.Title}, {&dst.Persona, flags.Persona}, {&dst.TimeZone, flags.TimeZone}, {&dst.Source, flags.Source},
+		{&dst.Title, flags.Title}, {&dst.Persona, persona}, {&dst.TimeZone, flags.TimeZone}, {&dst.Source, flags.Source},
 	} {
 		if f.from != "" {
 			*f.to = f.from
