@@ -16,6 +16,7 @@ import (
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/store/storetest"
+	"github.com/nurture-dev/nurture/workflows"
 )
 
 // startSystemForCLI starts a system on a database of its own (the
@@ -87,6 +88,11 @@ func TestCommands(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "(accepted)")
 	// The journey has ended: a second verdict is refused, and says why.
+	// (The verdict is answered just before the run closes.)
+	eventually(t, "the journey's run closed", func() bool {
+		d, err := s.client.DescribeWorkflowExecution(ctx, workflows.WorkflowID(lead.IDForEmail("ada@analytical.test")), "")
+		return err == nil && d.GetWorkflowExecutionInfo().GetCloseTime() != nil
+	})
 	_, err = starter("feedback", "ada@analytical.test", "rejected")
 	require.Regexp(t, `verdict rejected: conflict: hand-off #\d+ was answered already: accepted \(the lead is sql\)`, err.Error())
 	_, err = starter("task", "ada@analytical.test", "reached")

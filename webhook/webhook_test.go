@@ -334,7 +334,13 @@ func TestCRMVerdicts(t *testing.T) {
 
 	// The journey ended on that verdict: a second one is refused with the
 	// answer already given, a hand-off of another lead named as such, and
-	// a lead nurture does not know is 404.
+	// a lead nurture does not know is 404. (The verdict is answered just
+	// before the run closes; a verdict in between is refused by the
+	// journey itself, in its own words.)
+	b.eventually("the journey's run closed", func() bool {
+		d, err := b.client.DescribeWorkflowExecution(b.ctx, workflows.WorkflowID(ada.ID), "")
+		return err == nil && d.GetWorkflowExecutionInfo().GetCloseTime() != nil
+	})
 	r = b.postJSON("/v1/verdicts", webhook.VerdictIn{Email: "ada@analytical.test", Verdict: "rejected"})
 	require.Equal(t, http.StatusConflict, r.status, string(r.body))
 	require.Equal(t, fmt.Sprintf("hand-off #%d was answered already: accepted (the lead is sql)", hs[0].ID), r.errorText(t))
