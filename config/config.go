@@ -53,6 +53,11 @@ type Config struct {
 	SendGridKey    string
 	DefaultJourney string
 	MaxBodyBytes   int64
+
+	// The console's settings (package console): the accounts file, and
+	// the header a single sign-on proxy names the signed-in user in.
+	ConsoleAccountsFile string
+	ConsoleProxyHeader  string
 }
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -92,6 +97,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
 	str(&c.WebhookSecrets, "webhook-secrets", "WEBHOOK_SECRETS", secretFile(getenv, "WEBHOOK_SECRETS_FILE"), "secrets (32+ bytes, comma-separated) that sign machine requests to the receiver (or $WEBHOOK_SECRETS_FILE)")
 	str(&c.SendGridKey, "sendgrid-key", "SENDGRID_WEBHOOK_PUBLIC_KEY", secretFile(getenv, "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE"), "public key of SendGrid's signed event webhook (base64), empty to refuse its events")
 	str(&c.DefaultJourney, "default-journey", "DEFAULT_JOURNEY", "b2b-nurture", "journey for leads a form or an event enrols when no entry rule names another")
+	str(&c.ConsoleAccountsFile, "console-accounts", "CONSOLE_ACCOUNTS_FILE", "", "file of console accounts (NAME ROLE BCRYPT-HASH a line; starter console-account makes one); empty serves no console")
+	str(&c.ConsoleProxyHeader, "console-proxy-header", "CONSOLE_PROXY_HEADER", "", "header in which a single sign-on proxy in front of the receiver names the signed-in console user (only when nothing else reaches the receiver)")
 	maxBody := int64(1 << 20)
 	if v := getenv("MAX_BODY_BYTES"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
@@ -138,7 +145,7 @@ func secretFile(getenv Getenv, env string) string {
 // Check says what is wrong with the settings, all at once.
 func (c *Config) Check(getenv Getenv) error {
 	var problems []string
-	for _, env := range []string{"SMTP_PASSWORD_FILE", "LINK_SECRET_FILE", "WEBHOOK_SECRETS_FILE", "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE"} {
+	for _, env := range []string{"SMTP_PASSWORD_FILE", "LINK_SECRET_FILE", "WEBHOOK_SECRETS_FILE", "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE", "CONSOLE_ACCOUNTS_FILE"} {
 		if p := getenv(env); p != "" {
 			if _, err := os.ReadFile(p); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", env, err))

@@ -20,10 +20,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nurture-dev/nurture/config"
+	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/webhook"
@@ -112,7 +114,27 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 		Intake: &ingest.Intake{DB: pool, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: cfg.DefaultJourney,
 			Logf: func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) }},
 	}
-	return srv, func() { c.Close(); pool.Close() }, nil
+	cleanup := func() { c.Close(); pool.Close() }
+	if cfg.ConsoleAccountsFile != "" {
+		accounts, err := console.LoadAccounts(cfg.ConsoleAccountsFile)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		con, err := console.New(console.Options{DB: pool, Temporal: c, Intake: srv.Intake, Accounts: accounts, LinkKeys: signer.Keys,
+			ProxyHeader: cfg.ConsoleProxyHeader, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log})
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		srv.Console = con.Handler()
+		con.Warm(ctx)
+		log.Info("console served", "url", strings.TrimSuffix(cfg.PublicURL, "/")+console.Prefix+"/", "accounts", len(accounts))
+	} else if cfg.ConsoleProxyHeader != "" {
+		cleanup()
+		return nil, nil, errors.New("CONSOLE_PROXY_HEADER is set but CONSOLE_ACCOUNTS_FILE is not: the accounts file gives each user their role")
+	}
+	return srv, cleanup, nil
 }
 
 // checkURL is the health check: GET, and only 200 is healthy.

@@ -265,33 +265,25 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	}
 	defer conn.Close()
 	id := leadID(args[0])
-	row, err := store.GetLead(ctx, conn.db, id)
+	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal}
+	state, err := in.State(ctx, id)
 	if err != nil {
 		return err
 	}
-	st, qerr := workflows.QueryLead(ctx, conn.temporal, id)
-	if qerr != nil {
-		// The journey may be gone from Temporal (retention); the database
-		// still knows the last recorded state.
-		fmt.Fprintf(env.stderr, "(live state unavailable: %v; showing the last recorded state)\n", qerr)
-		st = workflows.Status{LeadID: id, Email: row.Profile.Email, JourneyID: row.JourneyID, JourneyVersion: row.JourneyVersion,
-			BuyingStage: row.BuyingStage, Lifecycle: row.Lifecycle, Total: row.Score}
-		if snap, err := store.LatestSnapshot(ctx, conn.db, id); err == nil {
-			st.Score = snap.Score
-		}
+	row, st := state.Row, state.Status
+	if !state.Live && !errors.Is(state.LiveErr, workflows.ErrNoJourney) {
+		fmt.Fprintf(env.stderr, "(live state unavailable: %v; showing the last recorded state)\n", state.LiveErr)
 	}
 	printStatus(env, row, st)
-	if st.Lifecycle == workflows.LifecycleNurturing || st.Lifecycle == workflows.LifecycleMQL {
+	if len(state.Rule) > 0 {
 		// Why it is not handed off yet: every part of the rule, met or not.
-		if j, _, err := store.LoadJourney(ctx, conn.db, st.JourneyID, st.JourneyVersion); err == nil {
-			fmt.Fprintln(env.stdout, "hand-off rule, not met yet:")
-			for _, c := range j.Handoff.Conditions(st.Score, row.Profile) {
-				mark := "missing"
-				if c.Met {
-					mark = "met"
-				}
-				fmt.Fprintf(env.stdout, "  %-8s %s\n", mark, c.Text)
+		fmt.Fprintln(env.stdout, "hand-off rule, not met yet:")
+		for _, c := range state.Rule {
+			mark := "missing"
+			if c.Met {
+				mark = "met"
 			}
+			fmt.Fprintf(env.stdout, "  %-8s %s\n", mark, c.Text)
 		}
 	}
 	if row.PendingJourney != "" {

@@ -23,6 +23,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/nurture-dev/nurture/activities"
+	"github.com/nurture-dev/nurture/config"
+	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
@@ -233,6 +235,18 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	d.intake = &ingest.Intake{DB: db, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: j.ID, TimeScale: d.scale, ErasedBefore: true,
 		Logf: func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) }}
 	receiver := &webhook.Server{DB: db, Temporal: c, Intake: d.intake, Links: signer, Secrets: secrets, SendGridKey: sendgridKey, MaxBody: cfg.MaxBodyBytes, Log: log}
+	accounts, login, err := demoAccounts(cfg, *dataDir)
+	if err != nil {
+		return err
+	}
+	// The funnel is computed again every few seconds: the demo's leads move
+	// fast.
+	con, err := console.New(console.Options{DB: db, Temporal: c, Intake: d.intake, Accounts: accounts, LinkKeys: signer.Keys,
+		ProxyHeader: cfg.ConsoleProxyHeader, ReportTTL: 3 * time.Second, Log: log})
+	if err != nil {
+		return err
+	}
+	receiver.Console = con.Handler()
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- webhook.Serve(serveCtx, receiverLn, receiver.Handler(), 5*time.Second, log) }()
@@ -246,6 +260,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "  SMTP sink    %s, every message saved in %s/\n", sink.Addr, mailDir)
 	fmt.Fprintf(env.stdout, "  Receiver     %s (webhooks; the links in the emails)\n", cfg.PublicURL)
+	fmt.Fprintf(env.stdout, "  Console      %s%s/ (%s)\n", cfg.PublicURL, console.Prefix, login)
 	fmt.Fprintf(env.stdout, "  Journey      %s version %d (hand-off at score %d, MQL at %d)\n", j.ID, pub.Version, j.Handoff.MinScore, j.Scoring.MQL)
 	fmt.Fprintf(env.stdout, "  Log          %s\n\n", logFile.Name())
 
@@ -271,10 +286,48 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	fmt.Fprintf(env.stdout, "  the system of record           psql %q -c 'select lead_id, total, reason from score_snapshots order by id'\n", redact(cfg.DatabaseURL))
 	fmt.Fprintf(env.stdout, "  your own journey               README.md, \"Writing a journey\"\n")
 	if *keep {
+		fmt.Fprintf(env.stdout, "  the console                    %s%s/ (%s)\n", cfg.PublicURL, console.Prefix, login)
 		fmt.Fprintf(env.stdout, "\nstill running (try: go run ./starter status ada@analytical.test); interrupt (Ctrl-C) to stop\n")
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// Demo console accounts, one a role people use; they share a password
+// kept in the data folder.
+const (
+	demoMarketer = "marketer"
+	demoSales    = "sales"
+)
+
+// demoAccounts are the console's accounts in the demo: those of
+// CONSOLE_ACCOUNTS_FILE when it is set, else a marketer and a sales rep
+// with a password made once and kept in the data folder. login says how to
+// sign in.
+func demoAccounts(cfg *config.Config, dataDir string) (console.Accounts, string, error) {
+	if cfg.ConsoleAccountsFile != "" {
+		as, err := console.LoadAccounts(cfg.ConsoleAccountsFile)
+		return as, "accounts of " + cfg.ConsoleAccountsFile, err
+	}
+	password, err := keptSecret(filepath.Join(dataDir, "console-password"))
+	if err != nil {
+		return nil, "", err
+	}
+	// bcrypt reads 72 bytes at most; a kept secret is longer.
+	password = password[:20]
+	var lines []string
+	for _, a := range []struct {
+		name string
+		role console.Role
+	}{{demoMarketer, console.RoleMarketer}, {demoSales, console.RoleSales}} {
+		line, err := console.AccountLine(a.name, a.role, password)
+		if err != nil {
+			return nil, "", err
+		}
+		lines = append(lines, line)
+	}
+	as, err := console.ParseAccounts(strings.NewReader(strings.Join(lines, "\n")))
+	return as, fmt.Sprintf("sign in as %s or %s, password %s", demoMarketer, demoSales, password), err
 }
 
 // publishShipped publishes every shipped journey (a no-op for unchanged
@@ -570,11 +623,11 @@ func keptSecret(path string) (string, error) {
 		return strings.TrimSpace(string(b)), nil
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("read the demo's link secret: %w", err)
+		return "", fmt.Errorf("read the demo's kept secret: %w", err)
 	}
 	secret := randomSecret()
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("keep the demo's link secret: %w", err)
+		return "", fmt.Errorf("keep the demo's secret: %w", err)
 	}
 	return secret, nil
 }

@@ -72,11 +72,16 @@ const leadColumns = `id, email, first_name, last_name, company, title, time_zone
 
 func scanLead(row pgx.Row) (LeadRow, error) {
 	var l LeadRow
-	p := &l.Profile
-	err := row.Scan(&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.TimeZone, &p.Source, &p.ExternalID, &p.Fields,
-		&l.JourneyID, &l.JourneyVersion, &l.BuyingStage, &l.Lifecycle, &l.Score, &l.ExitReason, &l.EndedAt, &l.UpdatedAt,
-		&l.PendingJourney, &l.PendingStage, &l.PendingSince)
+	err := row.Scan(leadDest(&l)...)
 	return l, err
+}
+
+// leadDest is where the leadColumns of a row go.
+func leadDest(l *LeadRow) []any {
+	p := &l.Profile
+	return []any{&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.TimeZone, &p.Source, &p.ExternalID, &p.Fields,
+		&l.JourneyID, &l.JourneyVersion, &l.BuyingStage, &l.Lifecycle, &l.Score, &l.ExitReason, &l.EndedAt, &l.UpdatedAt,
+		&l.PendingJourney, &l.PendingStage, &l.PendingSince}
 }
 
 // GetLead loads a lead by ID.
@@ -226,12 +231,27 @@ type LeadFilter struct {
 	// case.
 	Search string
 	Limit  int
+	// After, when set, lists the leads that come after it in the order
+	// (the next page).
+	After *LeadCursor
 }
 
-// FindLeads lists leads that match, most recently changed first.
+// LeadCursor is a place in the lead list: the last lead of a page.
+type LeadCursor struct {
+	UpdatedAt time.Time
+	ID        string
+}
+
+// FindLeads lists leads that match, most recently changed first (the
+// leads_recent_idx order).
 func FindLeads(ctx context.Context, db DB, f LeadFilter) ([]LeadRow, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
+	}
+	var after *time.Time
+	afterID := ""
+	if f.After != nil {
+		after, afterID = &f.After.UpdatedAt, f.After.ID
 	}
 	like := ""
 	if f.Search != "" {
@@ -240,5 +260,6 @@ func FindLeads(ctx context.Context, db DB, f LeadFilter) ([]LeadRow, error) {
 	return queryLeads(ctx, db, `select `+leadColumns+` from leads
 where ($1 = '' or journey_id = $1) and ($2 = '' or buying_stage = $2) and ($3 = '' or lifecycle = $3)
     and ($4 = '' or lower(email) like $4 or lower(first_name || ' ' || last_name) like $4 or lower(company) like $4)
-order by updated_at desc, id limit $5`, f.JourneyID, f.Stage, f.Lifecycle, like, f.Limit)
+    and ($6::timestamptz is null or (updated_at, id) < ($6, $7))
+order by updated_at desc, id desc limit $5`, f.JourneyID, f.Stage, f.Lifecycle, like, f.Limit, after, afterID)
 }

@@ -66,6 +66,9 @@ type Server struct {
 	Log     *slog.Logger
 	// Now is the clock for signatures and event times; time.Now when nil.
 	Now func() time.Time
+	// Console, when set, is served under /console/ (package console), and
+	// / leads to it.
+	Console http.Handler
 	// OnRequest, when set, sees every request as it is answered (the demo
 	// prints them).
 	OnRequest func(method, route string, status int, took time.Duration)
@@ -106,6 +109,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/verdicts", s.signed(s.postVerdict))
 	mux.HandleFunc("POST /v1/providers/sendgrid", s.postSendGrid)
 	s.routeLinks(mux)
+	if s.Console != nil {
+		mux.Handle("/console/", s.Console)
+		mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
+	}
 	return s.logged(routedOrSaid(mux))
 }
 

@@ -1,0 +1,389 @@
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Role is what an account may do.
+type Role string
+
+// The roles.
+const (
+	// RoleSales sees leads and the sales inbox, gives verdicts and task
+	// outcomes.
+	RoleSales Role = "sales"
+	// RoleMarketer sees everything, pauses and resumes journeys and
+	// removes leads; verdicts are sales'.
+	RoleMarketer Role = "marketer"
+	// RoleAdmin may do everything.
+	RoleAdmin Role = "admin"
+)
+
+// permission is one kind of thing a role may or may not do.
+type permission int
+
+const (
+	seeLeads permission = iota
+	// seeMarketing: journeys, the funnel, attention.
+	seeMarketing
+	giveVerdicts
+	// operate: pause and resume journeys, remove leads, check for
+	// journeys that should run.
+	operate
+)
+
+func (p permission) String() string {
+	switch p {
+	case seeLeads:
+		return "see leads"
+	case seeMarketing:
+		return "see journeys, the funnel and what needs attention"
+	case giveVerdicts:
+		return "give sales' verdicts and task outcomes"
+	}
+	return "pause journeys, remove leads or run checks"
+}
+
+func (r Role) may(p permission) bool {
+	switch r {
+	case RoleAdmin:
+		return true
+	case RoleMarketer:
+		return p != giveVerdicts
+	case RoleSales:
+		return p == seeLeads || p == giveVerdicts
+	}
+	return false
+}
+
+// Account is one person who may sign in.
+type Account struct {
+	Name string
+	Role Role
+	// Hash is the password's bcrypt hash; "-" for an account that signs in
+	// only through the single sign-on proxy.
+	Hash string
+}
+
+// Accounts are the console's accounts by name.
+type Accounts map[string]Account
+
+// Limits of an accounts file: it comes from an operator, but is a parser
+// of text all the same.
+const (
+	maxAccountsFile = 1 << 20
+	maxName         = 100
+)
+
+// ParseAccounts reads an accounts file: one account a line, "NAME ROLE
+// HASH", where ROLE is sales, marketer or admin and HASH a bcrypt hash
+// (`starter console-account` makes the line) or "-" for an account that
+// signs in only through a single sign-on proxy. Blank lines and lines
+// starting with # are skipped.
+func ParseAccounts(r io.Reader) (Accounts, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxAccountsFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read accounts: %w", err)
+	}
+	if len(data) > maxAccountsFile {
+		return nil, fmt.Errorf("accounts: the file is over %d bytes", maxAccountsFile)
+	}
+	out := Accounts{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), maxAccountsFile)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("accounts line %d: want NAME ROLE HASH, got %d fields", n, len(f))
+		}
+		a := Account{Name: f[0], Role: Role(f[1]), Hash: f[2]}
+		switch {
+		case len(a.Name) > maxName:
+			return nil, fmt.Errorf("accounts line %d: the name is over %d bytes", n, maxName)
+		case a.Role != RoleSales && a.Role != RoleMarketer && a.Role != RoleAdmin:
+			return nil, fmt.Errorf("accounts line %d: role %q: use sales, marketer or admin", n, a.Role)
+		case a.Hash != "-":
+			if _, err := bcrypt.Cost([]byte(a.Hash)); err != nil {
+				return nil, fmt.Errorf("accounts line %d: %s's password hash is not a bcrypt hash (make one with starter console-account)", n, a.Name)
+			}
+		}
+		if _, dup := out[a.Name]; dup {
+			return nil, fmt.Errorf("accounts line %d: %s is named twice", n, a.Name)
+		}
+		out[a.Name] = a
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read accounts: %w", err)
+	}
+	return out, nil
+}
+
+// AccountLine is the accounts-file line of an account with a password.
+func AccountLine(name string, role Role, password string) (string, error) {
+	switch {
+	case name == "" || strings.ContainsAny(name, " \t\r\n") || len(name) > maxName:
+		return "", fmt.Errorf("name %q: one word of at most %d bytes", name, maxName)
+	case role != RoleSales && role != RoleMarketer && role != RoleAdmin:
+		return "", fmt.Errorf("role %q: use sales, marketer or admin", role)
+	case len(password) < 12:
+		return "", errors.New("the password is shorter than 12 characters")
+	case len(password) > 72:
+		return "", errors.New("the password is longer than 72 bytes (bcrypt reads no more)")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash the password: %w", err)
+	}
+	return fmt.Sprintf("%s %s %s", name, role, hash), nil
+}
+
+// check says whether name and password sign in. An unknown name is
+// compared against decoy, a hash of a random password, so it takes as long
+// as a known name with a wrong password.
+func (as Accounts) check(name, password string, decoy []byte) (Account, bool) {
+	a, ok := as[name]
+	if !ok || a.Hash == "-" {
+		_ = bcrypt.CompareHashAndPassword(decoy, []byte(password))
+		return Account{}, false
+	}
+	if bcrypt.CompareHashAndPassword([]byte(a.Hash), []byte(password)) != nil {
+		return Account{}, false
+	}
+	return a, true
+}
+
+// Cookie names.
+const (
+	sessionCookie = "nurture_session"
+	loginCookie   = "nurture_login"
+)
+
+// sessionLife is how long a sign-in lasts.
+const sessionLife = 12 * time.Hour
+
+// session is a signed-in account, as its cookie carries it.
+type session struct {
+	account Account
+	nonce   string
+}
+
+// sessions signs and reads session cookies. A cookie is the name, its
+// expiry and a random nonce, signed with a key the receivers share (made
+// from LINK_SECRET), so any receiver behind a load balancer reads it and
+// none keeps state. The signature covers the account's password hash and
+// role: a password or role change ends the account's sessions.
+type sessions struct {
+	key    []byte
+	now    func() time.Time
+	secure bool
+}
+
+func (s *sessions) mac(parts ...string) string {
+	m := hmac.New(sha256.New, s.key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func randomNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// issue sets a session cookie for an account.
+func (s *sessions) issue(w http.ResponseWriter, a Account) session {
+	nonce := randomNonce()
+	exp := strconv.FormatInt(s.now().Add(sessionLife).Unix(), 10)
+	name := base64.RawURLEncoding.EncodeToString([]byte(a.Name))
+	value := strings.Join([]string{name, exp, nonce, s.mac("session", a.Name, string(a.Role), a.Hash, exp, nonce)}, ".")
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: Prefix + "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(sessionLife.Seconds())})
+	return session{account: a, nonce: nonce}
+}
+
+// read finds the session a request carries, if it is valid and its
+// account still exists as it was.
+func (s *sessions) read(r *http.Request, accounts Accounts) (session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || len(c.Value) > 1024 {
+		return session{}, false
+	}
+	parts := strings.Split(c.Value, ".")
+	if len(parts) != 4 {
+		return session{}, false
+	}
+	name, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return session{}, false
+	}
+	a, ok := accounts[string(name)]
+	if !ok {
+		return session{}, false
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || s.now().Unix() >= exp {
+		return session{}, false
+	}
+	want := s.mac("session", a.Name, string(a.Role), a.Hash, parts[1], parts[2])
+	if !hmac.Equal([]byte(want), []byte(parts[3])) {
+		return session{}, false
+	}
+	return session{account: a, nonce: parts[2]}, true
+}
+
+func (s *sessions) clear(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix + "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+// csrf is the token a session's forms carry.
+func (s *sessions) csrf(ss session) string { return s.mac("csrf", ss.nonce) }
+
+// loginToken is the token the sign-in form carries, tied to a cookie set
+// when the form was served: a page elsewhere cannot sign a browser in to
+// an account of its choosing.
+func (s *sessions) loginToken(w http.ResponseWriter, r *http.Request) string {
+	nonce := ""
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) == 32 {
+		nonce = c.Value
+	} else {
+		nonce = randomNonce()
+		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: nonce, Path: Prefix + "/", HttpOnly: true, Secure: s.secure,
+			SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	}
+	return s.mac("login", nonce)
+}
+
+func (s *sessions) loginTokenValid(r *http.Request, token string) bool {
+	c, err := r.Cookie(loginCookie)
+	if err != nil || len(c.Value) != 32 {
+		return false
+	}
+	return hmac.Equal([]byte(s.mac("login", c.Value)), []byte(token))
+}
+
+// limiter counts failed sign-ins by key (the client's address, the name
+// tried) in a sliding window and refuses a key with too many. It lives in
+// the process: behind a load balancer each receiver counts its own.
+type limiter struct {
+	mu     sync.Mutex
+	now    func() time.Time
+	window time.Duration
+	fails  map[string][]time.Time
+}
+
+// maxLimiterKeys bounds the limiter's memory under a flood of names.
+const maxLimiterKeys = 10000
+
+func newLimiter(now func() time.Time, window time.Duration) *limiter {
+	return &limiter{now: now, window: window, fails: map[string][]time.Time{}}
+}
+
+// recent drops a key's failures that left the window; the caller holds mu.
+func (l *limiter) recent(key string) []time.Time {
+	cut := l.now().Add(-l.window)
+	ts := l.fails[key]
+	i := 0
+	for i < len(ts) && !ts[i].After(cut) {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(l.fails, key)
+		return nil
+	}
+	l.fails[key] = ts
+	return ts
+}
+
+// wait says how long a key with at most limit failures in the window must
+// wait before it may try again; 0 when it may now.
+func (l *limiter) wait(key string, limit int) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ts := l.recent(key)
+	if len(ts) < limit {
+		return 0
+	}
+	return ts[len(ts)-limit].Add(l.window).Sub(l.now())
+}
+
+func (l *limiter) fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.fails) >= maxLimiterKeys {
+		for k := range l.fails {
+			l.recent(k)
+		}
+		if len(l.fails) >= maxLimiterKeys {
+			// Still full: forget the keys at random rather than grow.
+			for k := range l.fails {
+				delete(l.fails, k)
+				if len(l.fails) < maxLimiterKeys/2 {
+					break
+				}
+			}
+		}
+	}
+	l.fails[key] = append(l.recent(key), l.now())
+}
+
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.fails, key)
+}
+
+// clientIP is the address the request came from: the connection's, never
+// a header a client can set. Behind a proxy every request comes from the
+// proxy, so the per-address limit is the proxy's; the per-name limit
+// still holds.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// LoadAccounts reads an accounts file (see ParseAccounts).
+func LoadAccounts(path string) (Accounts, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("console accounts: %w", err)
+	}
+	defer f.Close()
+	as, err := ParseAccounts(f)
+	if err != nil {
+		return nil, fmt.Errorf("console accounts %s: %w", path, err)
+	}
+	if len(as) == 0 {
+		return nil, fmt.Errorf("console accounts %s: no account in it", path)
+	}
+	return as, nil
+}

@@ -1,0 +1,21 @@
+-- The console's pages read pages of rows in a fixed order; these indexes
+-- serve those orders without sorting the tables.
+
+-- The lead list, newest change first, one page after another.
+create index leads_recent_idx on leads (updated_at desc, id desc);
+-- Leads running per journey version, counted from the index alone.
+create index leads_running_idx on leads (journey_id, journey_version) where lifecycle in ('nurturing', 'mql', 'handed_off');
+-- The sales inbox: hand-offs waiting for a verdict, newest first.
+create index handoffs_waiting_idx on handoffs (id desc) where verdict is null;
+-- Open tasks, newest first.
+create index tasks_waiting_idx on tasks (id desc) where outcome is null;
+-- Suppressed addresses, newest first.
+create index suppressions_recent_idx on suppressions (created_at desc, email);
+
+---- create above / drop below ----
+
+drop index suppressions_recent_idx;
+drop index tasks_waiting_idx;
+drop index handoffs_waiting_idx;
+drop index leads_running_idx;
+drop index leads_recent_idx;
