@@ -152,10 +152,10 @@ func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, n := range names {
 		page := strings.TrimSuffix(path.Base(n), ".html")
-		if page == "layout" {
+		if page == "layout" || page == "partials" {
 			continue
 		}
-		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
 		if err != nil {
 			return nil, err
 		}
