@@ -95,7 +95,7 @@ stages:
 // the embedded Temporal server, a worker, the SMTP sink, and the receiver
 // (which serves the console) behind a real HTTP server.
 type bundle struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	db     *pgxpool.Pool
 	client client.Client
@@ -116,7 +116,7 @@ type options struct {
 	proxyHeader string
 }
 
-func setup(t *testing.T, opts ...options) *bundle {
+func setup(t testing.TB, opts ...options) *bundle {
 	t.Helper()
 	var opt options
 	if len(opts) > 0 {

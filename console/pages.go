@@ -190,7 +190,7 @@ func (c *Console) resume(w http.ResponseWriter, r *http.Request) {
 // funnel shows the report of a journey as pictures.
 func (c *Console) funnel(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	vs, err := store.ListJourneys(r.Context(), c.opt.DB)
+	vs, err := store.ListVersions(r.Context(), c.opt.DB)
 	if err != nil {
 		c.failed(w, r, err)
 		return
@@ -282,6 +282,10 @@ func (c *Console) leads(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows, err := store.FindLeads(r.Context(), c.opt.DB, f)
+	if errors.Is(err, store.ErrSearch) {
+		c.refuse(w, r, http.StatusBadRequest, err.Error()+".")
+		return
+	}
 	if err != nil {
 		c.failed(w, r, err)
 		return

@@ -127,7 +127,7 @@ func (rc *reportCache) compute(k reportKey, e *cachedReport) {
 
 // warm computes the default report of every journey.
 func (rc *reportCache) warm(ctx context.Context) {
-	vs, err := store.ListJourneys(ctx, rc.db)
+	vs, err := store.ListVersions(ctx, rc.db)
 	if err != nil {
 		rc.log.Warn("console: warm the funnel reports", "error", err)
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -227,8 +228,9 @@ type LeadFilter struct {
 	JourneyID string
 	Stage     string
 	Lifecycle string
-	// Search matches part of the address, the name or the company, in any
-	// case.
+	// Search finds leads with a word of their address, name or company
+	// starting with each word searched for, in any case: "ada analyt"
+	// finds ada@analytical.test and Ada of Analytical Engines.
 	Search string
 	Limit  int
 	// After, when set, lists the leads that come after it in the order
@@ -253,13 +255,34 @@ func FindLeads(ctx context.Context, db DB, f LeadFilter) ([]LeadRow, error) {
 	if f.After != nil {
 		after, afterID = &f.After.UpdatedAt, f.After.ID
 	}
-	like := ""
-	if f.Search != "" {
-		like = "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.Search)) + "%"
+	query, err := SearchQuery(f.Search)
+	if err != nil {
+		return nil, err
 	}
 	return queryLeads(ctx, db, `select `+leadColumns+` from leads
 where ($1 = '' or journey_id = $1) and ($2 = '' or buying_stage = $2) and ($3 = '' or lifecycle = $3)
-    and ($4 = '' or lower(email) like $4 or lower(first_name || ' ' || last_name) like $4 or lower(company) like $4)
+    and ($4 = '' or to_tsvector('simple', translate(email, '@.-_+', '     ') || ' ' || first_name || ' ' || last_name || ' ' || company)
+        @@ to_tsquery('simple', $4))
     and ($6::timestamptz is null or (updated_at, id) < ($6, $7))
-order by updated_at desc, id desc limit $5`, f.JourneyID, f.Stage, f.Lifecycle, like, f.Limit, after, afterID)
+order by updated_at desc, id desc limit $5`, f.JourneyID, f.Stage, f.Lifecycle, query, f.Limit, after, afterID)
+}
+
+// ErrSearch says a search has nothing to search for.
+var ErrSearch = errors.New("search for a word of a lead's address, name or company (letters or digits)")
+
+// SearchQuery is the text-search query of a lead search: each word (a run
+// of letters and digits) as a prefix, all required. Only letters and
+// digits reach the query, so no search is a malformed one.
+func SearchQuery(search string) (string, error) {
+	if strings.TrimSpace(search) == "" {
+		return "", nil
+	}
+	words := strings.FieldsFunc(strings.ToLower(search), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	if len(words) == 0 {
+		return "", ErrSearch
+	}
+	for i, w := range words {
+		words[i] = w + ":*"
+	}
+	return strings.Join(words, " & "), nil
 }

@@ -3,8 +3,12 @@
 
 -- The lead list, newest change first, one page after another.
 create index leads_recent_idx on leads (updated_at desc, id desc);
--- Leads running per journey version, counted from the index alone.
-create index leads_running_idx on leads (journey_id, journey_version) where lifecycle in ('nurturing', 'mql', 'handed_off');
+-- Leads per journey version and lifecycle, counted from the index alone.
+create index leads_journey_idx on leads (journey_id, journey_version, lifecycle);
+-- Lead search: the words of the address, the name and the company, each
+-- found by its beginning (see FindLeads).
+create index leads_search_idx on leads using gin (to_tsvector('simple',
+    translate(email, '@.-_+', '     ') || ' ' || first_name || ' ' || last_name || ' ' || company));
 -- The sales inbox: hand-offs waiting for a verdict, newest first.
 create index handoffs_waiting_idx on handoffs (id desc) where verdict is null;
 -- Open tasks, newest first.
@@ -17,5 +21,6 @@ create index suppressions_recent_idx on suppressions (created_at desc, email);
 drop index suppressions_recent_idx;
 drop index tasks_waiting_idx;
 drop index handoffs_waiting_idx;
-drop index leads_running_idx;
+drop index leads_search_idx;
+drop index leads_journey_idx;
 drop index leads_recent_idx;
