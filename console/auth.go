@@ -198,6 +198,8 @@ type sessions struct {
 	key    []byte
 	now    func() time.Time
 	secure bool
+	// nonce makes a session's nonce; randomNonce when nil (tests fix it).
+	nonce func() string
 }
 
 func (s *sessions) mac(parts ...string) string {
@@ -218,6 +220,9 @@ func randomNonce() string {
 // issue sets a session cookie for an account.
 func (s *sessions) issue(w http.ResponseWriter, a Account) session {
 	nonce := randomNonce()
+	if s.nonce != nil {
+		nonce = s.nonce()
+	}
 	exp := strconv.FormatInt(s.now().Add(sessionLife).Unix(), 10)
 	name := base64.RawURLEncoding.EncodeToString([]byte(a.Name))
 	value := strings.Join([]string{name, exp, nonce, s.mac("session", a.Name, string(a.Role), a.Hash, exp, nonce)}, ".")

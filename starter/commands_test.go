@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
@@ -233,4 +235,28 @@ content:
 	shipped, err := os.ReadFile("../journeys/journey.schema.json")
 	require.NoError(t, err)
 	require.Equal(t, string(shipped), out)
+}
+
+func TestConsoleAccount(t *testing.T) {
+	t.Parallel()
+	run := func(stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		env := &environment{getenv: func(string) string { return "" }, stdin: strings.NewReader(stdin), stdout: &out, stderr: &out}
+		err := dispatch(context.Background(), env, append([]string{"console-account"}, args...))
+		return out.String(), err
+	}
+	out, err := run("a good long password\n", "ada", "marketer")
+	require.NoError(t, err, out)
+	accounts, err := console.ParseAccounts(strings.NewReader(out))
+	require.NoError(t, err)
+	require.Equal(t, console.RoleMarketer, accounts["ada"].Role)
+	require.NoError(t, bcrypt.CompareHashAndPassword([]byte(accounts["ada"].Hash), []byte("a good long password")))
+	_, err = run("short\n", "ada", "marketer")
+	require.EqualError(t, err, "the password is shorter than 12 characters")
+	_, err = run("a good long password\n", "ada", "boss")
+	require.EqualError(t, err, `role "boss": use sales, marketer or admin`)
+	_, err = run("", "ada", "sales")
+	require.EqualError(t, err, "no password on standard input")
+	_, err = run("a good long password\n", "ada")
+	require.ErrorContains(t, err, "name the account and its role")
 }

@@ -31,6 +31,7 @@ type command struct {
 // environment is what commands read and write instead of process globals.
 type environment struct {
 	getenv config.Getenv
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -52,12 +53,13 @@ func commands() map[string]command {
 		"preview":   {"render a content item for each persona with a sample lead; HTML to files", runPreview},
 		"test-send": {"mail a content item to your own address, marked as a test, never counted", runTestSend},
 		"report":    {"the funnel, exits, touchpoints and costs of each journey version, from PostgreSQL", runReport},
-		"leads":     {"list and find leads by journey, stage, lifecycle, or a search in address, name and company", runLeads},
+		"leads":     {"list and find leads by journey, stage, lifecycle, or words of their address, name and company", runLeads},
 		"remove":    {"take a lead out of its journey at once, with a reason kept as its exit", runRemove},
 		"pause":     {"pause a journey: no email of it goes out until resume; timers keep their place", runPause},
 		"resume":    {"resume a paused journey: the sends that waited go out", runResume},
 		"import":    {"enrol the leads of a CSV file in a journey: per-row errors, progress, safe to run again", runImport},
 		"simulate":  {"run a journey for a made-up lead and a script of engagement, months in a second, with expectations", runSimulate},
+		"console-account": {"make a console account's line for CONSOLE_ACCOUNTS_FILE (the password read from standard input)", runConsoleAccount},
 		"reconcile": {"repair what PostgreSQL and Temporal disagree on: pending enrolments, leads stored as running", runReconcile},
 	}
 }
@@ -65,7 +67,7 @@ func commands() map[string]command {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := &environment{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}
+	env := &environment{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	if err := dispatch(ctx, env, os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
