@@ -52,6 +52,11 @@ func TestComposeFile(t *testing.T) {
 	require.Equal(t, "8088", receiver.Ports[0].Published)
 	require.Equal(t, "127.0.0.1", receiver.Ports[0].HostIP, "published on loopback only")
 	require.Equal(t, ":8088", env(receiver, "LISTEN_ADDR"))
+	// The console's accounts reach the receiver as a file.
+	require.Equal(t, "/etc/nurture/console-accounts", env(receiver, "CONSOLE_ACCOUNTS_FILE"))
+	require.Len(t, receiver.Configs, 1)
+	require.Equal(t, "/etc/nurture/console-accounts", receiver.Configs[0].Target)
+	require.Contains(t, p.Configs[receiver.Configs[0].Source].File, "console-accounts.example")
 	for _, dep := range []string{"postgres", "temporal"} {
 		require.Equal(t, types.ServiceConditionHealthy, receiver.DependsOn[dep].Condition)
 	}

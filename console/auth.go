@@ -376,7 +376,9 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// LoadAccounts reads an accounts file (see ParseAccounts).
+// LoadAccounts reads an accounts file (see ParseAccounts). A file with no
+// account is not a mistake (the shipped example has none): nobody signs in,
+// and the sign-in page says why.
 func LoadAccounts(path string) (Accounts, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -386,9 +388,6 @@ func LoadAccounts(path string) (Accounts, error) {
 	as, err := ParseAccounts(f)
 	if err != nil {
 		return nil, fmt.Errorf("console accounts %s: %w", path, err)
-	}
-	if len(as) == 0 {
-		return nil, fmt.Errorf("console accounts %s: no account in it", path)
 	}
 	return as, nil
 }

@@ -235,7 +235,9 @@ func TestPages(t *testing.T) {
 	require.Contains(t, r.body, `<b>2</b> leads`)
 	require.Contains(t, r.body, "handed off: 1 (50% of leads)")
 	require.Contains(t, r.body, "benchmark-report", "the touchpoint table")
-	for _, bad := range []string{"period=forever", "journey=nope", "version=x"} {
+	r = m.get("/console/funnel?journey=b2b-nurture&period=all&refresh=5")
+	require.Contains(t, r.body, `<meta http-equiv="refresh" content="5">`)
+	for _, bad := range []string{"period=forever", "journey=nope", "version=x", "refresh=1", "refresh=soon"} {
 		r = m.get("/console/funnel?" + bad)
 		require.GreaterOrEqual(t, r.status, 400, bad)
 		require.Less(t, r.status, 500, bad)

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"net/http/httptest"
+	"os"
 	"net/url"
 	"strings"
 	"testing"
@@ -80,4 +81,17 @@ func FuzzNextPage(f *testing.F) {
 			t.Fatalf("%q leads to %q", s, next)
 		}
 	})
+}
+
+// The shipped example of an accounts file reads, with no account in it.
+func TestExampleAccounts(t *testing.T) {
+	f, err := os.Open("../console-accounts.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	as, err := ParseAccounts(f)
+	if err != nil || len(as) != 0 {
+		t.Fatalf("accounts %v, error %v", as, err)
+	}
 }

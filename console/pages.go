@@ -53,6 +53,7 @@ var funcs = template.FuncMap{
 	"taskForm": func(t store.Task, csrf string) map[string]any {
 		return map[string]any{"Task": t, "CSRF": csrf}
 	},
+	"refreshChoices": func() []int { return []int{5, 30, 300} },
 	"ago": func(t, now time.Time) string {
 		return now.Sub(t).Round(time.Second).String()
 	},
@@ -231,6 +232,15 @@ func (c *Console) funnel(w http.ResponseWriter, r *http.Request) {
 			c.refuse(w, r, http.StatusBadRequest, fmt.Sprintf("Version %q: a version number, or nothing for every version.", s))
 			return
 		}
+	}
+	if s := q.Get("refresh"); s != "" {
+		// The page reloads itself: a funnel on a wall screen, or the demo's.
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 2 || n > 3600 {
+			c.refuse(w, r, http.StatusBadRequest, fmt.Sprintf("Refresh %q: seconds between reloads, 2 to 3600.", s))
+			return
+		}
+		data["Refresh"] = n
 	}
 	rs, at, err := c.reports.get(r.Context(), k)
 	if err != nil {

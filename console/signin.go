@@ -41,7 +41,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, name, problem string) {
 	c.render(w, r, status, "login", map[string]any{"Title": "Sign in", "Token": c.sessions.loginToken(w, r), "Name": name,
-		"Next": nextPage(r.FormValue("next")), "Error": problem, "Proxy": c.opt.ProxyHeader != ""})
+		"Next": nextPage(r.FormValue("next")), "Error": problem, "Proxy": c.opt.ProxyHeader != "", "NoAccounts": len(c.opt.Accounts) == 0})
 }
 
 // login signs a person in. Failures count against the client's address

@@ -130,6 +130,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 		srv.Console = con.Handler()
 		con.Warm(ctx)
 		log.Info("console served", "url", strings.TrimSuffix(cfg.PublicURL, "/")+console.Prefix+"/", "accounts", len(accounts))
+		if len(accounts) == 0 {
+			log.Warn("the console has no account: nobody can sign in; add accounts with starter console-account", "file", cfg.ConsoleAccountsFile)
+		}
 	} else if cfg.ConsoleProxyHeader != "" {
 		cleanup()
 		return nil, nil, errors.New("CONSOLE_PROXY_HEADER is set but CONSOLE_ACCOUNTS_FILE is not: the accounts file gives each user their role")

@@ -260,7 +260,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "  SMTP sink    %s, every message saved in %s/\n", sink.Addr, mailDir)
 	fmt.Fprintf(env.stdout, "  Receiver     %s (webhooks; the links in the emails)\n", cfg.PublicURL)
-	fmt.Fprintf(env.stdout, "  Console      %s%s/ (%s)\n", cfg.PublicURL, console.Prefix, login)
+	fmt.Fprintf(env.stdout, "  Console      %s%s/funnel?refresh=5 (%s)\n", cfg.PublicURL, console.Prefix, login)
 	fmt.Fprintf(env.stdout, "  Journey      %s version %d (hand-off at score %d, MQL at %d)\n", j.ID, pub.Version, j.Handoff.MinScore, j.Scoring.MQL)
 	fmt.Fprintf(env.stdout, "  Log          %s\n\n", logFile.Name())
 
