@@ -3,8 +3,8 @@ package console
 import (
 	"bytes"
 	"net/http/httptest"
-	"os"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
