@@ -95,3 +95,29 @@ func TestExampleAccounts(t *testing.T) {
 		t.Fatalf("accounts %v, error %v", as, err)
 	}
 }
+
+// A session ends when its account's password or role changes, or the
+// account goes.
+func TestSessionEndsWithItsAccount(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	s := &sessions{key: []byte("a key of the console's own, 32 bytes"), now: func() time.Time { return now }}
+	ada := Account{Name: "ada", Role: RoleMarketer, Hash: "$2a$04$one"}
+	rec := httptest.NewRecorder()
+	s.issue(rec, ada)
+	req := httptest.NewRequest("GET", "/console/", nil)
+	req.Header.Set("Cookie", strings.Split(rec.Header().Get("Set-Cookie"), ";")[0])
+	for _, c := range []struct {
+		what     string
+		accounts Accounts
+		ok       bool
+	}{
+		{"unchanged", Accounts{"ada": ada}, true},
+		{"another password", Accounts{"ada": {Name: "ada", Role: RoleMarketer, Hash: "$2a$04$two"}}, false},
+		{"another role", Accounts{"ada": {Name: "ada", Role: RoleAdmin, Hash: ada.Hash}}, false},
+		{"removed", Accounts{}, false},
+	} {
+		if _, ok := s.read(req, c.accounts); ok != c.ok {
+			t.Errorf("%s: session valid %v, want %v", c.what, ok, c.ok)
+		}
+	}
+}
