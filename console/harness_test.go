@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,16 +17,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/console"
-	"github.com/nurture-dev/nurture/devstack"
+	"github.com/nurture-dev/nurture/devstack/devstacktest"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
-	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
@@ -108,9 +104,7 @@ type bundle struct {
 	accounts console.Accounts
 }
 
-func quiet() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-}
+func quiet() *slog.Logger { return devstacktest.Quiet() }
 
 type options struct {
 	proxyHeader string
@@ -126,16 +120,9 @@ func setup(t testing.TB, opts ...options) *bundle {
 	t.Cleanup(cancel)
 	b := &bundle{t: t, ctx: ctx, clock: &clock{t: start}}
 	b.db = storetest.Pool(t)
-	var err error
-	b.sink, err = smtpsink.Start(smtpsink.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.sink.Close() })
-	tmp, err := devstack.StartTemporal(devstack.TemporalOptions{Logger: quiet()})
-	require.NoError(t, err)
-	t.Cleanup(tmp.Stop)
-	b.client, err = client.Dial(client.Options{HostPort: tmp.Address, Logger: sdklog.NewStructuredLogger(quiet())})
-	require.NoError(t, err)
-	t.Cleanup(b.client.Close)
+	var mail *email.Sender
+	b.sink, mail = devstacktest.Sink(t)
+	b.client = devstacktest.Temporal(t)
 
 	var handler http.Handler
 	b.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
@@ -143,25 +130,8 @@ func setup(t testing.TB, opts ...options) *bundle {
 	keys, err := links.ParseKeys("k1=" + linkSecret)
 	require.NoError(t, err)
 	signer := links.Signer{Keys: keys, BaseURL: b.http.URL}
-	mail, err := email.New(email.Config{Host: b.sink.Host(), Port: b.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
-	require.NoError(t, err)
-	t.Cleanup(mail.Close)
-	w := worker.New(b.client, t.Name(), worker.Options{})
-	workflows.Register(w)
-	activities.Register(w, &activities.Activities{DB: b.db, Mail: mail, SalesEmail: "sales@acme.test", Log: quiet(), Links: signer})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-
-	for _, name := range []string{"b2b-nurture.yaml", "recycle-nurture.yaml"} {
-		j, src, err := journeys.LoadShipped(name)
-		require.NoError(t, err)
-		_, err = store.PublishJourney(ctx, b.db, j, src)
-		require.NoError(t, err)
-	}
-	j, err := journeys.Parse("calls.yaml", []byte(callsJourney))
-	require.NoError(t, err)
-	_, err = store.PublishJourney(ctx, b.db, j, []byte(callsJourney))
-	require.NoError(t, err)
+	devstacktest.Worker(t, b.client, t.Name(), &activities.Activities{DB: b.db, Mail: mail, SalesEmail: "sales@acme.test", Log: quiet(), Links: signer})
+	devstacktest.Publish(t, ctx, b.db, callsJourney)
 
 	b.accounts = console.Accounts{}
 	for _, a := range []struct {

@@ -100,6 +100,15 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 	if err != nil {
 		return nil, nil, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
 	}
+	var accounts console.Accounts
+	switch {
+	case cfg.ConsoleAccountsFile != "":
+		if accounts, err = console.LoadAccounts(cfg.ConsoleAccountsFile); err != nil {
+			return nil, nil, err
+		}
+	case cfg.ConsoleProxyHeader != "":
+		return nil, nil, errors.New("CONSOLE_PROXY_HEADER is set but CONSOLE_ACCOUNTS_FILE is not: the accounts file gives each user their role")
+	}
 	pool, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, nil, err
@@ -115,12 +124,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 			Logf: func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) }},
 	}
 	cleanup := func() { c.Close(); pool.Close() }
-	if cfg.ConsoleAccountsFile != "" {
-		accounts, err := console.LoadAccounts(cfg.ConsoleAccountsFile)
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
+	if accounts != nil {
 		con, err := console.New(console.Options{DB: pool, Temporal: c, Intake: srv.Intake, Accounts: accounts, LinkKeys: signer.Keys,
 			ProxyHeader: cfg.ConsoleProxyHeader, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log})
 		if err != nil {
@@ -133,9 +137,6 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 		if len(accounts) == 0 {
 			log.Warn("the console has no account: nobody can sign in; add accounts with starter console-account", "file", cfg.ConsoleAccountsFile)
 		}
-	} else if cfg.ConsoleProxyHeader != "" {
-		cleanup()
-		return nil, nil, errors.New("CONSOLE_PROXY_HEADER is set but CONSOLE_ACCOUNTS_FILE is not: the accounts file gives each user their role")
 	}
 	return srv, cleanup, nil
 }

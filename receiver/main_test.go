@@ -6,7 +6,9 @@ import (
 	"flag"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,6 +47,25 @@ func TestRefusesToStartMisconfigured(t *testing.T) {
 		err := run(context.Background(), nil, env(tc.env), &out, nil)
 		require.ErrorContains(t, err, tc.want, name)
 	}
+}
+
+func TestRefusesAConsoleMisconfigured(t *testing.T) {
+	t.Parallel()
+	good := map[string]string{"LINK_SECRET": goodLinkSecret, "WEBHOOK_SECRETS": goodLinkSecret}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{k: v}
+		for k, v := range good {
+			m[k] = v
+		}
+		return m
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), nil, env(with("CONSOLE_PROXY_HEADER", "X-Forwarded-User")), &out, nil)
+	require.ErrorContains(t, err, "CONSOLE_PROXY_HEADER is set but CONSOLE_ACCOUNTS_FILE is not")
+	bad := filepath.Join(t.TempDir(), "accounts")
+	require.NoError(t, os.WriteFile(bad, []byte("ada boss -\n"), 0o600))
+	err = run(context.Background(), nil, env(with("CONSOLE_ACCOUNTS_FILE", bad)), &out, nil)
+	require.ErrorContains(t, err, `accounts line 1: role "boss": use sales, marketer or admin`)
 }
 
 func TestSaysWhenPostgresIsUnreachable(t *testing.T) {

@@ -3,9 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -245,7 +250,8 @@ func TestDemoCommand(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var out, errOut bytes.Buffer
+	var out syncBuffer
+	var errOut bytes.Buffer
 	dbURL := storetest.NewDatabase(t) // does not exist yet: the demo creates it
 	env := &environment{
 		getenv: func(k string) string {
@@ -261,7 +267,20 @@ func TestDemoCommand(t *testing.T) {
 		return dispatch(ctx, env, []string{"demo", "-data", data, "-temporal-port", "0", "-ui-port", "0",
 			"-smtp-listen", "127.0.0.1:0", "-receiver-listen", "127.0.0.1:0", "-time-scale", "86400", "-task-queue", "demo-test"})
 	}
-	require.NoError(t, demo(), "stderr: %s\nstdout: %s", errOut.String(), out.String())
+	done := make(chan error, 1)
+	go func() { done <- demo() }()
+	// While it runs, the console it prints shows the funnel to the login it
+	// prints.
+	line := regexp.MustCompile(`Console\s+(http://\S+)/console/funnel\?refresh=5 \(sign in as marketer or sales, password (\S+)\)`)
+	var m []string
+	deadline := time.Now().Add(time.Minute)
+	for m = line.FindStringSubmatch(out.String()); m == nil && time.Now().Before(deadline); m = line.FindStringSubmatch(out.String()) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NotNil(t, m, "the console's line: %s", out.String())
+	funnel := demoConsolePage(t, ctx, m[1], m[2], "/console/funnel?journey=b2b-nurture")
+	require.Contains(t, funnel, "marketer · marketer")
+	require.NoError(t, <-done, "stderr: %s\nstdout: %s", errOut.String(), out.String())
 	got := out.String()
 	for _, want := range []string{
 		`MAIL      ada@analytical.test      "Ada, the 2026 B2B pipeline benchmark is here" [benchmark-report]`,
@@ -304,6 +323,45 @@ func TestDemoCommand(t *testing.T) {
 	again, err := os.ReadFile(filepath.Join(data, "link-secret"))
 	require.NoError(t, err)
 	require.Equal(t, secret, again)
+}
+
+// demoConsolePage signs in to the demo's console as its marketer and
+// returns a page once it draws a funnel chart (the sample leads need a
+// moment to enrol).
+func demoConsolePage(t *testing.T, ctx context.Context, base, password, path string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	get := func(p string) string {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
+		require.NoError(t, err)
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		return string(body)
+	}
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(get("/console/login"))
+	require.Len(t, token, 2)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/console/login",
+		strings.NewReader(url.Values{"name": {"marketer"}, "password": {password}, "token": {token[1]}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		page := get(path)
+		if strings.Contains(page, `<svg class="chart"`) || time.Now().After(deadline) {
+			require.Contains(t, page, `<svg class="chart"`)
+			return page
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func TestDemoSaysWhenPostgresIsDown(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +15,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/nurture-dev/nurture/activities"
-	"github.com/nurture-dev/nurture/devstack"
+	"github.com/nurture-dev/nurture/devstack/devstacktest"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
-	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
@@ -59,9 +55,7 @@ type bundle struct {
 	spec   *specCheck
 }
 
-func quiet() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-}
+func quiet() *slog.Logger { return devstacktest.Quiet() }
 
 // setup starts everything; journeys (YAML sources) are published besides
 // the shipped ones.
@@ -71,16 +65,9 @@ func setup(t *testing.T, extra ...string) *bundle {
 	t.Cleanup(cancel)
 	b := &bundle{t: t, ctx: ctx, spec: loadSpec(t)}
 	b.db, b.schema = storetest.Schema(t)
-	var err error
-	b.sink, err = smtpsink.Start(smtpsink.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.sink.Close() })
-	tmp, err := devstack.StartTemporal(devstack.TemporalOptions{Logger: quiet()})
-	require.NoError(t, err)
-	t.Cleanup(tmp.Stop)
-	b.client, err = client.Dial(client.Options{HostPort: tmp.Address, Logger: sdklog.NewStructuredLogger(quiet())})
-	require.NoError(t, err)
-	t.Cleanup(b.client.Close)
+	var mail *email.Sender
+	b.sink, mail = devstacktest.Sink(t)
+	b.client = devstacktest.Temporal(t)
 
 	// The receiver's address is the links' base, so links in the mail the
 	// sink receives can be followed for real.
@@ -90,27 +77,8 @@ func setup(t *testing.T, extra ...string) *bundle {
 	keys, err := links.ParseKeys("k1=" + linkSecret)
 	require.NoError(t, err)
 	b.signer = links.Signer{Keys: keys, BaseURL: b.http.URL, Now: func() time.Time { return now }}
-	mail, err := email.New(email.Config{Host: b.sink.Host(), Port: b.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
-	require.NoError(t, err)
-	t.Cleanup(mail.Close)
-	w := worker.New(b.client, t.Name(), worker.Options{})
-	workflows.Register(w)
-	activities.Register(w, &activities.Activities{DB: b.db, Mail: mail, SalesEmail: "sales@acme.test", Log: quiet(), Links: b.signer, Track: true})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-
-	for _, name := range []string{"b2b-nurture.yaml", "recycle-nurture.yaml"} {
-		j, src, err := journeys.LoadShipped(name)
-		require.NoError(t, err)
-		_, err = store.PublishJourney(ctx, b.db, j, src)
-		require.NoError(t, err)
-	}
-	for _, src := range extra {
-		j, err := journeys.Parse("extra.yaml", []byte(src))
-		require.NoError(t, err)
-		_, err = store.PublishJourney(ctx, b.db, j, []byte(src))
-		require.NoError(t, err)
-	}
+	devstacktest.Worker(t, b.client, t.Name(), &activities.Activities{DB: b.db, Mail: mail, SalesEmail: "sales@acme.test", Log: quiet(), Links: b.signer, Track: true})
+	devstacktest.Publish(t, ctx, b.db, extra...)
 	b.srv = &webhook.Server{DB: b.db, Temporal: b.client, Links: b.signer, Log: quiet(),
 		Secrets: [][]byte{[]byte(secret), []byte(otherSecret)}, Now: func() time.Time { return now },
 		Intake: &ingest.Intake{DB: b.db, Temporal: b.client, TaskQueue: t.Name(), DefaultJourney: "b2b-nurture"}}
