@@ -21,18 +21,18 @@ func nextOf(s Step, after string) []string {
 		}
 	}
 	switch s.Kind() {
-	case "exit":
+	case KindExit:
 		return nil
-	case "goto":
+	case KindGoto:
 		add(s.Goto)
 		return out
-	case "branch":
+	case KindBranch:
 		for _, c := range s.Branch.Cases {
 			add(c.Goto)
 		}
 		add(s.Branch.Otherwise)
 		return out
-	case "wait_for":
+	case KindWaitFor:
 		w := s.WaitFor
 		for _, t := range slices.Sorted(maps.Keys(w.On)) {
 			add(w.On[t])
@@ -40,7 +40,7 @@ func nextOf(s Step, after string) []string {
 		add(cmp.Or(w.OnEvent, after))
 		add(cmp.Or(w.OnTimeout, after))
 		return out
-	case "task":
+	case KindTask:
 		for _, o := range slices.Sorted(maps.Keys(s.Task.Outcomes)) {
 			add(s.Task.Outcomes[o])
 		}
@@ -85,7 +85,7 @@ func (s Step) waits() bool {
 	switch s.Kind() {
 	// A step without a kind (its key misspelled, reported as such) is taken
 	// to wait, so it cannot raise a false loop on top of the typo.
-	case "wait", "wait_until", "wait_for", "task", "":
+	case KindWait, KindWaitUntil, KindWaitFor, KindTask, "":
 		return true
 	}
 	return false

@@ -223,57 +223,6 @@ type Step struct {
 	Next        string       `yaml:"next,omitempty" json:"next,omitempty"`
 }
 
-// Kind names the step's kind, for logs, history and diagrams.
-func (s Step) Kind() string {
-	switch {
-	case s.Send != "":
-		return "send"
-	case s.Wait != "":
-		return "wait"
-	case s.WaitUntil != nil:
-		return "wait_until"
-	case s.WaitFor != nil:
-		return "wait_for"
-	case s.Task != nil:
-		return "task"
-	case s.Branch != nil:
-		return "branch"
-	case s.AdjustScore != nil:
-		return "adjust_score"
-	case s.SetStage != "":
-		return "set_stage"
-	case s.Handoff != nil:
-		return "handoff"
-	case s.Goto != "":
-		return "goto"
-	case s.Exit != "":
-		return "exit"
-	}
-	return ""
-}
-
-// kinds counts how many kind fields are set; validation wants exactly one.
-func (s Step) kinds() []string {
-	var k []string
-	add := func(set bool, name string) {
-		if set {
-			k = append(k, name)
-		}
-	}
-	add(s.Send != "", "send")
-	add(s.Wait != "", "wait")
-	add(s.WaitUntil != nil, "wait_until")
-	add(s.WaitFor != nil, "wait_for")
-	add(s.Task != nil, "task")
-	add(s.Branch != nil, "branch")
-	add(s.AdjustScore != nil, "adjust_score")
-	add(s.SetStage != "", "set_stage")
-	add(s.Handoff != nil, "handoff")
-	add(s.Goto != "", "goto")
-	add(s.Exit != "", "exit")
-	return k
-}
-
 // WaitFor waits until one of Events arrives or Timeout passes. The event
 // that came goes to its branch in On, else to OnEvent; a timeout goes to
 // OnTimeout; each falls back to the next step.

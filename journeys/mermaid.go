@@ -111,30 +111,30 @@ func (j *Journey) rulesText() string {
 func (j *Journey) node(s Step, id string) string {
 	label := func(open, text, close string) string { return id + open + `"` + escape(text) + `"` + close }
 	switch s.Kind() {
-	case "send":
+	case KindSend:
 		return label("[", "send "+s.Send, "]")
-	case "wait":
+	case KindWait:
 		return label("(", "wait "+string(s.Wait), ")")
-	case "wait_until":
+	case KindWaitUntil:
 		if s.WaitUntil.SendWindow {
 			return label("(", "wait for the send window", ")")
 		}
 		return label("(", "wait until "+s.WaitUntil.Date, ")")
-	case "wait_for":
+	case KindWaitFor:
 		return label("{", fmt.Sprintf("wait up to %s for %s", s.WaitFor.Timeout, joinTypes(s.WaitFor.Events)), "}")
-	case "task":
+	case KindTask:
 		return label("[[", fmt.Sprintf("task: %s (up to %s)", s.Task.Title, s.Task.Timeout), "]]")
-	case "branch":
+	case KindBranch:
 		return label("{", "branch "+s.ID, "}")
-	case "adjust_score":
+	case KindAdjustScore:
 		return label("[", fmt.Sprintf("adjust score %+d", *s.AdjustScore), "]")
-	case "set_stage":
+	case KindSetStage:
 		return label("[", "set stage "+s.SetStage, "]")
-	case "handoff":
+	case KindHandoff:
 		return label("{{", "hand off to sales", "}}") + ":::handoff"
-	case "goto":
+	case KindGoto:
 		return label("[", "go to "+s.Goto, "]")
-	case "exit":
+	case KindExit:
 		return label("([", "exit: "+s.Exit, "])") + ":::exit"
 	}
 	return label("[", s.ID, "]")
@@ -150,17 +150,17 @@ const toSales = "@sales"
 func (j *Journey) edges(s Step) []edge {
 	after := j.After(s.ID)
 	switch s.Kind() {
-	case "exit":
+	case KindExit:
 		return nil
-	case "goto":
+	case KindGoto:
 		return []edge{{s.Goto, ""}}
-	case "branch":
+	case KindBranch:
 		var out []edge
 		for _, c := range s.Branch.Cases {
 			out = append(out, edge{c.Goto, conditionText(c.When)})
 		}
 		return append(out, edge{s.Branch.Otherwise, "otherwise"})
-	case "wait_for":
+	case KindWaitFor:
 		w := s.WaitFor
 		var out []edge
 		for _, t := range slices.Sorted(maps.Keys(w.On)) {
@@ -176,13 +176,13 @@ func (j *Journey) edges(s Step) []edge {
 			out = append(out, edge{cmp.Or(w.OnEvent, after), other})
 		}
 		return append(out, edge{cmp.Or(w.OnTimeout, after), "timeout"})
-	case "task":
+	case KindTask:
 		var out []edge
 		for _, o := range slices.Sorted(maps.Keys(s.Task.Outcomes)) {
 			out = append(out, edge{s.Task.Outcomes[o], o})
 		}
 		return append(out, edge{cmp.Or(s.Task.OnTimeout, after), "timeout"})
-	case "handoff":
+	case KindHandoff:
 		// The lead waits for sales' verdict, which ends the journey or
 		// recycles it where the recycle rule says: not down the next edge.
 		return []edge{{toSales, ""}}

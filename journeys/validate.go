@@ -20,11 +20,6 @@ import (
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-var stepKinds = []string{"send", "wait", "wait_until", "wait_for", "task", "branch", "adjust_score", "set_stage", "handoff", "goto", "exit"}
-
-// StepKinds lists the step kinds, in the order the docs present them.
-func StepKinds() []string { return append([]string(nil), stepKinds...) }
-
 type validator struct {
 	file string
 	pos  positions
@@ -387,11 +382,11 @@ func (v *validator) step(path string, s Step, stage string, j *Journey, stages, 
 	switch len(kinds) {
 	case 0:
 		if !v.shaky[path] { // the unknown key or the bad value is the mistake
-			v.errorf(path, "step %q does nothing; give it one of: %s", s.ID, strings.Join(stepKinds, ", "))
+			v.errorf(path, "step %q does nothing; give it one of: %s", s.ID, kindList(StepKinds()))
 		}
 	case 1:
 	default:
-		v.errorf(path, "step %q has %d kinds (%s); a step does one thing, split it into steps", s.ID, len(kinds), strings.Join(kinds, ", "))
+		v.errorf(path, "step %q has %d kinds (%s); a step does one thing, split it into steps", s.ID, len(kinds), kindList(kinds))
 	}
 	ref(path+".next", "next", s.Next)
 	switch {

@@ -157,7 +157,7 @@ func writeReport(w io.Writer, r store.Report) {
 	fmt.Fprintf(w, tprow, "", "sent", "opened", "clicked", "cost", "assisted", "outcomes")
 	for _, tp := range r.Touchpoints {
 		name := tp.ID
-		if tp.Kind == "task" {
+		if tp.Kind == store.TouchpointTask {
 			name = "task " + tp.ID
 		}
 		fmt.Fprintf(w, tprow, name, strconv.Itoa(tp.Sent), pct(tp.Opened, tp.Sent), pct(tp.Clicked, tp.Sent), fmt.Sprintf("%.2f", tp.Cost), strconv.Itoa(tp.Assisted), outcomes(tp.Outcomes))

@@ -127,9 +127,16 @@ type ExitCount struct {
 	Leads  int    `json:"leads"`
 }
 
+// What a touchpoint is.
+const (
+	TouchpointContent = "content"
+	TouchpointTask    = "task"
+)
+
 // Touchpoint is a content item's or a task step's numbers.
 type Touchpoint struct {
-	// Kind is content or task; ID the content item or the task's step.
+	// Kind is TouchpointContent or TouchpointTask; ID the content item or
+	// the task's step.
 	Kind    string  `json:"kind"`
 	ID      string  `json:"id"`
 	Sent    int     `json:"sent"`

@@ -49,133 +49,172 @@ func (r *run) execute() (bool, error) {
 			}
 		}
 	}
-	next := r.j.After(step.ID)
-	outcome := ""
-	waited := false
-	switch step.Kind() {
-	case "send":
-		// Outside the send window or over the frequency cap, the email
-		// waits for its turn (engagement is still handled meanwhile).
-		if at := r.sendAllowedAt(); at.After(r.journeyNow()) {
-			waited = true
-			if _, err := r.wait(func() time.Time { return r.realAt(at) }, nil, false); err != nil {
-				return true, err
-			}
-			r.st.WaitUntil = 0
-			if !r.st.active() || r.overdue() {
-				outcome = "not sent"
-				break
-			}
-		}
-		res, err := r.send(step)
-		if err != nil {
-			return waited, err
-		}
-		outcome = res.Status
-		switch res.Status {
-		case activities.SendSuppressed:
-			err = r.exit("suppressed: " + res.Reason)
-		case activities.SendRejected:
-			err = r.exit("address rejected")
-		case activities.SendContentError:
-			r.log.Error("content cannot be rendered for this lead", "content", step.Send, "step", step.ID, "error", res.Reason)
-			if r.j.OnContentError == journeys.ContentErrorSkip {
-				outcome = "skipped: content error: " + res.Reason
-			} else {
-				err = r.exit("content_error")
-			}
-		}
-		if err != nil {
-			return waited, err
-		}
-	case "wait":
-		waited = true
-		if _, err := r.wait(r.after(step.Wait.Value()), nil, false); err != nil {
-			return true, err
-		}
-	case "wait_until":
-		waited = true
-		u := step.WaitUntil
-		_, err := r.wait(func() time.Time {
-			now := r.journeyNow().In(r.location())
-			at := r.j.SendWindow.NextOpen(now)
-			if !u.SendWindow {
-				at, _ = journeys.ParseDate(u.Date, r.location())
-			}
-			return r.realAt(at)
-		}, nil, false)
-		if err != nil {
-			return true, err
-		}
-	case "wait_for":
-		waited = true
-		w := step.WaitFor
-		res, err := r.wait(r.after(w.Timeout.Value()), w.Events, false)
-		if err != nil {
-			return true, err
-		}
-		switch to, branch := w.On[res.event]; {
-		case res.interrupted:
-			// A hand-off (or an exit) ended the wait, not its timeout.
-			outcome, next = "interrupted: "+r.st.Lifecycle, cmp.Or(w.OnTimeout, next)
-		case res.event != "" && branch:
-			outcome, next = "got "+string(res.event), to
-		case res.event != "":
-			outcome, next = "got "+string(res.event), cmp.Or(w.OnEvent, next)
-		default:
-			outcome, next = "timed out", cmp.Or(w.OnTimeout, next)
-		}
-	case "task":
-		waited = true
-		result, to, err := r.task(step)
-		if err != nil {
-			return true, err
-		}
-		outcome = result
-		if to != "" {
-			next = to
-		}
-	case "branch":
-		next = step.Branch.Otherwise
-		outcome = "otherwise"
-		for i, c := range step.Branch.Cases {
-			if r.holds(c.When) {
-				next, outcome = c.Goto, fmt.Sprintf("case %d", i+1)
-				break
-			}
-		}
-	case "adjust_score":
-		r.st.Scoring.Adjust("step:"+step.ID, *step.AdjustScore)
-		if err := r.rescored("adjusted by step " + step.ID); err != nil {
-			return false, err
-		}
-	case "set_stage":
-		r.st.BuyingStage = step.SetStage
-		if err := r.progress(store.ProgressStage, "stage set to "+step.SetStage); err != nil {
-			return false, err
-		}
-	case "handoff":
-		reason := "journey step " + step.ID
-		if step.Handoff.Note != "" {
-			reason += ": " + step.Handoff.Note
-		}
-		if err := r.handoff(reason); err != nil {
-			return false, err
-		}
-	case "goto":
-		next = step.Goto
-	case "exit":
-		if err := r.exit(step.Exit); err != nil {
-			return false, err
+	res := stepResult{next: r.j.After(step.ID)}
+	if run, ok := stepHandlers[step.Kind()]; ok {
+		if err := run(r, step, &res); err != nil {
+			return res.waited, err
 		}
 	}
-	r.st.record(StepRecord{Step: step.ID, Kind: step.Kind(), Stage: loc.Stage, At: workflow.Now(r.ctx).UTC().Format(time.RFC3339), Outcome: outcome})
+	outcome, next, waited := res.outcome, res.next, res.waited
+	r.st.record(StepRecord{Step: step.ID, Kind: string(step.Kind()), Stage: loc.Stage, At: workflow.Now(r.ctx).UTC().Format(time.RFC3339), Outcome: outcome})
 	if r.st.active() || r.st.Lifecycle == LifecycleHandedOff {
 		// After a hand-off the loop waits for sales; a recycle verdict
 		// chooses the step then.
 		r.st.Step, r.st.Entered = next, false
 	}
 	return waited, nil
+}
+
+// stepResult is what a step did: its outcome for the lead's record, the
+// step it goes to, and whether it waited (for the loop guard).
+type stepResult struct {
+	outcome string
+	next    string
+	waited  bool
+}
+
+// stepHandlers run a step of each kind; res comes with the following step
+// as next. A kind is added here and in package journeys, nowhere else in
+// the interpreter.
+var stepHandlers = map[journeys.StepKind]func(r *run, step journeys.Step, res *stepResult) error{
+	journeys.KindSend:        (*run).stepSend,
+	journeys.KindWait:        (*run).stepWait,
+	journeys.KindWaitUntil:   (*run).stepWaitUntil,
+	journeys.KindWaitFor:     (*run).stepWaitFor,
+	journeys.KindTask:        (*run).stepTask,
+	journeys.KindBranch:      (*run).stepBranch,
+	journeys.KindAdjustScore: (*run).stepAdjustScore,
+	journeys.KindSetStage:    (*run).stepSetStage,
+	journeys.KindHandoff:     (*run).stepHandoff,
+	journeys.KindGoto:        (*run).stepGoto,
+	journeys.KindExit:        (*run).stepExit,
+}
+
+func (r *run) stepSend(step journeys.Step, res *stepResult) error {
+	// Outside the send window or over the frequency cap, the email
+	// waits for its turn (engagement is still handled meanwhile).
+	if at := r.sendAllowedAt(); at.After(r.journeyNow()) {
+		res.waited = true
+		if _, err := r.wait(func() time.Time { return r.realAt(at) }, nil, false); err != nil {
+			return err
+		}
+		r.st.WaitUntil = 0
+		if !r.st.active() || r.overdue() {
+			res.outcome = "not sent"
+			return nil
+		}
+	}
+	sent, err := r.send(step)
+	if err != nil {
+		return err
+	}
+	res.outcome = sent.Status
+	switch sent.Status {
+	case activities.SendSuppressed:
+		return r.exit("suppressed: " + sent.Reason)
+	case activities.SendRejected:
+		return r.exit("address rejected")
+	case activities.SendContentError:
+		r.log.Error("content cannot be rendered for this lead", "content", step.Send, "step", step.ID, "error", sent.Reason)
+		if r.j.OnContentError == journeys.ContentErrorSkip {
+			res.outcome = "skipped: content error: " + sent.Reason
+			return nil
+		}
+		return r.exit("content_error")
+	}
+	return nil
+}
+
+func (r *run) stepWait(step journeys.Step, res *stepResult) error {
+	res.waited = true
+	_, err := r.wait(r.after(step.Wait.Value()), nil, false)
+	return err
+}
+
+func (r *run) stepWaitUntil(step journeys.Step, res *stepResult) error {
+	res.waited = true
+	u := step.WaitUntil
+	_, err := r.wait(func() time.Time {
+		now := r.journeyNow().In(r.location())
+		at := r.j.SendWindow.NextOpen(now)
+		if !u.SendWindow {
+			at, _ = journeys.ParseDate(u.Date, r.location())
+		}
+		return r.realAt(at)
+	}, nil, false)
+	return err
+}
+
+func (r *run) stepWaitFor(step journeys.Step, res *stepResult) error {
+	res.waited = true
+	w := step.WaitFor
+	got, err := r.wait(r.after(w.Timeout.Value()), w.Events, false)
+	if err != nil {
+		return err
+	}
+	switch to, branch := w.On[got.event]; {
+	case got.interrupted:
+		// A hand-off (or an exit) ended the wait, not its timeout.
+		res.outcome, res.next = "interrupted: "+r.st.Lifecycle, cmp.Or(w.OnTimeout, res.next)
+	case got.event != "" && branch:
+		res.outcome, res.next = "got "+string(got.event), to
+	case got.event != "":
+		res.outcome, res.next = "got "+string(got.event), cmp.Or(w.OnEvent, res.next)
+	default:
+		res.outcome, res.next = "timed out", cmp.Or(w.OnTimeout, res.next)
+	}
+	return nil
+}
+
+func (r *run) stepTask(step journeys.Step, res *stepResult) error {
+	res.waited = true
+	result, to, err := r.task(step)
+	if err != nil {
+		return err
+	}
+	res.outcome = result
+	if to != "" {
+		res.next = to
+	}
+	return nil
+}
+
+func (r *run) stepBranch(step journeys.Step, res *stepResult) error {
+	res.next, res.outcome = step.Branch.Otherwise, "otherwise"
+	for i, c := range step.Branch.Cases {
+		if r.holds(c.When) {
+			res.next, res.outcome = c.Goto, fmt.Sprintf("case %d", i+1)
+			break
+		}
+	}
+	return nil
+}
+
+func (r *run) stepAdjustScore(step journeys.Step, _ *stepResult) error {
+	r.st.Scoring.Adjust("step:"+step.ID, *step.AdjustScore)
+	return r.rescored("adjusted by step " + step.ID)
+}
+
+func (r *run) stepSetStage(step journeys.Step, _ *stepResult) error {
+	r.st.BuyingStage = step.SetStage
+	return r.progress(store.ProgressStage, "stage set to "+step.SetStage)
+}
+
+func (r *run) stepHandoff(step journeys.Step, _ *stepResult) error {
+	reason := "journey step " + step.ID
+	if step.Handoff.Note != "" {
+		reason += ": " + step.Handoff.Note
+	}
+	return r.handoff(reason)
+}
+
+func (r *run) stepGoto(step journeys.Step, res *stepResult) error {
+	res.next = step.Goto
+	return nil
+}
+
+func (r *run) stepExit(step journeys.Step, _ *stepResult) error {
+	return r.exit(step.Exit)
 }
 
 // key is the idempotency key of a side effect of the current visit to a

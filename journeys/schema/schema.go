@@ -128,13 +128,15 @@ func Generate() ([]byte, error) {
 	if step == nil {
 		return nil, fmt.Errorf("journey schema: no Step definition")
 	}
+	var kinds []string
 	for _, k := range journeys.StepKinds() {
-		if _, ok := step.Properties.Get(k); !ok {
+		if _, ok := step.Properties.Get(string(k)); !ok {
 			return nil, fmt.Errorf("journey schema: step kind %q is not a key of Step", k)
 		}
-		step.OneOf = append(step.OneOf, &jsonschema.Schema{Required: []string{k}})
+		step.OneOf = append(step.OneOf, &jsonschema.Schema{Required: []string{string(k)}})
+		kinds = append(kinds, string(k))
 	}
-	step.Description += " The kinds: " + strings.Join(journeys.StepKinds(), ", ") + "."
+	step.Description += " The kinds: " + strings.Join(kinds, ", ") + "."
 
 	// Content needs an html or a text body, not both (validation says
 	// "better both"), though neither key says omitempty.
