@@ -58,6 +58,9 @@ type Config struct {
 	// the header a single sign-on proxy names the signed-in user in.
 	ConsoleAccountsFile string
 	ConsoleProxyHeader  string
+	// ConsoleProxyTrusted are the proxy's addresses: the header is
+	// believed only from them.
+	ConsoleProxyTrusted string
 }
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -99,6 +102,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
 	str(&c.DefaultJourney, "default-journey", "DEFAULT_JOURNEY", "b2b-nurture", "journey for leads a form or an event enrols when no entry rule names another")
 	str(&c.ConsoleAccountsFile, "console-accounts", "CONSOLE_ACCOUNTS_FILE", "", "file of console accounts (NAME ROLE BCRYPT-HASH a line; starter console-account makes one); empty serves no console")
 	str(&c.ConsoleProxyHeader, "console-proxy-header", "CONSOLE_PROXY_HEADER", "", "header in which a single sign-on proxy in front of the receiver names the signed-in console user (only when nothing else reaches the receiver)")
+	str(&c.ConsoleProxyTrusted, "console-proxy-trusted", "CONSOLE_PROXY_TRUSTED", "", "addresses (IPs or CIDR prefixes, comma-separated) the single sign-on proxy connects from; the proxy header is believed from them only")
 	maxBody := int64(1 << 20)
 	if v := getenv("MAX_BODY_BYTES"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {

@@ -13,7 +13,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -292,9 +294,13 @@ func (s *sessions) loginTokenValid(r *http.Request, token string) bool {
 	return hmac.Equal([]byte(s.mac("login", c.Value)), []byte(token))
 }
 
-// limiter counts failed sign-ins by key (the client's address, the name
-// tried) in a sliding window and refuses a key with too many. It lives in
-// the process: behind a load balancer each receiver counts its own.
+// limiter counts sign-in attempts by key (the client's address, the name
+// tried) in a sliding window and refuses a key with too many. An attempt
+// counts as a failure from the moment it is let through, under the same
+// lock as the check, and is taken back if it succeeds: a burst of
+// attempts sent at once gets no more guesses than the same attempts one
+// after another. The counts live in the process: behind a load balancer
+// each receiver counts its own.
 type limiter struct {
 	mu     sync.Mutex
 	now    func() time.Time
@@ -326,54 +332,110 @@ func (l *limiter) recent(key string) []time.Time {
 	return ts
 }
 
-// wait says how long a key with at most limit failures in the window must
-// wait before it may try again; 0 when it may now.
-func (l *limiter) wait(key string, limit int) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ts := l.recent(key)
-	if len(ts) < limit {
-		return 0
-	}
-	return ts[len(ts)-limit].Add(l.window).Sub(l.now())
+// limit is a key and how many failures it may have in the window.
+type limit struct {
+	key string
+	max int
 }
 
-func (l *limiter) fail(key string) {
+// attempt lets an attempt through when no key is at its limit, and counts
+// it against every key at once; it returns how long to wait otherwise.
+// done takes the attempt back when it succeeded.
+func (l *limiter) attempt(limits ...limit) (wait time.Duration, done func(ok bool)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.fails) >= maxLimiterKeys {
-		for k := range l.fails {
-			l.recent(k)
+	for _, lim := range limits {
+		if ts := l.recent(lim.key); len(ts) >= lim.max {
+			wait = max(wait, ts[len(ts)-lim.max].Add(l.window).Sub(l.now()))
 		}
-		if len(l.fails) >= maxLimiterKeys {
-			// Still full: forget the keys at random rather than grow.
-			for k := range l.fails {
-				delete(l.fails, k)
-				if len(l.fails) < maxLimiterKeys/2 {
-					break
-				}
+	}
+	if wait > 0 {
+		return wait, func(bool) {}
+	}
+	at := l.now()
+	for _, lim := range limits {
+		l.makeRoom(needsRoom(len(l.fails), lim.key, l.fails))
+		l.fails[lim.key] = append(l.fails[lim.key], at)
+	}
+	return 0, func(ok bool) {
+		if !ok {
+			return
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, lim := range limits {
+			ts := l.fails[lim.key]
+			if i := slices.Index(ts, at); i >= 0 {
+				l.fails[lim.key] = slices.Delete(ts, i, i+1)
+			}
+			if len(l.fails[lim.key]) == 0 {
+				delete(l.fails, lim.key)
 			}
 		}
 	}
-	l.fails[key] = append(l.recent(key), l.now())
 }
 
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, key)
+// needsRoom says whether a new key needs room made for it.
+func needsRoom(n int, key string, m map[string][]time.Time) bool {
+	_, known := m[key]
+	return !known && n >= maxLimiterKeys
+}
+
+// makeRoom makes room for a new key when needed: the keys whose failures all
+// left the window go first, then the keys whose last failure is oldest,
+// those at a limit last; the caller holds mu.
+func (l *limiter) makeRoom(needed bool) {
+	if !needed {
+		return
+	}
+	for k := range l.fails {
+		l.recent(k)
+	}
+	if len(l.fails) < maxLimiterKeys {
+		return
+	}
+	type entry struct {
+		key   string
+		last  time.Time
+		count int
+	}
+	entries := make([]entry, 0, len(l.fails))
+	for k, ts := range l.fails {
+		entries = append(entries, entry{k, ts[len(ts)-1], len(ts)})
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		if (a.count >= loginFailsName) != (b.count >= loginFailsName) {
+			if a.count >= loginFailsName {
+				return 1
+			}
+			return -1
+		}
+		return a.last.Compare(b.last)
+	})
+	for _, e := range entries[:len(entries)/10+1] {
+		delete(l.fails, e.key)
+	}
 }
 
 // clientIP is the address the request came from: the connection's, never
-// a header a client can set. Behind a proxy every request comes from the
-// proxy, so the per-address limit is the proxy's; the per-name limit
-// still holds.
+// a header a client can set; an IPv6 address counts by its /64, which one
+// client commonly holds whole. Behind a proxy every request comes from the
+// proxy, so the per-address limit is the proxy's; the per-name limit still
+// holds.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if addr.Is6() && !addr.Is4In6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.Unmap().String()
 }
 
 // LoadAccounts reads an accounts file (see ParseAccounts). A file with no
@@ -390,4 +452,26 @@ func LoadAccounts(path string) (Accounts, error) {
 		return nil, fmt.Errorf("console accounts %s: %w", path, err)
 	}
 	return as, nil
+}
+
+// ParseTrusted reads the single sign-on proxy's addresses: IP addresses
+// or CIDR prefixes, comma-separated.
+func ParseTrusted(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("proxy address %q: an IP address or a prefix like 10.0.0.0/8", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

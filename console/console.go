@@ -26,7 +26,9 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -37,6 +39,9 @@ import (
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/links"
 )
+
+// unavailable is what a page says when PostgreSQL or Temporal failed it.
+const unavailable = "nurture cannot answer this now (its database or workflow engine is unavailable). Try again in a moment; the details are in the receiver's log."
 
 // Prefix is where the console is served.
 const Prefix = "/console"
@@ -74,8 +79,11 @@ type Options struct {
 	// ProxyHeader, when set, names the header in which a single sign-on
 	// proxy in front of the console says who is signed in (for example
 	// X-Forwarded-User). The name must be an account; its role applies.
-	// Only set it when nothing reaches the console but through the proxy.
 	ProxyHeader string
+	// ProxyTrusted are the addresses the proxy connects from; the header
+	// is believed only on a connection from one of them (anyone else could
+	// send it). Required with ProxyHeader.
+	ProxyTrusted []netip.Prefix
 	// Secure marks cookies Secure (the console is served over HTTPS).
 	Secure bool
 	// ReportTTL is how long a computed funnel report is shown before it is
@@ -90,6 +98,10 @@ type Options struct {
 // Console serves the pages.
 type Console struct {
 	opt      Options
+	// life ends the console's background work (reports, checks) on Close.
+	life     context.Context
+	stop     context.CancelFunc
+	hashing  chan struct{}
 	pages    map[string]*template.Template
 	sessions *sessions
 	logins   *limiter
@@ -115,25 +127,40 @@ func New(opt Options) (*Console, error) {
 	if opt.ReportTTL <= 0 {
 		opt.ReportTTL = defaultCacheTTL
 	}
+	if opt.ProxyHeader != "" && len(opt.ProxyTrusted) == 0 {
+		return nil, errors.New("console: a proxy header needs the proxy's addresses (CONSOLE_PROXY_TRUSTED): anyone else could send it")
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
 	random := make([]byte, 32)
 	_, _ = rand.Read(random)
-	decoy, err := bcrypt.GenerateFromPassword(random[:24], bcrypt.DefaultCost)
+	// The decoy costs what the dearest account costs, so no name answers
+	// slower than an unknown one.
+	cost := bcrypt.DefaultCost
+	for _, a := range opt.Accounts {
+		if n, err := bcrypt.Cost([]byte(a.Hash)); err == nil && n > cost {
+			cost = n
+		}
+	}
+	decoy, err := bcrypt.GenerateFromPassword(random[:24], cost)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	key := (&sessions{key: opt.LinkKeys[0].Secret}).mac("nurture console sessions v1")
+	life, stop := context.WithCancel(context.Background())
 	c := &Console{
 		opt:      opt,
+		life:     life,
+		stop:     stop,
+		hashing:  make(chan struct{}, 2),
 		pages:    pages,
 		sessions: &sessions{key: []byte(key), now: opt.Now, secure: opt.Secure},
 		logins:   newLimiter(opt.Now, loginWindow),
 		decoy:    decoy,
-		reports:  newReportCache(opt.DB, opt.Now, opt.ReportTTL, opt.Log),
-		checks:   &checker{in: opt.Intake, now: opt.Now, log: opt.Log},
+		reports:  newReportCache(life, opt.DB, opt.Now, opt.ReportTTL, opt.Log),
+		checks:   &checker{life: life, in: opt.Intake, now: opt.Now, log: opt.Log},
 	}
 	return c, nil
 }
@@ -165,8 +192,14 @@ func (c *Console) Handler() http.Handler {
 
 // Warm computes the default funnel reports in the background, so the first
 // person to open the funnel does not wait for them.
-func (c *Console) Warm(ctx context.Context) {
-	go c.reports.warm(ctx)
+func (c *Console) Warm() {
+	go c.reports.warm(c.life)
+}
+
+// Close ends the console's background work (a report being computed, a
+// check), so the database pool it uses can close without waiting on it.
+func (c *Console) Close() {
+	c.stop()
 }
 
 // secured sets the headers every answer carries: no framing, no scripts
@@ -222,7 +255,9 @@ func (c *Console) signedIn(need permission, next http.HandlerFunc) http.HandlerF
 				http.Redirect(w, r, Prefix+"/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			c.refuse(w, r, http.StatusUnauthorized, "You are not signed in (or your session ended). Sign in and try again.")
+			// 403, not 401: the console signs in with a form, not an HTTP
+			// authentication scheme a WWW-Authenticate header could name.
+			c.refuse(w, r, http.StatusForbidden, "You are not signed in (or your session ended). Sign in and try again.")
 			return
 		}
 		v := viewer{Account: ss.account, CSRF: c.sessions.csrf(ss)}
@@ -254,7 +289,13 @@ func (c *Console) session(w http.ResponseWriter, r *http.Request) (session, bool
 	if c.opt.ProxyHeader == "" {
 		return ss, ok
 	}
-	user := r.Header.Get(c.opt.ProxyHeader)
+	// Only the proxy's own connections say who is signed in, and only once:
+	// a proxy that appends to a header the client sent leaves two.
+	values := r.Header.Values(c.opt.ProxyHeader)
+	if len(values) != 1 || !c.fromProxy(r) {
+		return session{}, false
+	}
+	user := values[0]
 	a, known := c.opt.Accounts[user]
 	switch {
 	case user == "" || !known:
@@ -263,6 +304,26 @@ func (c *Console) session(w http.ResponseWriter, r *http.Request) (session, bool
 		return ss, true
 	}
 	return c.sessions.issue(w, a), true
+}
+
+// fromProxy says whether a request came over a connection from the
+// single sign-on proxy.
+func (c *Console) fromProxy(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range c.opt.ProxyTrusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // refuse answers a refusal as a page that says why.
@@ -300,6 +361,7 @@ func (c *Console) failed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
+	// The detail goes to the log; people get what they can act on.
 	c.opt.Log.Warn("console: page failed", "route", r.Pattern, "error", err)
-	c.refuse(w, r, http.StatusServiceUnavailable, "nurture cannot answer this now (its database or workflow engine is unavailable): "+err.Error())
+	c.refuse(w, r, http.StatusServiceUnavailable, unavailable)
 }

@@ -4,14 +4,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
@@ -40,7 +44,7 @@ func TestNothingWithoutSigningIn(t *testing.T) {
 		"/console/leads/"+p.ID+"/remove"), "/console/logout")
 	for _, path := range actions {
 		r := anon.post(path, url.Values{"verdict": {"accepted"}, "reason": {"x"}})
-		require.Equal(t, http.StatusUnauthorized, r.status, path)
+		require.Equal(t, http.StatusForbidden, r.status, path)
 		require.Contains(t, r.body, "not signed in", path)
 	}
 	paused, err := store.PauseJourney(b.ctx, b.db, "calls", "probe")
@@ -130,6 +134,44 @@ func TestSignInIsRateLimited(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, b.anonymous().login("marketer", password).status, "the window passed")
 }
 
+// The header is believed from the proxy's addresses only: here the
+// tests' connections come from 127.0.0.1, which is not the proxy.
+func TestProxyHeaderFromElsewhereIsIgnored(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{proxyHeader: "X-Forwarded-User", proxyTrusted: "10.0.0.0/8"})
+	req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, b.http.URL+"/console/funnel", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Forwarded-User", "admin")
+	r := b.anonymous().do(req)
+	require.Equal(t, http.StatusSeeOther, r.status)
+	require.Contains(t, r.header.Get("Location"), "/console/login")
+	_, err = console.New(console.Options{Intake: b.in, LinkKeys: []links.Key{{ID: "1", Secret: []byte(linkSecret)}}, ProxyHeader: "X-User"})
+	require.ErrorContains(t, err, "needs the proxy's addresses")
+}
+
+// Sign-ins sent at once get no more tries than sign-ins one after another.
+func TestSignInBurstIsLimited(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	statuses := make(chan int, 30)
+	var wg sync.WaitGroup
+	for range 30 {
+		u := b.anonymous()
+		page := u.get("/console/login")
+		token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page.body)[1]
+		wg.Go(func() {
+			statuses <- u.postRaw("/console/login", url.Values{"name": {"marketer"}, "password": {"wrong"}, "token": {token}}).status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	require.Equal(t, map[int]int{http.StatusUnauthorized: 5, http.StatusTooManyRequests: 25}, count)
+}
+
 func TestRolesAreEnforced(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -177,7 +219,7 @@ func TestRolesAreEnforced(t *testing.T) {
 
 func TestProxySignIn(t *testing.T) {
 	t.Parallel()
-	b := setup(t, options{proxyHeader: "X-Forwarded-User"})
+	b := setup(t, options{proxyHeader: "X-Forwarded-User", proxyTrusted: "127.0.0.1, ::1"})
 	u := b.anonymous()
 	get := func(user, path string) response {
 		req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, b.http.URL+path, nil)
@@ -187,6 +229,13 @@ func TestProxySignIn(t *testing.T) {
 		}
 		return u.do(req)
 	}
+	// Two values (a proxy that appends to the client's header): neither
+	// is believed.
+	req, err := http.NewRequestWithContext(b.ctx, http.MethodGet, b.http.URL+"/console/inbox", nil)
+	require.NoError(t, err)
+	req.Header.Add("X-Forwarded-User", "admin")
+	req.Header.Add("X-Forwarded-User", "sso")
+	require.Equal(t, http.StatusSeeOther, b.anonymous().do(req).status)
 	require.Equal(t, http.StatusSeeOther, get("", "/console/inbox").status, "no user named: sign in")
 	require.Equal(t, http.StatusSeeOther, get("stranger", "/console/inbox").status, "a user without an account")
 	r := get("sso", "/console/inbox")

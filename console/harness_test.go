@@ -107,7 +107,8 @@ type bundle struct {
 func quiet() *slog.Logger { return devstacktest.Quiet() }
 
 type options struct {
-	proxyHeader string
+	proxyHeader  string
+	proxyTrusted string
 }
 
 func setup(t testing.TB, opts ...options) *bundle {
@@ -145,9 +146,12 @@ func setup(t testing.TB, opts ...options) *bundle {
 	}
 	b.accounts["sso"] = console.Account{Name: "sso", Role: console.RoleSales, Hash: "-"}
 	b.in = &ingest.Intake{DB: b.db, Temporal: b.client, TaskQueue: t.Name(), DefaultJourney: "b2b-nurture", Now: b.clock.Now}
-	con, err := console.New(console.Options{DB: b.db, Temporal: b.client, Intake: b.in, Accounts: b.accounts, LinkKeys: keys,
-		ProxyHeader: opt.proxyHeader, Log: quiet(), Now: b.clock.Now})
+	trusted, err := console.ParseTrusted(opt.proxyTrusted)
 	require.NoError(t, err)
+	con, err := console.New(console.Options{DB: b.db, Temporal: b.client, Intake: b.in, Accounts: b.accounts, LinkKeys: keys,
+		ProxyHeader: opt.proxyHeader, ProxyTrusted: trusted, Log: quiet(), Now: b.clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(con.Close)
 	srv := &webhook.Server{DB: b.db, Temporal: b.client, Links: signer, Log: quiet(), Intake: b.in, Console: con.Handler(), Now: b.clock.Now}
 	handler = srv.Handler()
 	return b

@@ -152,8 +152,11 @@ func (c *Console) journey(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) pause(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, _, err := store.LoadJourney(r.Context(), c.opt.DB, id, 0); err != nil {
+	if _, _, err := store.LoadJourney(r.Context(), c.opt.DB, id, 0); errors.Is(err, store.ErrNotFound) {
 		c.refuse(w, r, http.StatusNotFound, fmt.Sprintf("There is no journey %q.", id))
+		return
+	} else if err != nil {
+		c.failed(w, r, err)
 		return
 	}
 	reason := strings.TrimSpace(r.PostForm.Get("reason"))
@@ -242,7 +245,7 @@ func (c *Console) funnel(w http.ResponseWriter, r *http.Request) {
 		}
 		data["Refresh"] = n
 	}
-	rs, at, err := c.reports.get(r.Context(), k)
+	rep, err := c.reports.get(r.Context(), k)
 	if err != nil {
 		c.failed(w, r, err)
 		return
@@ -254,11 +257,14 @@ func (c *Console) funnel(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var charts []funnelChart
-	for _, rep := range rs {
-		charts = append(charts, chart(rep))
+	for _, one := range rep.reports {
+		charts = append(charts, chart(one))
 	}
 	data["Journey"], data["Version"], data["Period"], data["Versions"] = k.journey, k.version, k.period, versions
-	data["Charts"], data["ComputedAt"] = charts, at
+	data["Charts"], data["ComputedAt"] = charts, rep.at
+	if rep.failed != nil {
+		data["Stale"] = true
+	}
 	c.render(w, r, http.StatusOK, "funnel", data)
 }
 
@@ -368,6 +374,7 @@ func (c *Console) answer(w http.ResponseWriter, r *http.Request, title string, e
 	}
 	if status == http.StatusServiceUnavailable {
 		c.opt.Log.Warn("console: action failed", "route", r.Pattern, "error", err)
+		msg = unavailable
 	}
 	c.render(w, r, status, "message", map[string]any{"Title": title + ": not done", "Error": msg, "Back": back})
 }
@@ -435,10 +442,15 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 		waiting = waiting[:pageSize]
 		data["Next"] = fmt.Sprintf("%s/inbox?before=%d", Prefix, waiting[len(waiting)-1].Handoff.ID)
 	}
-	tasks, err := store.WaitingTasks(r.Context(), c.opt.DB, 0, pageSize)
+	tasksBefore, _ := strconv.ParseInt(r.URL.Query().Get("tasks_before"), 10, 64)
+	tasks, err := store.WaitingTasks(r.Context(), c.opt.DB, tasksBefore, pageSize+1)
 	if err != nil {
 		c.failed(w, r, err)
 		return
+	}
+	if len(tasks) > pageSize {
+		tasks = tasks[:pageSize]
+		data["NextTasks"] = fmt.Sprintf("%s/inbox?tasks_before=%d", Prefix, tasks[len(tasks)-1].Task.ID)
 	}
 	data["Waiting"], data["Tasks"] = waiting, tasks
 	c.render(w, r, http.StatusOK, "inbox", data)
@@ -465,13 +477,13 @@ func (c *Console) attention(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, err)
 		return
 	}
-	suppressed, total, err := store.ListSuppressions(ctx, c.opt.DB, pageSize)
+	suppressed, total, more, err := store.ListSuppressions(ctx, c.opt.DB, pageSize)
 	if err != nil {
 		c.failed(w, r, err)
 		return
 	}
 	c.render(w, r, http.StatusOK, "attention", map[string]any{"Title": "Attention", "Ambiguous": ambiguous, "Pending": pending,
-		"Undelivered": undelivered, "Suppressed": suppressed, "SuppressedTotal": total, "Check": c.checks.state(), "Now": now})
+		"Undelivered": undelivered, "Suppressed": suppressed, "SuppressedTotal": total, "SuppressedMore": more, "Check": c.checks.state(), "Now": now})
 }
 
 func (c *Console) check(w http.ResponseWriter, r *http.Request) {

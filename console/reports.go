@@ -2,7 +2,7 @@ package console
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -30,9 +30,12 @@ type reportKey struct {
 }
 
 type cachedReport struct {
-	reports  []store.Report
-	at       time.Time
-	err      error
+	reports []store.Report
+	// at is when reports were computed; zero until they first were.
+	at time.Time
+	// failed says why the last computation failed, if it did; the page
+	// shows it over the figures of the last one that did not.
+	failed   error
 	updating bool
 	done     chan struct{}
 }
@@ -42,19 +45,20 @@ type cachedReport struct {
 // aggregates every enrolment of a journey in PostgreSQL (over a second with
 // 100,000 leads and 1,000,000 events), which a page cannot wait for each
 // time. A page shows when its numbers were computed. Only the first look
-// at a report waits for it.
+// at a report waits for it, and a first look that failed is not kept.
 type reportCache struct {
-	db  *pgxpool.Pool
-	now func() time.Time
-	ttl time.Duration
-	log *slog.Logger
+	life context.Context
+	db   *pgxpool.Pool
+	now  func() time.Time
+	ttl  time.Duration
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	entries map[reportKey]*cachedReport
 }
 
-func newReportCache(db *pgxpool.Pool, now func() time.Time, ttl time.Duration, log *slog.Logger) *reportCache {
-	return &reportCache{db: db, now: now, ttl: ttl, log: log, entries: map[reportKey]*cachedReport{}}
+func newReportCache(life context.Context, db *pgxpool.Pool, now func() time.Time, ttl time.Duration, log *slog.Logger) *reportCache {
+	return &reportCache{life: life, db: db, now: now, ttl: ttl, log: log, entries: map[reportKey]*cachedReport{}}
 }
 
 // maxCachedReports bounds the cache: the choices on the page are few, but
@@ -70,46 +74,66 @@ func (rc *reportCache) since(period string) time.Time {
 	return time.Time{}
 }
 
-// get returns the report and when it was computed, waiting only when it
-// was never computed.
-func (rc *reportCache) get(ctx context.Context, k reportKey) ([]store.Report, time.Time, error) {
-	rc.mu.Lock()
-	e, ok := rc.entries[k]
-	if !ok {
-		if len(rc.entries) >= maxCachedReports {
-			for old := range rc.entries {
-				delete(rc.entries, old)
-				break
-			}
-		}
-		e = &cachedReport{updating: true, done: make(chan struct{})}
-		rc.entries[k] = e
-		rc.mu.Unlock()
-		rc.compute(k, e)
-		return e.reports, e.at, e.err
-	}
-	if e.updating && e.at.IsZero() {
-		done := e.done
-		rc.mu.Unlock()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return nil, time.Time{}, ctx.Err()
-		}
-		rc.mu.Lock()
-	} else if !e.updating && rc.now().Sub(e.at) >= rc.ttl {
-		e.updating = true
-		e.done = make(chan struct{})
-		go rc.compute(k, e)
-	}
-	defer rc.mu.Unlock()
-	return e.reports, e.at, e.err
+// shown is a report as a page shows it.
+type shown struct {
+	reports []store.Report
+	at      time.Time
+	// failed is why the newest computation failed, when the figures are
+	// older than it.
+	failed error
 }
 
-// compute reads a report; it runs on its own context, so a person who
-// closes the page does not waste the work.
+// get returns the report, waiting only when it was never computed.
+func (rc *reportCache) get(ctx context.Context, k reportKey) (shown, error) {
+	for {
+		rc.mu.Lock()
+		e, ok := rc.entries[k]
+		switch {
+		case !ok:
+			if len(rc.entries) >= maxCachedReports {
+				for old := range rc.entries {
+					delete(rc.entries, old)
+					break
+				}
+			}
+			e = &cachedReport{updating: true, done: make(chan struct{})}
+			rc.entries[k] = e
+			rc.mu.Unlock()
+			rc.compute(k, e)
+			continue
+		case e.at.IsZero() && e.updating:
+			done := e.done
+			rc.mu.Unlock()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return shown{}, ctx.Err()
+			}
+			continue
+		case e.at.IsZero():
+			// The first computation failed: said once, and not kept, so
+			// the next look tries again.
+			err := e.failed
+			delete(rc.entries, k)
+			rc.mu.Unlock()
+			return shown{}, err
+		}
+		if !e.updating && rc.now().Sub(e.at) >= rc.ttl {
+			e.updating = true
+			e.done = make(chan struct{})
+			go rc.compute(k, e)
+		}
+		out := shown{reports: e.reports, at: e.at, failed: e.failed}
+		rc.mu.Unlock()
+		return out, nil
+	}
+}
+
+// compute reads a report on the console's own context, so a person who
+// closes the page does not waste the work, and the console's Close stops
+// it.
 func (rc *reportCache) compute(k reportKey, e *cachedReport) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(rc.life, 2*time.Minute)
 	defer cancel()
 	rs, err := store.Reports(ctx, rc.db, store.ReportFilter{JourneyID: k.journey, Version: k.version, Since: rc.since(k.period)})
 	if err != nil {
@@ -117,10 +141,10 @@ func (rc *reportCache) compute(k reportKey, e *cachedReport) {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if err == nil || e.at.IsZero() {
-		e.reports, e.err = rs, err
+	e.failed = err
+	if err == nil {
+		e.reports, e.at = rs, rc.now()
 	}
-	e.at = rc.now()
 	e.updating = false
 	close(e.done)
 }
@@ -136,7 +160,7 @@ func (rc *reportCache) warm(ctx context.Context) {
 	for _, v := range vs {
 		if !seen[v.JourneyID] {
 			seen[v.JourneyID] = true
-			if _, _, err := rc.get(ctx, reportKey{journey: v.JourneyID, period: defaultPeriod}); err != nil {
+			if _, err := rc.get(ctx, reportKey{journey: v.JourneyID, period: defaultPeriod}); err != nil {
 				return
 			}
 		}
@@ -148,7 +172,8 @@ func (rc *reportCache) warm(ctx context.Context) {
 // database shows in a journey, so it runs when an operator asks, in the
 // background, and the page shows its last findings.
 type checker struct {
-	in  *ingest.Intake
+	life context.Context
+	in   *ingest.Intake
 	now func() time.Time
 	log *slog.Logger
 
@@ -157,8 +182,12 @@ type checker struct {
 	started  time.Time
 	finished time.Time
 	found    []ingest.Repair
+	total    int
 	err      error
 }
+
+// maxFindings bounds the findings a check keeps.
+const maxFindings = 200
 
 // start begins a check unless one runs; it says whether it began one.
 func (ch *checker) start() bool {
@@ -169,16 +198,22 @@ func (ch *checker) start() bool {
 	}
 	ch.running, ch.started = true, ch.now()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		ctx, cancel := context.WithTimeout(ch.life, 30*time.Minute)
 		defer cancel()
 		found, err := ch.in.Reconcile(ctx, 2*time.Minute, true)
 		if err != nil {
-			err = fmt.Errorf("the check stopped: %w", err)
 			ch.log.Warn("console: check", "error", err)
+			err = errors.New("the check stopped before the end (the receiver's log says why); what it found so far is below")
+		}
+		total := len(found)
+		// A page shows a bounded list: when Temporal is away, every lead
+		// is a finding.
+		if len(found) > maxFindings {
+			found = found[:maxFindings]
 		}
 		ch.mu.Lock()
 		defer ch.mu.Unlock()
-		ch.running, ch.finished, ch.found, ch.err = false, ch.now(), found, err
+		ch.running, ch.finished, ch.found, ch.total, ch.err = false, ch.now(), found, total, err
 	}()
 	return true
 }
@@ -189,11 +224,13 @@ type checkState struct {
 	Started  time.Time
 	Finished time.Time
 	Found    []ingest.Repair
-	Err      error
+	// Total counts the findings, of which Found are the first.
+	Total int
+	Err   error
 }
 
 func (ch *checker) state() checkState {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	return checkState{Running: ch.running, Started: ch.started, Finished: ch.finished, Found: ch.found, Err: ch.err}
+	return checkState{Running: ch.running, Started: ch.started, Finished: ch.finished, Found: ch.found, Total: ch.total, Err: ch.err}
 }

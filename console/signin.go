@@ -61,25 +61,31 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.showLogin(w, r, http.StatusForbidden, name, "The sign-in form expired or came from elsewhere. Try again.")
 		return
 	}
-	ipKey, nameKey := "ip:"+clientIP(r), "name:"+name
-	// The per-address limit is higher: many people may share an
-	// office's address.
-	wait := max(c.logins.wait(nameKey, loginFailsName), c.logins.wait(ipKey, loginFailsIP))
+	// The per-address limit is higher: many people may share an office's
+	// address.
+	wait, done := c.logins.attempt(limit{"name:" + name, loginFailsName}, limit{"ip:" + clientIP(r), loginFailsIP})
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		c.showLogin(w, r, http.StatusTooManyRequests, name,
 			"Too many failed sign-ins; try again in "+wait.Round(time.Second).String()+".")
 		return
 	}
+	// bcrypt takes tens of milliseconds of a core: a few at a time, so a
+	// flood of sign-ins cannot starve the webhooks this process serves.
+	select {
+	case c.hashing <- struct{}{}:
+	case <-r.Context().Done():
+		done(false)
+		return
+	}
 	a, ok := c.opt.Accounts.check(name, password, c.decoy)
+	<-c.hashing
+	done(ok)
 	if !ok {
-		c.logins.fail(nameKey)
-		c.logins.fail(ipKey)
 		c.opt.Log.Info("console: sign-in failed")
 		c.showLogin(w, r, http.StatusUnauthorized, name, "That name and password do not sign in.")
 		return
 	}
-	c.logins.reset(nameKey)
 	c.sessions.issue(w, a)
 	http.Redirect(w, r, nextPage(r.PostForm.Get("next")), http.StatusSeeOther)
 }

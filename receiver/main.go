@@ -109,6 +109,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 	case cfg.ConsoleProxyHeader != "":
 		return nil, nil, errors.New("CONSOLE_PROXY_HEADER is set but CONSOLE_ACCOUNTS_FILE is not: the accounts file gives each user their role")
 	}
+	trusted, err := console.ParseTrusted(cfg.ConsoleProxyTrusted)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CONSOLE_PROXY_TRUSTED: %w", err)
+	}
+	if cfg.ConsoleProxyHeader != "" && len(trusted) == 0 {
+		return nil, nil, errors.New("CONSOLE_PROXY_HEADER is set but CONSOLE_PROXY_TRUSTED is not: name the proxy's addresses, since anyone else could send the header")
+	}
 	pool, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, nil, err
@@ -126,13 +133,15 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 	cleanup := func() { c.Close(); pool.Close() }
 	if accounts != nil {
 		con, err := console.New(console.Options{DB: pool, Temporal: c, Intake: srv.Intake, Accounts: accounts, LinkKeys: signer.Keys,
-			ProxyHeader: cfg.ConsoleProxyHeader, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log})
+			ProxyHeader: cfg.ConsoleProxyHeader, ProxyTrusted: trusted, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log})
 		if err != nil {
 			cleanup()
 			return nil, nil, err
 		}
 		srv.Console = con.Handler()
-		con.Warm(ctx)
+		con.Warm()
+		// Background work stops before the pool closes.
+		cleanup = func() { con.Close(); c.Close(); pool.Close() }
 		log.Info("console served", "url", strings.TrimSuffix(cfg.PublicURL, "/")+console.Prefix+"/", "accounts", len(accounts))
 		if len(accounts) == 0 {
 			log.Warn("the console has no account: nobody can sign in; add accounts with starter console-account", "file", cfg.ConsoleAccountsFile)

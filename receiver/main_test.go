@@ -62,6 +62,15 @@ func TestRefusesAConsoleMisconfigured(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), nil, env(with("CONSOLE_PROXY_HEADER", "X-Forwarded-User")), &out, nil)
 	require.ErrorContains(t, err, "CONSOLE_PROXY_HEADER is set but CONSOLE_ACCOUNTS_FILE is not")
+	accounts := filepath.Join(t.TempDir(), "good")
+	require.NoError(t, os.WriteFile(accounts, []byte("ada sales -\n"), 0o600))
+	noTrust := with("CONSOLE_ACCOUNTS_FILE", accounts)
+	noTrust["CONSOLE_PROXY_HEADER"] = "X-Forwarded-User"
+	err = run(context.Background(), nil, env(noTrust), &out, nil)
+	require.ErrorContains(t, err, "CONSOLE_PROXY_TRUSTED is not")
+	noTrust["CONSOLE_PROXY_TRUSTED"] = "the proxy"
+	err = run(context.Background(), nil, env(noTrust), &out, nil)
+	require.ErrorContains(t, err, `CONSOLE_PROXY_TRUSTED: proxy address "the proxy"`)
 	bad := filepath.Join(t.TempDir(), "accounts")
 	require.NoError(t, os.WriteFile(bad, []byte("ada boss -\n"), 0o600))
 	err = run(context.Background(), nil, env(with("CONSOLE_ACCOUNTS_FILE", bad)), &out, nil)

@@ -241,11 +241,16 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	}
 	// The funnel is computed again every few seconds: the demo's leads move
 	// fast.
+	trusted, err := console.ParseTrusted(cfg.ConsoleProxyTrusted)
+	if err != nil {
+		return fmt.Errorf("CONSOLE_PROXY_TRUSTED: %w", err)
+	}
 	con, err := console.New(console.Options{DB: db, Temporal: c, Intake: d.intake, Accounts: accounts, LinkKeys: signer.Keys,
-		ProxyHeader: cfg.ConsoleProxyHeader, ReportTTL: 3 * time.Second, Log: log})
+		ProxyHeader: cfg.ConsoleProxyHeader, ProxyTrusted: trusted, ReportTTL: 3 * time.Second, Log: log})
 	if err != nil {
 		return err
 	}
+	defer con.Close()
 	receiver.Console = con.Handler()
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	served := make(chan error, 1)

@@ -202,20 +202,27 @@ type Suppression struct {
 	CreatedAt time.Time
 }
 
+// maxSuppressionCount is where the count of suppressed addresses stops:
+// a page says "10000+" rather than count a million rows.
+const maxSuppressionCount = 10000
+
 // ListSuppressions lists suppressed addresses, newest first, at most
-// limit, and how many there are in all.
-func ListSuppressions(ctx context.Context, db DB, limit int) ([]Suppression, int, error) {
-	var total int
-	if err := db.QueryRow(ctx, `select count(*) from suppressions`).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count suppressions: %w", err)
+// limit, and how many there are in all, up to maxSuppressionCount (more
+// says there are more than that).
+func ListSuppressions(ctx context.Context, db DB, limit int) (list []Suppression, total int, more bool, err error) {
+	if err := db.QueryRow(ctx, `select count(*) from (select 1 from suppressions limit $1) s`, maxSuppressionCount+1).Scan(&total); err != nil {
+		return nil, 0, false, fmt.Errorf("count suppressions: %w", err)
+	}
+	if total > maxSuppressionCount {
+		total, more = maxSuppressionCount, true
 	}
 	rows, err := db.Query(ctx, `select email, reason, created_at from suppressions order by created_at desc, email limit $1`, limit)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list suppressions: %w", err)
+		return nil, 0, false, fmt.Errorf("list suppressions: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Suppression])
+	list, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Suppression])
 	if err != nil {
-		return nil, 0, fmt.Errorf("list suppressions: %w", err)
+		return nil, 0, false, fmt.Errorf("list suppressions: %w", err)
 	}
-	return out, total, nil
+	return list, total, more, nil
 }
