@@ -97,7 +97,7 @@ type Options struct {
 
 // Console serves the pages.
 type Console struct {
-	opt      Options
+	opt Options
 	// life ends the console's background work (reports, checks) on Close.
 	life     context.Context
 	stop     context.CancelFunc

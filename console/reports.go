@@ -174,8 +174,8 @@ func (rc *reportCache) warm(ctx context.Context) {
 type checker struct {
 	life context.Context
 	in   *ingest.Intake
-	now func() time.Time
-	log *slog.Logger
+	now  func() time.Time
+	log  *slog.Logger
 
 	mu       sync.Mutex
 	running  bool
