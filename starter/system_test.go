@@ -204,11 +204,23 @@ func TestLeadGoesFromEnrolmentToSales(t *testing.T) {
 // made it. Old files stay: running journeys must keep replaying.
 func recordHistory(t *testing.T, c client.Client, workflowID, name string) {
 	t.Helper()
+	recordRunOf(t, c, workflowID, "", name)
+}
+
+// recordRun is recordHistory of one run of a workflow (a recycle or a
+// continue-as-new starts another).
+func recordRun(t *testing.T, s *system, workflowID, runID, name string) {
+	t.Helper()
+	recordRunOf(t, s.client, workflowID, runID, name)
+}
+
+func recordRunOf(t *testing.T, c client.Client, workflowID, runID, name string) {
+	t.Helper()
 	if os.Getenv("UPDATE_HISTORIES") != "1" {
 		return
 	}
 	var events []*historypb.HistoryEvent
-	it := c.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	it := c.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
 	for it.HasNext() {
 		ev, err := it.Next()
 		require.NoError(t, err)

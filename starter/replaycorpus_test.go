@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/workflows"
+)
+
+// TestReplayCorpusPaths runs the paths of the shipped journeys on the
+// real system, a journey day lasting a second, and checks how each ends.
+// With UPDATE_HISTORIES=1 it records each run's history into
+// workflows/testdata, where TestReplayRecordedHistories replays them
+// against the current workflow code on every test run: the replay corpus.
+//
+//	UPDATE_HISTORIES=1 go test ./starter -run 'TestReplayCorpusPaths|TestLeadGoesFromEnrolmentToSales'
+//
+// Recording adds files for the code as it is; old files stay, since
+// journeys started by old code must keep replaying.
+func TestReplayCorpusPaths(t *testing.T) {
+	t.Parallel()
+	// CTO of a large company: fit from the start; three intent events hand
+	// the lead off.
+	cto := func(email string) lead.Profile {
+		return lead.Profile{Email: email, FirstName: "Ada", Company: "Analytical Engines", Title: "CTO"}
+	}
+	handOff := func(t *testing.T, s *system, p lead.Profile) {
+		t.Helper()
+		for i, typ := range []lead.EventType{lead.DemoRequest, lead.ContactForm, lead.WebinarSignup} {
+			s.event(t, p, p.ID+string(rune('a'+i)), typ)
+		}
+		eventually(t, "handed off", func() bool {
+			st, err := workflows.QueryLead(context.Background(), s.client, p.ID)
+			return err == nil && st.Lifecycle == workflows.LifecycleHandedOff
+		})
+	}
+	for _, c := range []struct {
+		name    string
+		journey string
+		lead    lead.Profile
+		play    func(t *testing.T, s *system, p lead.Profile)
+		want    workflows.Result
+	}{
+		{"handoff-rejected", "", cto("rejected@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			handOff(t, s, p)
+			_, err := workflows.SendVerdict(context.Background(), s.client, p.ID, workflows.SalesFeedback{Verdict: workflows.VerdictRejected, Reason: "no budget"})
+			require.NoError(t, err)
+		}, workflows.Result{Lifecycle: workflows.LifecycleDisqualified}},
+		{"handoff-recycled", "", cto("recycled@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			handOff(t, s, p)
+			_, err := workflows.SendVerdict(context.Background(), s.client, p.ID, workflows.SalesFeedback{Verdict: workflows.VerdictRecycle, Reason: "next year"})
+			require.NoError(t, err)
+		}, workflows.Result{}},
+		{"unsubscribed", "", cto("unsubscribed@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			s.event(t, p, "u1", lead.Unsubscribe)
+		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "unsubscribe"}},
+		{"bounced", "", cto("bounced@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			s.event(t, p, "b1", lead.HardBounce)
+		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "hard_bounce"}},
+		{"no-engagement", "", lead.Profile{Email: "quiet@kernel.test", FirstName: "Linus"}, func(*testing.T, *system, lead.Profile) {},
+			workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "no_engagement"}},
+		{"task-outcome", "recycle-nurture", cto("task@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			eventually(t, "the check-in call given", func() bool {
+				_, err := store.OpenTask(context.Background(), s.db, p.ID)
+				return err == nil
+			})
+			_, err := workflows.SendTaskOutcome(context.Background(), s.client, p.ID, workflows.TaskOutcome{Outcome: "not_now", Note: "call in spring"})
+			require.NoError(t, err)
+		}, workflows.Result{Lifecycle: workflows.LifecycleExited}},
+		{"paused-resumed", "", cto("paused@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			// The journey was paused before the enrolment (below): its first
+			// send waits, then goes on resume.
+			time.Sleep(2 * time.Second)
+			require.Empty(t, s.sink.To(p.Email), "nothing goes out while paused")
+			_, err := store.ResumeJourney(context.Background(), s.db, "b2b-nurture")
+			require.NoError(t, err)
+			eventually(t, "the first email after the resume", func() bool { return len(s.sink.To(p.Email)) == 1 })
+			s.event(t, p, "u1", lead.Unsubscribe)
+		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "unsubscribe"}},
+		{"removed", "", cto("removed@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			eventually(t, "the first email", func() bool { return len(s.sink.To(p.Email)) == 1 })
+			_, err := workflows.RemoveLead(context.Background(), s.client, p.ID, workflows.Removal{Reason: "asked by phone"}, 10*time.Second)
+			require.NoError(t, err)
+		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "removed"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			s := startSystem(t, "", 86400)
+			if c.name == "paused-resumed" {
+				_, err := store.PauseJourney(ctx, s.db, "b2b-nurture", "copy review")
+				require.NoError(t, err)
+			}
+			res, err := s.intake.Enroll(ctx, c.lead, c.journey, "")
+			require.NoError(t, err)
+			c.play(t, s, res.Profile)
+			var got workflows.Result
+			require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(res.Profile.ID), res.RunID).Get(ctx, &got))
+			if c.want.Lifecycle != "" {
+				require.Equal(t, c.want.Lifecycle, got.Lifecycle)
+			}
+			if c.want.ExitReason != "" {
+				require.Equal(t, c.want.ExitReason, got.ExitReason)
+			}
+			recordRun(t, s, workflows.WorkflowID(res.Profile.ID), res.RunID, c.name)
+		})
+	}
+}
