@@ -419,15 +419,39 @@ func (a *Activities) HandOff(ctx context.Context, req HandOffRequest) (HandOffRe
 
 // RecordHandoff records the hand-off once per key: the hand-off stands on
 // this row, whatever becomes of the email that tells sales about it.
+//
+// A journey with routing gives the hand-off an owner: the address of the
+// first rule that matches the lead, or the next member of its team in
+// turn, or the fallback; the owner gets the notice. The journey version is
+// read from PostgreSQL here, so routing needs nothing of the workflow.
 func (a *Activities) RecordHandoff(ctx context.Context, req HandOffRequest) (HandOffResult, error) {
-	id, _, err := store.InsertHandoff(ctx, a.DB, store.Handoff{
+	h := store.Handoff{
 		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
 		Score: req.Score, Reason: req.Reason, SalesEmail: a.salesEmail(req.SalesEmail),
-	})
+	}
+	j, _, err := store.LoadJourney(ctx, a.DB, req.Journey.ID, req.Journey.Version)
 	if err != nil {
 		return HandOffResult{}, err
 	}
-	a.log(ctx).Info("handed off", "lead", req.Lead.ID, "score", req.Score.Total(), "handoff", id)
+	var id int64
+	route := journeys.Route{}
+	if j.Handoff.Routing != nil {
+		route = j.Handoff.Routing.Route(req.Lead)
+	}
+	switch {
+	case route.Team != "":
+		h.Team = route.Team
+		id, h.SalesEmail, err = store.InsertRoutedHandoff(ctx, a.DB, h, route.Members)
+	default:
+		if route.Owner != "" {
+			h.SalesEmail = route.Owner
+		}
+		id, _, err = store.InsertHandoff(ctx, a.DB, h)
+	}
+	if err != nil {
+		return HandOffResult{}, err
+	}
+	a.log(ctx).Info("handed off", "lead", req.Lead.ID, "score", req.Score.Total(), "handoff", id, "team", h.Team)
 	return HandOffResult{ID: id}, nil
 }
 
@@ -451,7 +475,15 @@ type NoticeResult struct {
 // is not sent again; it is listed with every other ambiguous send.
 func (a *Activities) NotifySales(ctx context.Context, req NoticeRequest) (NoticeResult, error) {
 	h := req.Handoff
-	to := a.salesEmail(h.SalesEmail)
+	// The hand-off's owner, as it was recorded (routed, or the sales
+	// address).
+	to, err := store.HandoffOwner(ctx, a.DB, req.HandoffID)
+	if err != nil {
+		return NoticeResult{}, err
+	}
+	if to == "" {
+		to = a.salesEmail(h.SalesEmail)
+	}
 	if to == "" {
 		a.log(ctx).Warn("hand-off recorded but no sales address is configured (SALES_EMAIL)", "lead", h.Lead.ID)
 		return NoticeResult{Status: "no sales address"}, nil

@@ -3,6 +3,7 @@ package activities_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -545,4 +546,93 @@ func TestLinksThatCannotBeTrackedStayAsWritten(t *testing.T) {
 	require.NotEmpty(t, pixel(t, parts["text/html"]))
 	require.Contains(t, parts["text/plain"], "ok https://hooks.acme.test/c/")
 	require.Contains(t, parts["text/plain"], " long "+long+"\n")
+}
+
+// Hand-offs of a journey with routing go to their owners: a team's
+// members in turn, counted in PostgreSQL (a retried record takes no turn),
+// a rule's owner, or the fallback; the owner gets the notice.
+func TestHandOffsAreRouted(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t)
+	ctx := context.Background()
+	src := `id: routed
+name: Routed
+scoring:
+  mql: 10
+  events:
+    email_click: {points: 5, axis: interest}
+handoff:
+  min_score: 20
+  routing:
+    rules:
+      - {field: country, one_of: [DE, AT], team: dach}
+      - {field: employees, range: {min: 1000}, owner: enterprise@acme.test}
+    teams:
+      dach: [anna@acme.test, ben@acme.test, cem@acme.test]
+    fallback: desk@acme.test
+content:
+  - {id: hello, stage: interest, subject: Hi, text: "Hello {{.UnsubscribeURL}}"}
+stages:
+  - id: interest
+    steps:
+      - {id: hello, send: hello}
+`
+	j, err := journeys.Parse("routed.yaml", []byte(src))
+	require.NoError(t, err)
+	pub, err := store.PublishJourney(ctx, a.DB, j, []byte(src))
+	require.NoError(t, err)
+	record := func(i int, fields map[string]string) (int64, string) {
+		t.Helper()
+		p := lead.Profile{Email: fmt.Sprintf("lead%d@routed.test", i), Fields: fields}
+		require.NoError(t, p.Normalize())
+		require.NoError(t, store.UpsertLead(ctx, a.DB, p))
+		res, err := a.RecordHandoff(ctx, activities.HandOffRequest{Key: fmt.Sprintf("routed-%d", i), Lead: p,
+			Journey: activities.JourneyRef{ID: j.ID, Version: pub.Version}, Reason: "ready"})
+		require.NoError(t, err)
+		hs, err := store.ListHandoffs(ctx, a.DB, p.ID)
+		require.NoError(t, err)
+		require.Len(t, hs, 1)
+		return res.ID, hs[0].SalesEmail
+	}
+	var owners []string
+	for i := range 6 {
+		_, owner := record(i, map[string]string{"country": "DE"})
+		owners = append(owners, owner)
+	}
+	require.Equal(t, []string{"anna@acme.test", "ben@acme.test", "cem@acme.test", "anna@acme.test", "ben@acme.test", "cem@acme.test"}, owners)
+	// A retried record keeps its owner and takes no turn.
+	id, owner := record(0, map[string]string{"country": "DE"})
+	require.Equal(t, "anna@acme.test", owner)
+	_, owner = record(6, map[string]string{"country": "AT"})
+	require.Equal(t, "anna@acme.test", owner, "the retry took no turn")
+	_, owner = record(7, map[string]string{"employees": "5000"})
+	require.Equal(t, "enterprise@acme.test", owner)
+	_, owner = record(8, map[string]string{"country": "FR"})
+	require.Equal(t, "desk@acme.test", owner)
+
+	// Workers recording at once share the turns: thirty hand-offs, ten
+	// each.
+	var mu sync.Mutex
+	count := map[string]int{}
+	var wg sync.WaitGroup
+	for i := 100; i < 130; i++ {
+		wg.Go(func() {
+			_, owner := record(i, map[string]string{"country": "DE"})
+			mu.Lock()
+			count[owner]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	require.Equal(t, map[string]int{"anna@acme.test": 10, "ben@acme.test": 10, "cem@acme.test": 10}, count)
+
+	// The owner gets the notice, not the sales address.
+	p := lead.Profile{Email: "lead0@routed.test"}
+	require.NoError(t, p.Normalize())
+	res, err := a.NotifySales(ctx, activities.NoticeRequest{HandoffID: id, Handoff: activities.HandOffRequest{Key: "routed-0", Lead: p,
+		Journey: activities.JourneyRef{ID: j.ID, Version: pub.Version}}})
+	require.NoError(t, err)
+	require.Equal(t, "sent", res.Status)
+	require.Len(t, b.sink.To("anna@acme.test"), 1)
+	require.Empty(t, b.sink.To("sales@acme.test"))
 }

@@ -190,6 +190,9 @@ type HandoffRule struct {
 	Require []string `yaml:"require,omitempty" json:"require,omitempty"`
 	// SalesEmail overrides the worker's SALES_EMAIL for this journey.
 	SalesEmail string `yaml:"sales_email,omitempty" json:"sales_email,omitempty"`
+	// Routing picks the owner of each hand-off; without it, hand-offs go
+	// to SalesEmail.
+	Routing *Routing `yaml:"routing,omitempty" json:"routing,omitempty"`
 }
 
 // RecycleRule says where a lead goes when sales sends it back.

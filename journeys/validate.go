@@ -230,6 +230,9 @@ func (v *validator) journey(j *Journey) {
 	if h := j.Handoff.SalesEmail; h != "" && !isAddress(h) {
 		v.errorf("$.handoff.sales_email", "sales_email %q is not an e-mail address; write one address, like sales@example.com", h)
 	}
+	if rt := j.Handoff.Routing; rt != nil {
+		v.routing(rt)
+	}
 	switch j.OnContentError {
 	case "", ContentErrorExit, ContentErrorSkip:
 	default:
@@ -572,6 +575,59 @@ func (v *validator) scoring(m scoring.Model) {
 
 // fit checks the fit rules, and that no two numeric ranges on one field
 // overlap (a lead would get both, which is rarely what was meant).
+// matchers counts the matchers a field rule sets; it needs exactly one.
+func matchers(f scoring.FitRule) int {
+	n := 0
+	for _, set := range []bool{f.Equals != "", len(f.OneOf) > 0, len(f.Contains) > 0, f.Range != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+// routing checks the hand-off's routing: every rule reads a field with one
+// matcher and names one owner or a team that has members; every address
+// is one.
+func (v *validator) routing(rt *Routing) {
+	const base = "$.handoff.routing"
+	if len(rt.Rules) == 0 && rt.Fallback == "" {
+		v.errorf(base, "routing needs rules, a fallback owner, or both")
+	}
+	names := slices.Sorted(maps.Keys(rt.Teams))
+	for _, name := range names {
+		path := base + ".teams." + name
+		if len(rt.Teams[name]) == 0 {
+			v.errorf(path, "team %q has no members: list their addresses", name)
+		}
+		for i, m := range rt.Teams[name] {
+			if !isAddress(m) {
+				v.errorf(fmt.Sprintf("%s[%d]", path, i), "team member %q is not an e-mail address", m)
+			}
+		}
+	}
+	for i, r := range rt.Rules {
+		path := fmt.Sprintf("%s.rules[%d]", base, i)
+		if r.Field == "" {
+			v.errorf(path, "routing rule needs field: the profile field it reads, like country or employees")
+		}
+		if matchers(r.matcher()) != 1 {
+			v.errorf(path, "routing rule needs exactly one of equals, one_of, contains or range")
+		}
+		switch {
+		case (r.Owner == "") == (r.Team == ""):
+			v.errorf(path, "routing rule needs owner (an address) or team (a team's name): one of them")
+		case r.Owner != "" && !isAddress(r.Owner):
+			v.errorf(path+".owner", "owner %q is not an e-mail address", r.Owner)
+		case r.Team != "" && len(rt.Teams[r.Team]) == 0 && !slices.Contains(names, r.Team):
+			v.errorf(path+".team", "team %q is not one of routing.teams (%s)", r.Team, strings.Join(names, ", "))
+		}
+	}
+	if rt.Fallback != "" && !isAddress(rt.Fallback) {
+		v.errorf(base+".fallback", "fallback %q is not an e-mail address", rt.Fallback)
+	}
+}
+
 func (v *validator) fit(rules []scoring.FitRule) {
 	type span struct {
 		i        int
@@ -583,13 +639,7 @@ func (v *validator) fit(rules []scoring.FitRule) {
 		if f.Field == "" {
 			v.errorf(path, "fit rule needs field: the profile field it scores, like title or employees")
 		}
-		n := 0
-		for _, set := range []bool{f.Equals != "", len(f.OneOf) > 0, len(f.Contains) > 0, f.Range != nil} {
-			if set {
-				n++
-			}
-		}
-		if n != 1 {
+		if matchers(f) != 1 {
 			v.errorf(path, "fit rule needs exactly one of equals, one_of, contains or range")
 		}
 		if r := f.Range; r != nil {

@@ -385,7 +385,7 @@ func (m Model) Score(s State, p lead.Profile, at time.Time) Score {
 		sc.Breakdown = append(sc.Breakdown, l)
 	}
 	for _, f := range m.Fit {
-		if f.matches(p) {
+		if f.Matches(p) {
 			sc.Fit += f.Points
 			sc.Breakdown = append(sc.Breakdown, Line{Rule: "fit:" + f.label(), Axis: Fit, Count: 1, Points: f.Points, Decayed: f.Points})
 		}
@@ -428,7 +428,8 @@ func (d *Decay) factor(ageDays int64) float64 {
 	return 1
 }
 
-func (f FitRule) matches(p lead.Profile) bool {
+// Matches reports whether the profile's field matches the rule's matcher.
+func (f FitRule) Matches(p lead.Profile) bool {
 	v := strings.TrimSpace(p.Field(f.Field))
 	if v == "" {
 		return false

@@ -313,7 +313,11 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		if verdict == "" {
 			verdict = "awaiting verdict"
 		}
-		fmt.Fprintf(env.stdout, "hand-off #%d  %s  score %d  %s  (%s)\n", h.ID, h.CreatedAt.Format(time.RFC3339), h.Total, h.Reason, verdict)
+		owner := h.SalesEmail
+		if h.Team != "" {
+			owner += " of team " + h.Team
+		}
+		fmt.Fprintf(env.stdout, "hand-off #%d  %s  score %d  %s  owner %s  (%s)\n", h.ID, h.CreatedAt.Format(time.RFC3339), h.Total, h.Reason, owner, verdict)
 	}
 	return nil
 }

@@ -82,6 +82,7 @@ func TestCommands(t *testing.T) {
 	}
 
 	require.Contains(t, out, "sends: 2 sent (journey emails and notices to sales)")
+	require.Regexp(t, `hand-off #\d+ .* owner \S+@\S+  \(awaiting verdict\)`, out, "the hand-off's owner")
 
 	out, err = starter("feedback", "ada@analytical.test", "accepted", "-reason", "meeting booked")
 	require.NoError(t, err, out)

@@ -127,7 +127,10 @@ type Handoff struct {
 	// Total is the score at hand-off as stored; set when listing.
 	Total      int
 	Reason     string
+	// SalesEmail is the hand-off's owner, where its notice goes; Team the
+	// team it was routed to in turn, if it was.
 	SalesEmail string
+	Team       string
 	Verdict    string
 	CreatedAt  time.Time
 }
@@ -154,6 +157,58 @@ returning id`, h.Key, h.LeadID, h.JourneyID, h.Version, h.Score.Total(), breakdo
 	return id, true, nil
 }
 
+// InsertRoutedHandoff records a hand-off once per key with its owner
+// taken in turn from members, the team's turn counted in the same
+// transaction: a retried or concurrent record of the same hand-off takes
+// no turn and keeps the first owner. It returns the hand-off's ID and
+// owner.
+func InsertRoutedHandoff(ctx context.Context, db DB, h Handoff, members []string) (int64, string, error) {
+	if len(members) == 0 {
+		return 0, "", fmt.Errorf("route hand-off of lead %s: team %q has no members", h.LeadID, h.Team)
+	}
+	var id int64
+	owner := ""
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		var turns int64
+		if err := tx.QueryRow(ctx, `
+insert into routing_turns (journey_id, team, turns) values ($1, $2, 1)
+on conflict (journey_id, team) do update set turns = routing_turns.turns + 1
+returning turns`, h.JourneyID, h.Team).Scan(&turns); err != nil {
+			return err
+		}
+		owner = members[(turns-1)%int64(len(members))]
+		err := tx.QueryRow(ctx, `
+insert into handoffs (idempotency_key, lead_id, journey_id, version, score, breakdown, reason, sales_email, team)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+on conflict (idempotency_key) do nothing
+returning id`, h.Key, h.LeadID, h.JourneyID, h.Version, h.Score.Total(), breakdown(h.Score), h.Reason, owner, h.Team).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errRecorded // undo the turn: the hand-off has its owner
+		}
+		return err
+	})
+	if errors.Is(err, errRecorded) {
+		err = db.QueryRow(ctx, `select id, sales_email from handoffs where idempotency_key = $1`, h.Key).Scan(&id, &owner)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("record routed hand-off of lead %s: %w", h.LeadID, err)
+	}
+	return id, owner, nil
+}
+
+// errRecorded rolls back a routed hand-off's turn when the hand-off was
+// recorded already.
+var errRecorded = errors.New("hand-off recorded already")
+
+// HandoffOwner is where a recorded hand-off's notice goes.
+func HandoffOwner(ctx context.Context, db DB, id int64) (string, error) {
+	var owner string
+	if err := db.QueryRow(ctx, `select sales_email from handoffs where id = $1`, id).Scan(&owner); err != nil {
+		return "", fmt.Errorf("load owner of hand-off %d: %w", id, err)
+	}
+	return owner, nil
+}
+
 // SetVerdict records sales' answer to a hand-off.
 func SetVerdict(ctx context.Context, db DB, handoffID int64, verdict, reason, owner string) error {
 	_, err := db.Exec(ctx, `update handoffs set verdict = $2, verdict_reason = $3, verdict_owner = $4, verdict_at = now() where id = $1`, handoffID, verdict, reason, owner)
@@ -166,7 +221,7 @@ func SetVerdict(ctx context.Context, db DB, handoffID int64, verdict, reason, ow
 // ListHandoffs lists a lead's hand-offs, oldest first.
 func ListHandoffs(ctx context.Context, db DB, leadID string) ([]Handoff, error) {
 	rows, err := db.Query(ctx, `
-select id, idempotency_key, lead_id, journey_id, version, score, reason, sales_email, coalesce(verdict, ''), created_at
+select id, idempotency_key, lead_id, journey_id, version, score, reason, sales_email, team, coalesce(verdict, ''), created_at
 from handoffs where lead_id = $1 order by id`, leadID)
 	if err != nil {
 		return nil, fmt.Errorf("list hand-offs of lead %s: %w", leadID, err)
@@ -174,7 +229,7 @@ from handoffs where lead_id = $1 order by id`, leadID)
 	var out []Handoff
 	for rows.Next() {
 		var h Handoff
-		if err := rows.Scan(&h.ID, &h.Key, &h.LeadID, &h.JourneyID, &h.Version, &h.Total, &h.Reason, &h.SalesEmail, &h.Verdict, &h.CreatedAt); err != nil {
+		if err := rows.Scan(&h.ID, &h.Key, &h.LeadID, &h.JourneyID, &h.Version, &h.Total, &h.Reason, &h.SalesEmail, &h.Team, &h.Verdict, &h.CreatedAt); err != nil {
 			return nil, fmt.Errorf("list hand-offs of lead %s: %w", leadID, err)
 		}
 		out = append(out, h)
