@@ -125,8 +125,8 @@ type Handoff struct {
 	Version   int
 	Score     scoring.Score
 	// Total is the score at hand-off as stored; set when listing.
-	Total      int
-	Reason     string
+	Total  int
+	Reason string
 	// SalesEmail is the hand-off's owner, where its notice goes; Team the
 	// team it was routed to in turn, if it was.
 	SalesEmail string
