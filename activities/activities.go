@@ -58,7 +58,10 @@ type Activities struct {
 	Provider string
 	// SalesEmail receives hand-offs unless the journey names another.
 	SalesEmail string
-	Log        *slog.Logger
+	// CRM receives every hand-off (when it has a URL, or the journey names
+	// one).
+	CRM CRM
+	Log *slog.Logger
 
 	mu       sync.Mutex
 	journeys map[journeyKey]journeys.Journey
@@ -429,7 +432,7 @@ func (a *Activities) RecordHandoff(ctx context.Context, req HandOffRequest) (Han
 		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
 		Score: req.Score, Reason: req.Reason, SalesEmail: a.salesEmail(req.SalesEmail),
 	}
-	j, _, err := store.LoadJourney(ctx, a.DB, req.Journey.ID, req.Journey.Version)
+	j, _, err := a.journey(ctx, req.Journey.ID, req.Journey.Version)
 	if err != nil {
 		return HandOffResult{}, err
 	}

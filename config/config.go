@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -53,6 +54,11 @@ type Config struct {
 	SendGridKey    string
 	DefaultJourney string
 	MaxBodyBytes   int64
+
+	// CRMURL receives every hand-off, signed with CRMSecret (the worker's
+	// settings; a journey's handoff.crm_url overrides the URL).
+	CRMURL    string
+	CRMSecret string
 
 	// The console's settings (package console): the accounts file, and
 	// the header a single sign-on proxy names the signed-in user in.
@@ -100,6 +106,8 @@ func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
 	str(&c.WebhookSecrets, "webhook-secrets", "WEBHOOK_SECRETS", secretFile(getenv, "WEBHOOK_SECRETS_FILE"), "secrets (32+ bytes, comma-separated) that sign machine requests to the receiver (or $WEBHOOK_SECRETS_FILE)")
 	str(&c.SendGridKey, "sendgrid-key", "SENDGRID_WEBHOOK_PUBLIC_KEY", secretFile(getenv, "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE"), "public key of SendGrid's signed event webhook (base64), empty to refuse its events")
 	str(&c.DefaultJourney, "default-journey", "DEFAULT_JOURNEY", "b2b-nurture", "journey for leads a form or an event enrols when no entry rule names another")
+	str(&c.CRMURL, "crm-url", "CRM_WEBHOOK_URL", "", "the CRM endpoint every hand-off is posted to (JSON, signed); empty posts none unless a journey names one")
+	str(&c.CRMSecret, "crm-secret", "CRM_WEBHOOK_SECRET", secretFile(getenv, "CRM_WEBHOOK_SECRET_FILE"), "secret (32+ bytes) that signs the posts to the CRM (or $CRM_WEBHOOK_SECRET_FILE)")
 	str(&c.ConsoleAccountsFile, "console-accounts", "CONSOLE_ACCOUNTS_FILE", "", "file of console accounts (NAME ROLE BCRYPT-HASH a line; starter console-account makes one); empty serves no console")
 	str(&c.ConsoleProxyHeader, "console-proxy-header", "CONSOLE_PROXY_HEADER", "", "header in which a single sign-on proxy in front of the receiver names the signed-in console user (only when nothing else reaches the receiver)")
 	str(&c.ConsoleProxyTrusted, "console-proxy-trusted", "CONSOLE_PROXY_TRUSTED", "", "addresses (IPs or CIDR prefixes, comma-separated) the single sign-on proxy connects from; the proxy header is believed from them only")
@@ -149,7 +157,7 @@ func secretFile(getenv Getenv, env string) string {
 // Check says what is wrong with the settings, all at once.
 func (c *Config) Check(getenv Getenv) error {
 	var problems []string
-	for _, env := range []string{"SMTP_PASSWORD_FILE", "LINK_SECRET_FILE", "WEBHOOK_SECRETS_FILE", "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE", "CONSOLE_ACCOUNTS_FILE"} {
+	for _, env := range []string{"SMTP_PASSWORD_FILE", "LINK_SECRET_FILE", "WEBHOOK_SECRETS_FILE", "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE", "CONSOLE_ACCOUNTS_FILE", "CRM_WEBHOOK_SECRET_FILE"} {
 		if p := getenv(env); p != "" {
 			if _, err := os.ReadFile(p); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", env, err))
@@ -165,6 +173,17 @@ func (c *Config) Check(getenv Getenv) error {
 	case "", email.SendGrid:
 	default:
 		problems = append(problems, fmt.Sprintf("EMAIL_PROVIDER %q: leave it empty or use sendgrid", c.EmailProvider))
+	}
+	if c.CRMURL != "" {
+		if u, err := url.Parse(c.CRMURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("CRM_WEBHOOK_URL %q is not an http(s) URL", c.CRMURL))
+		}
+	}
+	if c.CRMSecret != "" && len(c.CRMSecret) < links.MinSecret {
+		problems = append(problems, fmt.Sprintf("CRM_WEBHOOK_SECRET is %d bytes; at least %d", len(c.CRMSecret), links.MinSecret))
+	}
+	if c.CRMURL != "" && c.CRMSecret == "" {
+		problems = append(problems, "CRM_WEBHOOK_URL is set but CRM_WEBHOOK_SECRET is not: posts to the CRM are signed (openssl rand -hex 32)")
 	}
 	if c.Tracking != "on" && c.Tracking != "off" {
 		problems = append(problems, fmt.Sprintf("TRACKING %q: use on or off", c.Tracking))

@@ -52,4 +52,18 @@ func TestCheckSaysEverythingThatIsWrong(t *testing.T) {
 	var d config.Config
 	d.Register(flag.NewFlagSet("y", flag.ContinueOnError), short)
 	require.ErrorContains(t, d.Check(short), "LINK_SECRET: link secret \"1\" is 9 bytes; at least 32 are needed")
+
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"CRM_WEBHOOK_URL": "crm.acme.test/hooks"}, `CRM_WEBHOOK_URL "crm.acme.test/hooks" is not an http(s) URL`},
+		{map[string]string{"CRM_WEBHOOK_URL": "https://crm.acme.test/hooks"}, "CRM_WEBHOOK_URL is set but CRM_WEBHOOK_SECRET is not"},
+		{map[string]string{"CRM_WEBHOOK_SECRET": "short"}, "CRM_WEBHOOK_SECRET is 5 bytes; at least 32"},
+	} {
+		e := env(c.env)
+		var cfg config.Config
+		cfg.Register(flag.NewFlagSet("z", flag.ContinueOnError), e)
+		require.ErrorContains(t, cfg.Check(e), c.want)
+	}
 }

@@ -193,6 +193,9 @@ type HandoffRule struct {
 	// Routing picks the owner of each hand-off; without it, hand-offs go
 	// to SalesEmail.
 	Routing *Routing `yaml:"routing,omitempty" json:"routing,omitempty"`
+	// CRMURL overrides the worker's CRM_WEBHOOK_URL for this journey's
+	// hand-offs.
+	CRMURL string `yaml:"crm_url,omitempty" json:"crm_url,omitempty"`
 }
 
 // RecycleRule says where a lead goes when sales sends it back.

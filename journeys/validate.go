@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"net/mail"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -232,6 +233,11 @@ func (v *validator) journey(j *Journey) {
 	}
 	if rt := j.Handoff.Routing; rt != nil {
 		v.routing(rt)
+	}
+	if u := j.Handoff.CRMURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			v.errorf("$.handoff.crm_url", "crm_url %q is not an http(s) URL; write the CRM endpoint hand-offs are posted to, like https://crm.example.com/hooks/nurture", u)
+		}
 	}
 	switch j.OnContentError {
 	case "", ContentErrorExit, ContentErrorSkip:

@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nurture-dev/nurture/signature"
 )
 
 // SignatureHeader carries a machine request's signature:
@@ -21,7 +22,7 @@ import (
 // where HEX is the HMAC-SHA256, under one of the webhook secrets, of the
 // timestamp, a dot and the raw body. The shape is Stripe's, which many
 // senders already know how to make.
-const SignatureHeader = "Nurture-Signature"
+const SignatureHeader = signature.Header
 
 // Window is how far a signature's timestamp may be from now, either way:
 // a replay older than this is refused.
@@ -52,18 +53,9 @@ func ParseSecrets(s string) ([][]byte, error) {
 
 // Sign makes the signature header value for a body at a time, with a
 // secret: what a sender does, and what tests and the demo do.
-func Sign(secret []byte, at time.Time, body []byte) string {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
-}
+func Sign(secret []byte, at time.Time, body []byte) string { return signature.Sign(secret, at, body) }
 
-func mac(secret []byte, ts string, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
-}
+func mac(secret []byte, ts string, body []byte) []byte { return signature.MAC(secret, ts, body) }
 
 // errUnsigned is a request whose signature is missing, wrong or stale.
 var errUnsigned = errors.New("unsigned")

@@ -89,6 +89,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	acts := &activities.Activities{
 		DB: pool, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer,
 		Track: cfg.Tracking == "on", Provider: cfg.EmailProvider,
+		CRM: activities.CRM{URL: cfg.CRMURL, Secret: []byte(cfg.CRMSecret)},
 	}
 	activities.Register(w, acts)
 

@@ -167,6 +167,37 @@ func TestHandoffStandsWhileItsNoticeWaits(t *testing.T) {
 	require.Equal(t, 1, st.Ambiguous, "an ambiguous notice is counted")
 }
 
+// The hand-off is posted to the CRM beside the journey, retried with
+// backoff through an outage, and the journey neither fails nor ends before
+// the post is taken.
+func TestHandoffIsPostedToTheCRMThroughAnOutage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *setupOptions) { o.crmFailures = 8 })
+	b.signalAt(time.Hour, "d1", lead.DemoRequest)
+	b.signalAt(time.Hour, "c1", lead.ContactForm)
+	b.signalAt(time.Hour, "w1", lead.WebinarSignup)
+	ok := b.updateAt(2*time.Hour, workflows.UpdateVerdict, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted})
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	r := b.result(t)
+
+	require.NoError(t, ok.err, "sales answered while the CRM was down")
+	require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+	require.Len(t, b.rec.crm, 9, "eight failures, then taken")
+	for _, req := range b.rec.crm {
+		require.Equal(t, int64(41), req.HandoffID)
+		require.Equal(t, b.rec.handoffs[0].Key, req.Handoff.Key, "every attempt carries the same key")
+	}
+	// Backoff: 10 s doubling, capped at an hour.
+	gaps := make([]time.Duration, 0, len(b.rec.crmAt)-1)
+	for i := 1; i < len(b.rec.crmAt); i++ {
+		gaps = append(gaps, b.rec.crmAt[i]-b.rec.crmAt[i-1])
+	}
+	require.Equal(t, 10*time.Second, gaps[0])
+	require.Equal(t, 20*time.Second, gaps[1])
+	require.Equal(t, 1280*time.Second, gaps[7])
+	require.GreaterOrEqual(t, b.env.Now().Sub(testStart), b.rec.crmAt[8], "the journey ended once the post was taken")
+}
+
 // TestSetStageHolds is defect 10 of issue 7: the next step of the same
 // stage put the lead back, undoing set_stage.
 func TestSetStageHolds(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -36,6 +37,8 @@ type recorder struct {
 	handoffs []activities.HandOffRequest
 	notices  []activities.NoticeRequest
 	verdicts []activities.VerdictRequest
+	crm      []activities.CRMRequest
+	crmAt    []time.Duration
 	tasks    []activities.TaskRequest
 	outcomes []activities.TaskOutcomeRequest
 	loads    []activities.JourneyRef
@@ -79,6 +82,8 @@ type setupOptions struct {
 	progressDown time.Duration
 	// sendResult, when set, is what every send comes back with.
 	sendResult string
+	// crmFailures is how many posts to the CRM fail before one is taken.
+	crmFailures int
 }
 
 // testStart is when every workflow test begins unless it says otherwise: a
@@ -175,6 +180,17 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 			defer rec.mu.Unlock()
 			rec.notices = append(rec.notices, req)
 			return activities.NoticeResult{Status: o.noticeStatus}, nil
+		})
+	env.OnActivity(a.PostToCRM, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.CRMRequest) (activities.CRMResult, error) {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.crm = append(rec.crm, req)
+			rec.crmAt = append(rec.crmAt, env.Now().Sub(rec.start).Round(time.Second))
+			if len(rec.crm) <= o.crmFailures {
+				return activities.CRMResult{}, temporal.NewApplicationError("the CRM answered 503 Service Unavailable", activities.ErrTypeCRM)
+			}
+			return activities.CRMResult{Status: "delivered"}, nil
 		})
 	env.OnActivity(a.RecordVerdict, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req activities.VerdictRequest) error {

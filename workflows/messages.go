@@ -227,6 +227,9 @@ func (r *run) handoff(reason string) error {
 			return fmt.Errorf("hand off: %w", err)
 		}
 		r.notifySales(req, res.ID)
+		if workflow.GetVersion(r.ctx, versionCRMHook, workflow.DefaultVersion, 1) == 1 {
+			r.postToCRM(req, res.ID)
+		}
 	}
 	r.st.HandoffID = res.ID
 	r.st.Lifecycle = LifecycleHandedOff
@@ -255,6 +258,34 @@ func (r *run) notifySales(h activities.HandOffRequest, id int64) {
 		}
 		if res.Status == activities.SendAmbiguous {
 			r.st.Ambiguous++
+		}
+	})
+}
+
+// versionCRMHook guards the post of each hand-off to the CRM.
+const versionCRMHook = "handoff-crm"
+
+// crmGiveUp is how long a hand-off's post to the CRM is retried before the
+// journey stops waiting for it (the post stays listed as failing).
+const crmGiveUp = 72 * time.Hour
+
+// postToCRM posts the hand-off to the CRM beside the main loop, retried
+// with backoff through a CRM outage; like the notice, the run ends only
+// once it is done. It never fails the journey: after crmGiveUp it is
+// logged, and stays listed as failing.
+func (r *run) postToCRM(h activities.HandOffRequest, id int64) {
+	r.notices++
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		defer func() { r.notices-- }()
+		opts := workflow.GetActivityOptions(ctx)
+		opts.StartToCloseTimeout = time.Minute
+		opts.ScheduleToCloseTimeout = crmGiveUp
+		opts.RetryPolicy = &temporal.RetryPolicy{InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour}
+		var res activities.CRMResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), r.acts.PostToCRM,
+			activities.CRMRequest{Handoff: h, HandoffID: id, URL: r.j.Handoff.CRMURL}).Get(ctx, &res)
+		if err != nil {
+			r.log.Error("hand-off not posted to the CRM; gave up retrying", "handoff", id, "error", err)
 		}
 	})
 }
