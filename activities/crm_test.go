@@ -12,12 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pb33f/libopenapi"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/signature"
 	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/webhook"
 )
 
 // A real HTTP server stands in for the CRM: down for two posts, then up.
@@ -89,6 +92,7 @@ func TestPostToCRMThroughAnOutage(t *testing.T) {
 		require.True(t, ok, sig)
 		require.Equal(t, hex.EncodeToString(signature.MAC(secret, ts, bodies[i])), v1)
 	}
+	requireCRMContract(t, bodies[2])
 	var got activities.CRMHandoff
 	require.NoError(t, json.Unmarshal(bodies[2], &got))
 	require.Equal(t, activities.CRMEvent, got.Event)
@@ -110,4 +114,20 @@ func TestPostToCRMThroughAnOutage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "not configured", res.Status)
 	require.Len(t, bodies, 3, "nothing unsigned went out")
+}
+
+// The post's body is what the contract in webhook/openapi.yaml says.
+func requireCRMContract(t *testing.T, body []byte) {
+	t.Helper()
+	doc, err := libopenapi.NewDocument(webhook.OpenAPI())
+	require.NoError(t, err)
+	model, err := doc.BuildV3Model()
+	require.NoError(t, err)
+	proxy := model.Model.Components.Schemas.GetOrZero("CRMHandoff")
+	require.NotNil(t, proxy, "CRMHandoff is in openapi.yaml")
+	ok, verrs := schema_validation.NewSchemaValidator().ValidateSchemaBytes(proxy.Schema(), body)
+	for _, e := range verrs {
+		t.Errorf("%s: %s", e.Message, e.Reason)
+	}
+	require.True(t, ok)
 }

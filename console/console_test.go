@@ -325,8 +325,12 @@ func TestPages(t *testing.T) {
 	require.Contains(t, r.body, `id="accept-`+ada.ID+`"`)
 	require.NotContains(t, r.body, "Grace")
 
+	hs, err := store.ListHandoffs(b.ctx, b.db, ada.ID)
+	require.NoError(t, err)
+	require.NoError(t, store.RecordCRMAttempt(b.ctx, b.db, hs[0].ID, "https://crm.acme.test/hooks", 503, "the CRM answered 503 Service Unavailable: maintenance"))
 	r = m.get("/console/attention")
 	require.Equal(t, http.StatusOK, r.status)
+	require.Contains(t, r.body, "the CRM answered 503 Service Unavailable: maintenance")
 	require.Contains(t, r.body, "gone@away.test")
 	require.Contains(t, r.body, `id="no-ambiguous"`)
 }

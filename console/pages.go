@@ -477,13 +477,18 @@ func (c *Console) attention(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, err)
 		return
 	}
+	crm, err := store.FailingCRMPosts(ctx, c.opt.DB, pageSize)
+	if err != nil {
+		c.failed(w, r, err)
+		return
+	}
 	suppressed, total, more, err := store.ListSuppressions(ctx, c.opt.DB, pageSize)
 	if err != nil {
 		c.failed(w, r, err)
 		return
 	}
 	c.render(w, r, http.StatusOK, "attention", map[string]any{"Title": "Attention", "Ambiguous": ambiguous, "Pending": pending,
-		"Undelivered": undelivered, "Suppressed": suppressed, "SuppressedTotal": total, "SuppressedMore": more, "Check": c.checks.state(), "Now": now})
+		"Undelivered": undelivered, "CRM": crm, "Suppressed": suppressed, "SuppressedTotal": total, "SuppressedMore": more, "Check": c.checks.state(), "Now": now})
 }
 
 func (c *Console) check(w http.ResponseWriter, r *http.Request) {

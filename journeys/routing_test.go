@@ -69,6 +69,7 @@ handoff:
       dach: []
       emea: [a@acme.test, not-an-address]
     fallback: nobody
+  crm_url: crm.acme.test/hooks
 content:
   - {id: hello, stage: interest, subject: Hi, text: "Hello {{.UnsubscribeURL}}"}
 stages:
@@ -85,6 +86,7 @@ stages:
 		`team "dach" has no members`,
 		`team member "not-an-address" is not an e-mail address`,
 		`fallback "nobody" is not an e-mail address`,
+		`crm_url "crm.acme.test/hooks" is not an http(s) URL`,
 	} {
 		found := false
 		for _, p := range ps {

@@ -318,6 +318,16 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 			owner += " of team " + h.Team
 		}
 		fmt.Fprintf(env.stdout, "hand-off #%d  %s  score %d  %s  owner %s  (%s)\n", h.ID, h.CreatedAt.Format(time.RFC3339), h.Total, h.Reason, owner, verdict)
+		switch post, err := store.GetCRMPost(ctx, conn.db, h.ID); {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case post.DeliveredAt != nil:
+			fmt.Fprintf(env.stdout, "  posted to the CRM %s (%d attempt(s))\n", post.DeliveredAt.UTC().Format(time.RFC3339), post.Attempts)
+		default:
+			fmt.Fprintf(env.stdout, "  NOT posted to the CRM yet: %d attempt(s), the last %s: %s (retried with backoff for 72 hours)\n",
+				post.Attempts, post.LastAttempt.UTC().Format(time.RFC3339), post.LastError)
+		}
 	}
 	return nil
 }
