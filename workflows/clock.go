@@ -66,15 +66,22 @@ func (r *run) sendAllowedAt() time.Time {
 	return r.j.SendWindow.NextOpen(at.In(r.location()))
 }
 
-// sent remembers an email for the frequency cap.
+// keptSends is how many of a lead's latest emails the frequency cap
+// remembers at least, whatever this journey's cap: the journey a recycle
+// leads to may have a cap of its own, which counts them too.
+const keptSends = 20
+
+// sent remembers an email for the frequency cap. The cap reads only the
+// latest Max, so keeping more changes no decision of a journey already
+// running.
 func (r *run) sent() {
-	c := r.j.FrequencyCap
-	if c == nil || c.Max <= 0 {
-		return
+	keep := keptSends
+	if c := r.j.FrequencyCap; c != nil && c.Max > keep {
+		keep = c.Max
 	}
 	r.st.RecentSends = append(r.st.RecentSends, r.journeyNow().UnixMilli())
-	if len(r.st.RecentSends) > c.Max {
-		r.st.RecentSends = append([]int64(nil), r.st.RecentSends[len(r.st.RecentSends)-c.Max:]...)
+	if len(r.st.RecentSends) > keep {
+		r.st.RecentSends = append([]int64(nil), r.st.RecentSends[len(r.st.RecentSends)-keep:]...)
 	}
 }
 

@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -300,4 +301,35 @@ stages:
 	require.Equal(t, 10, last.Score.Total())
 	require.Equal(t, 40, last.Score.Breakdown[0].Points, "the breakdown keeps what the rule gave")
 	require.Equal(t, 10, last.Score.Breakdown[0].Decayed, "and what it is worth now")
+}
+
+// The frequency cap counts a lead's emails across a recycle into another
+// journey: the new journey gives no fresh allowance.
+func TestFrequencyCapCountsAcrossJourneys(t *testing.T) {
+	t.Parallel()
+	first := journeyHead + `frequency_cap: {max: 2, per: 1w}
+recycle: {journey: other}
+stages:
+  - id: one
+    steps:
+      - {id: s1, send: a}
+      - {id: s2, send: b}
+      - {id: ho, handoff: {note: "two emails in"}}
+`
+	other := strings.Replace(journeyHead, "id: lang", "id: other", 1) + `frequency_cap: {max: 2, per: 1w}
+stages:
+  - id: one
+    steps:
+      - {id: s3, send: c}
+      - {id: bye, exit: done}
+`
+	b := setup(t, withJourneys(t, first, other))
+	b.input.JourneyID = "lang"
+	ok := b.updateAt(day, workflows.UpdateVerdict, workflows.SalesFeedback{Verdict: workflows.VerdictRecycle})
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	r := b.result(t)
+	require.NoError(t, ok.err)
+	require.Equal(t, "done", r.ExitReason)
+	require.Equal(t, []string{"a", "b", "c"}, b.rec.contents())
+	require.Equal(t, 7*day, b.rec.sendAt[2]-b.rec.sendAt[0], "c waits until a week after a, the first of the two before it")
 }

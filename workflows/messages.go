@@ -262,6 +262,10 @@ func (r *run) notifySales(h activities.HandOffRequest, id int64) {
 	})
 }
 
+// versionCapAcrossJourneys guards the frequency cap's memory of emails
+// across a recycle into another journey.
+const versionCapAcrossJourneys = "cap-across-journeys"
+
 // versionCRMHook guards the post of each hand-off to the CRM.
 const versionCRMHook = "handoff-crm"
 
@@ -361,9 +365,13 @@ func (r *run) recycle() error {
 		if err := r.load(rule.Journey, 0); err != nil {
 			return err
 		}
-		// A new journey: its clock and its max_duration start now.
+		// A new journey: its clock and its max_duration start now. Its
+		// frequency cap counts the emails the lead got from the last one
+		// (before versionCapAcrossJourneys, it started afresh).
 		r.st.StartedAt = workflow.Now(r.ctx).UnixMilli()
-		r.st.RecentSends = nil
+		if workflow.GetVersion(r.ctx, versionCapAcrossJourneys, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			r.st.RecentSends = nil
+		}
 	}
 	r.st.Step, _ = r.j.FirstStep(rule.Stage)
 	// The lead enters that stage afresh, whatever stage it was in.
