@@ -288,7 +288,7 @@ func leadFilterOf(r *http.Request) (store.LeadFilter, error) {
 
 // lifecycles are the lifecycle filter's choices.
 var lifecycles = []string{"new", workflows.LifecycleNurturing, workflows.LifecycleMQL, workflows.LifecycleHandedOff, workflows.LifecycleSQL,
-	workflows.LifecycleDisqualified, workflows.LifecycleExited}
+	workflows.LifecycleDisqualified, workflows.LifecycleExited, workflows.LifecycleGoal}
 
 // leads is the lead search.
 func (c *Console) leads(w http.ResponseWriter, r *http.Request) {

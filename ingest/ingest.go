@@ -243,7 +243,7 @@ func (in *Intake) mayReenter(j *journeys.Journey, p lead.Profile, lastJourney st
 
 func ended(lifecycle string) bool {
 	switch lifecycle {
-	case workflows.LifecycleExited, workflows.LifecycleSQL, workflows.LifecycleDisqualified:
+	case workflows.LifecycleExited, workflows.LifecycleSQL, workflows.LifecycleDisqualified, workflows.LifecycleGoal:
 		return true
 	}
 	return false

@@ -50,6 +50,7 @@ package journeys
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nurture-dev/nurture/lead"
@@ -68,8 +69,11 @@ type Journey struct {
 	Handoff HandoffRule   `yaml:"handoff" json:"handoff"`
 	// ExitOn lists the events that end the journey at once, whatever step
 	// the lead is on (unsubscribe, hard bounce, ...).
-	ExitOn  []lead.EventType `yaml:"exit_on,omitempty" json:"exit_on,omitempty"`
-	Recycle *RecycleRule     `yaml:"recycle,omitempty" json:"recycle,omitempty"`
+	ExitOn []lead.EventType `yaml:"exit_on,omitempty" json:"exit_on,omitempty"`
+	// Goal ends the journey when it is reached, counted as a goal, not an
+	// exit.
+	Goal    *Goal        `yaml:"goal,omitempty" json:"goal,omitempty"`
+	Recycle *RecycleRule `yaml:"recycle,omitempty" json:"recycle,omitempty"`
 	// Entry says which sources and events enrol a lead, and at which stage.
 	Entry   []EntryRule  `yaml:"entry,omitempty" json:"entry,omitempty"`
 	Reentry *ReentryRule `yaml:"reentry,omitempty" json:"reentry,omitempty"`
@@ -196,6 +200,24 @@ type HandoffRule struct {
 	// CRMURL overrides the worker's CRM_WEBHOOK_URL for this journey's
 	// hand-offs.
 	CRMURL string `yaml:"crm_url,omitempty" json:"crm_url,omitempty"`
+}
+
+// Goal is what a journey is for: an event (the CRM reports an
+// opportunity, a customer) ends it at once, wherever the lead is, handed
+// off included; a verdict (accepted) is counted as the goal too.
+type Goal struct {
+	Events   []lead.EventType `yaml:"events,omitempty" json:"events,omitempty"`
+	Verdicts []string         `yaml:"verdicts,omitempty" json:"verdicts,omitempty"`
+}
+
+// ReachedBy says whether an event is one of the goal's.
+func (g *Goal) ReachedBy(t lead.EventType) bool {
+	return g != nil && slices.Contains(g.Events, t)
+}
+
+// ReachedByVerdict says whether a verdict counts as the goal.
+func (g *Goal) ReachedByVerdict(v string) bool {
+	return g != nil && slices.Contains(g.Verdicts, v)
 }
 
 // RecycleRule says where a lead goes when sales sends it back.

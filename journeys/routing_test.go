@@ -97,3 +97,25 @@ stages:
 	// Positions point at the value that is wrong.
 	requireProblem(t, ps, 9, 32, `team "nordics" is not one of routing.teams`)
 }
+
+func TestGoalMistakes(t *testing.T) {
+	t.Parallel()
+	ps := problems(t, `id: j
+name: J
+scoring:
+  mql: 10
+handoff:
+  min_score: 20
+exit_on: [unsubscribe]
+goal: {events: [customer_wonn, unsubscribe], verdicts: [rejected]}
+content:
+  - {id: hello, stage: interest, subject: Hi, text: "Hello {{.UnsubscribeURL}}"}
+stages:
+  - id: interest
+    steps:
+      - {id: hello, send: hello}
+`)
+	requireProblem(t, ps, 8, 17, `unknown event type "customer_wonn"`)
+	requireProblem(t, ps, 8, 32, "unsubscribe is both a goal and in exit_on")
+	requireProblem(t, ps, 8, 57, `goal verdict "rejected": only accepted is a goal`)
+}

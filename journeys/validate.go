@@ -224,6 +224,22 @@ func (v *validator) journey(j *Journey) {
 		v.errorf("$.scoring.mql", "mql %d is above the hand-off score %d; a lead must be an MQL before it is sales ready", j.Scoring.MQL, j.Handoff.MinScore)
 	}
 	v.eventTypes("$.exit_on", j.ExitOn)
+	if g := j.Goal; g != nil {
+		if len(g.Events) == 0 && len(g.Verdicts) == 0 {
+			v.errorf("$.goal", "goal needs events (like opportunity_created, customer_won), verdicts ([accepted]), or both")
+		}
+		v.eventTypes("$.goal.events", g.Events)
+		for i, t := range g.Events {
+			if slices.Contains(j.ExitOn, t) {
+				v.errorf(fmt.Sprintf("$.goal.events[%d]", i), "%s is both a goal and in exit_on; a lead that reaches it would leave, not succeed", t)
+			}
+		}
+		for i, verdict := range g.Verdicts {
+			if verdict != "accepted" {
+				v.errorf(fmt.Sprintf("$.goal.verdicts[%d]", i), "goal verdict %q: only accepted is a goal", verdict)
+			}
+		}
+	}
 	// A stage of another journey is checked when this one is published.
 	if rc := j.Recycle; rc != nil && (rc.Journey == "" || rc.Journey == j.ID) && rc.Stage != "" && !stages[rc.Stage] {
 		v.errorf("$.recycle.stage", "recycle stage %q is not one of the journey's stages (%s)", j.Recycle.Stage, v.stageList)

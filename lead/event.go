@@ -33,6 +33,10 @@ const (
 	HardBounce         EventType = "hard_bounce"
 	SpamComplaint      EventType = "spam_complaint"
 	NotInterested      EventType = "not_interested"
+	// What a CRM reports when sales has moved the lead on: the goals a
+	// journey may end on.
+	OpportunityCreated EventType = "opportunity_created"
+	CustomerWon        EventType = "customer_won"
 )
 
 var known = map[EventType]string{
@@ -54,6 +58,8 @@ var known = map[EventType]string{
 	HardBounce:         "an email hard-bounced",
 	SpamComplaint:      "marked an email as spam",
 	NotInterested:      "replied that they are not interested",
+	OpportunityCreated: "the CRM opened an opportunity for the lead",
+	CustomerWon:        "the lead became a customer",
 }
 
 // Known reports whether t is in the vocabulary.

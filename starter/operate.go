@@ -158,7 +158,7 @@ func runLeads(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if f.Lifecycle != "" && !slices.Contains([]string{workflows.LifecycleNurturing, workflows.LifecycleMQL, workflows.LifecycleHandedOff,
-		workflows.LifecycleSQL, workflows.LifecycleDisqualified, workflows.LifecycleExited}, f.Lifecycle) {
+		workflows.LifecycleSQL, workflows.LifecycleDisqualified, workflows.LifecycleExited, workflows.LifecycleGoal}, f.Lifecycle) {
 		return fmt.Errorf("-lifecycle %q: use nurturing, mql, handed_off, sql, disqualified or exited", f.Lifecycle)
 	}
 	conn, err := connect(ctx, env, cfg, false)

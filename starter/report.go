@@ -140,6 +140,9 @@ func writeReport(w io.Writer, r store.Report) {
 		fmt.Fprintf(w, row, "sales: "+v, strconv.Itoa(r.Verdicts[v]), pct(r.Verdicts[v], r.Leads), pct(r.Verdicts[v], r.Handoffs), "")
 	}
 	fmt.Fprintf(w, row, "waiting for sales", strconv.Itoa(r.Waiting), "", "", "")
+	for _, g := range slices.Sorted(maps.Keys(r.Goals)) {
+		fmt.Fprintf(w, row, "goal: "+g, strconv.Itoa(r.Goals[g]), pct(r.Goals[g], r.Leads), "", "")
+	}
 	fmt.Fprintln(w, "  (conversion: of the stage above for a stage, of those entered for MQL, of MQLs for hand-offs, of hand-offs for verdicts)")
 	fmt.Fprintf(w, "\nmedian time to MQL %s, to hand-off %s\n\nexits (stage, reason)\n", days(r.DaysToMQL), days(r.DaysToHandoff))
 	for _, e := range r.Exits {

@@ -119,7 +119,7 @@ func TestSimulateCommand(t *testing.T) {
 		"SALES     verdict recycle (no budget until next quarter)",
 		`TASK      "Check in with Margaret at Apollo: has the timing changed?" for sales`,
 		"EXIT      recycled_out",
-		"outcome: MQL at day 0.0, handed off at day 0.1, exited (recycled_out) at day 14.0; score 0; 4 emails; cost 30.08",
+		"outcome: MQL at day 0.0, handed off at day 0.1, exited (recycled_out) at day 22.0; score 0; 4 emails; cost 30.08",
 		"  ok    exit=recycled_out",
 	} {
 		require.Contains(t, out, want)

@@ -102,7 +102,7 @@ select v.journey_id, v.definition->>'name', v.version, v.hash, v.published_at,
     (select count(*) from leads l where l.journey_id = v.journey_id and l.journey_version = v.version
         and l.lifecycle = any('{nurturing,mql,handed_off}')),
     (select count(*) from leads l where l.journey_id = v.journey_id and l.journey_version = v.version
-        and l.lifecycle = any('{exited,sql,disqualified}'))
+        and l.lifecycle = any('{exited,sql,disqualified,goal}'))
 from journey_versions v
 order by v.journey_id, v.version desc`)
 }

@@ -29,6 +29,8 @@ const (
 	ProgressHandedOff ProgressKind = "handed_off"
 	ProgressVerdict   ProgressKind = "verdict"
 	ProgressExited    ProgressKind = "exited"
+	// ProgressGoal: the journey reached its goal (named in ExitReason).
+	ProgressGoal ProgressKind = "goal"
 )
 
 // Snapshot is a lead's score and position at one moment, with why it changed.

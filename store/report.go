@@ -44,7 +44,10 @@ type Report struct {
 	Stages []StageCount `json:"stages"`
 	// Exits by the stage the lead was in and the reason.
 	Exits []ExitCount `json:"exits"`
-	MQL   int         `json:"mql"`
+	// Goals counts the enrolments that reached the journey's goal, by goal
+	// (an event type, or verdict:accepted): successes, not exits.
+	Goals map[string]int `json:"goals"`
+	MQL   int            `json:"mql"`
 	// Handoffs counts enrolments handed off (at least once).
 	Handoffs int `json:"handoffs"`
 	// Verdicts by kind (accepted, rejected, recycle) and Waiting (none
@@ -164,7 +167,7 @@ func Reports(ctx context.Context, db *pgxpool.Pool, f ReportFilter) ([]Report, e
 	get := func(v int) *Report {
 		r, ok := byVersion[v]
 		if !ok {
-			r = &Report{JourneyID: f.JourneyID, Version: v, Verdicts: map[string]int{}}
+			r = &Report{JourneyID: f.JourneyID, Version: v, Verdicts: map[string]int{}, Goals: map[string]int{}}
 			byVersion[v] = r
 		}
 		return r
@@ -197,6 +200,8 @@ func Reports(ctx context.Context, db *pgxpool.Pool, f ReportFilter) ([]Report, e
 			case "exit":
 				r := get(v)
 				r.Exits = append(r.Exits, ExitCount{Stage: a, Reason: b, Leads: n})
+			case "goal":
+				get(v).Goals[a] += n
 			}
 			return nil
 		}},
@@ -286,7 +291,8 @@ with per as (
         min(at) filter (where kind = 'handed_off') as handoff_at,
         array_agg(distinct buying_stage) filter (where kind = 'stage') as stages,
         (array_agg(buying_stage order by at, id) filter (where kind = 'stage'))[1] as first_stage,
-        array_agg(buying_stage || E'\x1f' || exit_reason) filter (where kind = 'exited') as exits
+        array_agg(buying_stage || E'\x1f' || exit_reason) filter (where kind = 'exited') as exits,
+        array_agg(distinct exit_reason) filter (where kind = 'goal') as goals
     from score_snapshots
     where journey_id = $1 and ($2 = 0 or version = $2) and kind <> 'scored'
     -- Byte order groups as well as the database's collation, and sorts
@@ -306,10 +312,14 @@ with per as (
     select 'exit' as section, p.version, split_part(ex, E'\x1f', 1) as a, split_part(ex, E'\x1f', 2) as b, count(*) as n, 0 as n2, 0 as n3,
         null::float8 as x, null::float8 as y
     from per p, unnest(p.exits) ex group by p.version, ex
+), goals as (
+    select 'goal' as section, p.version, g as a, '' as b, count(*) as n, 0 as n2, 0 as n3, null::float8 as x, null::float8 as y
+    from per p, unnest(p.goals) g group by p.version, g
 )
 select section, version, a, b, n, n2, n3, x, y from funnel
 union all select * from paths
 union all select * from exits
+union all select * from goals
 union all
 -- The journey's stages in its order, to list and convert them in.
 select 'order', jv.version, o.stage->>'id', '', o.ord::int, 0, 0, null, null

@@ -58,6 +58,8 @@ values ($1, $2, 'j', $3, 's', $4, $5, 'subject', 'mid', 0.5, 'sent', $6, $6)`, e
 	send("a@x.test", "c2", 1, 3*day)
 	progress("a@x.test", 1, store.ProgressHandedOff, "consideration", "handed_off", "", 4*day)
 	handoff("a@x.test", "accepted", 4*day)
+	// The journey's goal is an accepted verdict: counted as a goal.
+	progress("a@x.test", 1, store.ProgressGoal, "consideration", "sql", "verdict:accepted", 4*day+time.Hour)
 	for _, typ := range []lead.EventType{lead.EmailOpen, lead.EmailClick} {
 		_, err := store.InsertEvent(ctx, pool, lead.Event{ID: string(typ), LeadID: leads["a@x.test"].ID, Type: typ, OccurredAt: t0.Add(day), Properties: map[string]string{"content": "c1"}})
 		require.NoError(t, err)
@@ -97,7 +99,9 @@ values ($1, $2, 'j', $3, 's', $4, $5, 'subject', 'mid', 0.5, 'sent', $6, $6)`, e
 	require.Equal(t, 2, r.Handoffs)
 	require.Equal(t, map[string]int{"accepted": 1}, r.Verdicts)
 	require.Equal(t, 1, r.Waiting)
-	require.Equal(t, []store.ExitCount{{Stage: "interest", Reason: "no_engagement", Leads: 1}}, r.Exits)
+	require.Equal(t, []store.ExitCount{{Stage: "interest", Reason: "no_engagement", Leads: 1}}, r.Exits, "a goal is not an exit")
+	require.Equal(t, map[string]int{"verdict:accepted": 1}, r.Goals)
+	require.Empty(t, rs[0].Goals)
 	require.InDelta(t, 1.5, *r.DaysToMQL, 1e-9, "median of 2 days and 1 day")
 	require.InDelta(t, 2.5, *r.DaysToHandoff, 1e-9, "median of 4 days and 1 day")
 	require.Equal(t, []store.Touchpoint{

@@ -222,6 +222,8 @@ const (
 	LifecycleSQL          = "sql"
 	LifecycleDisqualified = "disqualified"
 	LifecycleExited       = "exited"
+	// LifecycleGoal: the journey reached its goal (an event its goal names).
+	LifecycleGoal = "goal"
 )
 
 // StepRecord is one step a lead took.
@@ -256,8 +258,11 @@ type Status struct {
 
 // Result is what a finished journey returns.
 type Result struct {
-	Lifecycle   string `json:"lifecycle"`
-	ExitReason  string `json:"exit_reason,omitempty"`
+	Lifecycle  string `json:"lifecycle"`
+	ExitReason string `json:"exit_reason,omitempty"`
+	// Goal is the goal the journey reached, if it did: an event type, or
+	// verdict:accepted.
+	Goal        string `json:"goal,omitempty"`
 	Score       int    `json:"score"`
 	BuyingStage string `json:"buying_stage,omitempty"`
 }

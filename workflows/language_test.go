@@ -9,6 +9,7 @@ import (
 
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -332,4 +333,56 @@ stages:
 	require.Equal(t, "done", r.ExitReason)
 	require.Equal(t, []string{"a", "b", "c"}, b.rec.contents())
 	require.Equal(t, 7*day, b.rec.sendAt[2]-b.rec.sendAt[0], "c waits until a week after a, the first of the two before it")
+}
+
+// A goal ends the journey wherever the lead is, handed off included, and
+// is counted as a goal, not an exit; an accepted verdict can be the goal.
+func TestGoals(t *testing.T) {
+	t.Parallel()
+	src := journeyHead + `goal: {events: [opportunity_created, customer_won], verdicts: [accepted]}
+exit_on: [unsubscribe]
+stages:
+  - id: one
+    steps:
+      - {id: s1, send: a}
+      - {id: w, wait: 30d}
+      - {id: ho, handoff: {note: "due"}}
+      - {id: w2, wait: 30d}
+`
+	t.Run("an event while in nurture", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, withJourneys(t, src))
+		b.input.JourneyID = "lang"
+		b.signalAt(day, "o", lead.OpportunityCreated)
+		b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+		r := b.result(t)
+		require.Equal(t, workflows.Result{Lifecycle: workflows.LifecycleGoal, Goal: "opportunity_created"}, workflows.Result{Lifecycle: r.Lifecycle, Goal: r.Goal})
+		require.Empty(t, r.ExitReason, "a goal, not an exit")
+		last := b.rec.progress[len(b.rec.progress)-1]
+		require.Equal(t, store.ProgressGoal, last.Kind)
+		require.Equal(t, "opportunity_created", last.ExitReason)
+		require.True(t, last.Ended)
+	})
+	t.Run("an event while with sales", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, withJourneys(t, src))
+		b.input.JourneyID = "lang"
+		b.signalAt(31*day, "c", lead.CustomerWon)
+		b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+		r := b.result(t)
+		require.Equal(t, workflows.LifecycleGoal, r.Lifecycle)
+		require.Equal(t, "customer_won", r.Goal)
+		require.Len(t, b.rec.handoffs, 1, "it was with sales")
+	})
+	t.Run("an accepted verdict", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, withJourneys(t, src))
+		b.input.JourneyID = "lang"
+		ok := b.updateAt(31*day, workflows.UpdateVerdict, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted})
+		b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+		r := b.result(t)
+		require.NoError(t, ok.err)
+		require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+		require.Equal(t, "verdict:accepted", r.Goal)
+	})
 }

@@ -426,7 +426,7 @@ func (r *run) unwind(err error) (Result, error) {
 }
 
 func (r *run) result() Result {
-	return Result{Lifecycle: r.st.Lifecycle, ExitReason: r.st.ExitReason, Score: r.st.Score.Total(), BuyingStage: r.st.BuyingStage}
+	return Result{Lifecycle: r.st.Lifecycle, ExitReason: r.st.ExitReason, Goal: r.st.Goal, Score: r.st.Score.Total(), BuyingStage: r.st.BuyingStage}
 }
 
 // settle answers every message received and waits for the handlers and

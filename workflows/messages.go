@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -134,7 +135,7 @@ func (r *run) mergeProfile(p lead.Profile) {
 func (r *run) engage(events []lead.Event, want []lead.EventType) (lead.EventType, error) {
 	var got lead.EventType
 	var types []string
-	exitOn := ""
+	exitOn, goal := "", ""
 	for _, ev := range events {
 		if r.seen[ev.ID] {
 			continue
@@ -153,10 +154,17 @@ func (r *run) engage(events []lead.Event, want []lead.EventType) (lead.EventType
 		if exitOn == "" && contains(r.j.ExitOn, ev.Type) {
 			exitOn = string(ev.Type)
 		}
+		if goal == "" && r.j.Goal.ReachedBy(ev.Type) {
+			goal = string(ev.Type)
+		}
 	}
 	if len(types) == 0 || r.st.finished() {
 		// Nothing new, or the journey is over: counted, but no rescore.
 		return got, nil
+	}
+	if goal != "" {
+		// A goal wins over an exit in the same batch: the lead succeeded.
+		return got, r.reachGoal(goal)
 	}
 	if exitOn != "" {
 		return got, r.exit(exitOn)
@@ -333,6 +341,12 @@ func (r *run) verdict(m feedbackMsg) error {
 	if err := r.progress(store.ProgressVerdict, "sales verdict: "+fb.Verdict); err != nil {
 		return err
 	}
+	if r.j.Goal.ReachedByVerdict(fb.Verdict) {
+		r.st.Goal = "verdict:" + fb.Verdict
+		if err := r.progress(store.ProgressGoal, "goal reached: "+r.st.Goal); err != nil {
+			return err
+		}
+	}
 	if m.ans != nil {
 		m.ans.verdict = VerdictResult{HandoffID: id, Verdict: fb.Verdict, Lifecycle: r.st.Lifecycle, JourneyID: r.st.JourneyID, Stage: r.stageOf(r.st.Step)}
 		m.ans.give(nil)
@@ -410,6 +424,14 @@ func (r *run) checkOutcomeNow(o TaskOutcome) error {
 	return r.checkOutcome(o)
 }
 
+// reachGoal ends the journey on its goal. Only journeys that name a goal
+// have one to reach, so journeys already running are not changed.
+func (r *run) reachGoal(goal string) error {
+	r.st.Lifecycle = LifecycleGoal
+	r.st.Goal = goal
+	return r.progress(store.ProgressGoal, "goal reached: "+goal)
+}
+
 func (r *run) exit(reason string) error {
 	r.st.Lifecycle = LifecycleExited
 	r.st.ExitReason = reason
@@ -431,7 +453,7 @@ func (r *run) progress(kind store.ProgressKind, reason string) error {
 		LeadID: r.st.Lead.ID, Enrollment: r.st.Enrollment, Seq: r.st.ProgressSeq,
 		JourneyID: r.st.JourneyID, Version: r.st.JourneyVersion,
 		Score: r.st.Score, Lifecycle: r.st.Lifecycle, BuyingStage: r.st.BuyingStage,
-		Ended: r.st.finished(), ExitReason: r.st.ExitReason,
+		Ended: r.st.finished(), ExitReason: cmp.Or(r.st.Goal, r.st.ExitReason),
 		Reason: reason, At: workflow.Now(r.ctx),
 	}
 	ctx := workflow.WithLocalActivityOptions(r.ctx, workflow.LocalActivityOptions{

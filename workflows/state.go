@@ -69,6 +69,8 @@ type State struct {
 	HandoffID  int64  `json:"handoff_id,omitempty"`
 	Handoffs   int    `json:"handoffs,omitempty"`
 	ExitReason string `json:"exit_reason,omitempty"`
+	// Goal is the goal reached, if one was.
+	Goal string `json:"goal,omitempty"`
 
 	// Messages received but not yet acted on when the run continued as new.
 	Pending  []lead.Event    `json:"pending,omitempty"`
@@ -99,7 +101,7 @@ func (s *State) active() bool {
 // finished reports whether the journey is over for good.
 func (s *State) finished() bool {
 	switch s.Lifecycle {
-	case LifecycleSQL, LifecycleDisqualified, LifecycleExited:
+	case LifecycleSQL, LifecycleDisqualified, LifecycleExited, LifecycleGoal:
 		return true
 	}
 	return false
