@@ -30,6 +30,7 @@ import (
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/internal/tcpproxy"
 	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/journeyworker"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
@@ -229,10 +230,9 @@ func (h *harness) startWorker() {
 	mail, err := email.New(email.Config{Host: host, Port: port, TLS: "none", From: "Acme <marketing@acme.test>", Timeout: 5 * time.Second, ReplyTimeout: 10 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(mail.Close)
-	w := worker.New(h.client, h.queue, worker.Options{WorkerStopTimeout: 5 * time.Second})
-	workflows.Register(w)
-	activities.Register(w, &activities.Activities{DB: pool, Mail: mail, SalesEmail: "sales@acme.test", Log: quietLogger(),
-		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}})
+	w := journeyworker.New(h.client, h.queue, &activities.Activities{DB: pool, Mail: mail, SalesEmail: "sales@acme.test", Log: quietLogger(),
+		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}},
+		worker.Options{WorkerStopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	h.workers = append(h.workers, w)

@@ -22,13 +22,13 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/journeyworker"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
@@ -211,15 +211,12 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer mail.Close()
-	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
-	workflows.Register(w)
 	signer, err := cfg.Signer()
 	if err != nil {
 		return err
 	}
 	d.signer, d.salesEmail = signer, cfg.SalesEmail
-	activities.Register(w, &activities.Activities{DB: db, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer,
-		Track: cfg.Tracking == "on", Provider: cfg.EmailProvider})
+	w := journeyworker.New(c, cfg.TaskQueue, journeyworker.Activities(cfg, db, mail, signer, log), worker.Options{WorkerStopTimeout: 10 * time.Second})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

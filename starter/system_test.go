@@ -27,6 +27,7 @@ import (
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/journeyworker"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
@@ -83,10 +84,9 @@ func (s *system) startTemporal(t testing.TB, dbFile string) {
 	require.NoError(t, err)
 	mail, err := email.New(email.Config{Host: s.sink.Host(), Port: s.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
 	require.NoError(t, err)
-	s.worker = worker.New(s.client, t.Name(), worker.Options{WorkerStopTimeout: 10 * time.Second})
-	workflows.Register(s.worker)
-	activities.Register(s.worker, &activities.Activities{DB: s.db, Mail: mail, SalesEmail: "sales@acme.test", Log: testLogger(),
-		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}})
+	s.worker = journeyworker.New(s.client, t.Name(), &activities.Activities{DB: s.db, Mail: mail, SalesEmail: "sales@acme.test", Log: testLogger(),
+		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}},
+		worker.Options{WorkerStopTimeout: 10 * time.Second})
 	require.NoError(t, s.worker.Start())
 	if s.intake != nil {
 		s.intake.Temporal = s.client

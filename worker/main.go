@@ -21,11 +21,10 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
-	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/journeyworker"
 	"github.com/nurture-dev/nurture/store"
-	"github.com/nurture-dev/nurture/workflows"
 )
 
 func main() {
@@ -84,14 +83,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	}
 	// On SIGTERM, running activities get this long to finish, so a deploy
 	// does not cut a send in half.
-	w := worker.New(c, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-	workflows.Register(w)
-	acts := &activities.Activities{
-		DB: pool, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer,
-		Track: cfg.Tracking == "on", Provider: cfg.EmailProvider,
-		CRM: activities.CRM{URL: cfg.CRMURL, Secret: []byte(cfg.CRMSecret)},
-	}
-	activities.Register(w, acts)
+	w := journeyworker.New(c, cfg.TaskQueue, journeyworker.Activities(&cfg, pool, mail, signer, log), worker.Options{WorkerStopTimeout: 30 * time.Second})
 
 	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TaskQueue)
 	interrupt := make(chan any)

@@ -19,9 +19,9 @@ import (
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/journeys"
+	"github.com/nurture-dev/nurture/journeyworker"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
-	"github.com/nurture-dev/nurture/workflows"
 )
 
 // Quiet logs errors only: what a passing test need not show.
@@ -66,9 +66,7 @@ func Sink(t testing.TB) (*smtpsink.Sink, *email.Sender) {
 // queue of the test's own.
 func Worker(t testing.TB, c client.Client, taskQueue string, acts *activities.Activities) {
 	t.Helper()
-	w := worker.New(c, taskQueue, worker.Options{})
-	workflows.Register(w)
-	activities.Register(w, acts)
+	w := journeyworker.New(c, taskQueue, acts, worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatalf("start the worker: %v", err)
 	}
