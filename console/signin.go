@@ -57,6 +57,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, password := strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("password")
+	if len(name) > maxName {
+		// No account has a longer name; a long one must not make the
+		// limiter's keys large.
+		name = name[:maxName]
+	}
 	if !c.sessions.loginTokenValid(r, r.PostForm.Get("token")) {
 		c.showLogin(w, r, http.StatusForbidden, name, "The sign-in form expired or came from elsewhere. Try again.")
 		return
