@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -276,7 +277,7 @@ func (a *Activities) held(ctx context.Context, req SendRequest, attempt int32, n
 // one) are left as they are. A part that cannot be tracked goes out as
 // rendered, and why is logged: an untracked email is better than none.
 func (a *Activities) track(ctx context.Context, req SendRequest, contentID string, body journeys.Rendered, unsubscribe string) journeys.Rendered {
-	log := a.log(ctx).With("lead", req.Lead.ID, "content", contentID)
+	log := withKeys{a.log(ctx), []any{"lead", req.Lead.ID, "content", contentID}}
 	link := tracking.Stable(func(target string) (string, error) {
 		if target == unsubscribe || a.ours(target) {
 			return target, nil
@@ -369,14 +370,35 @@ func deliveryOptions(ctx context.Context) delivery.Options {
 	return o
 }
 
-// log is the activity's logger when there is one (it names the workflow
-// and activity), else the worker's.
-func (a *Activities) log(ctx context.Context) *slog.Logger {
+// logger is what activities log through: Temporal's activity logger,
+// or the worker's slog.Logger (the same methods).
+type logger interface {
+	Debug(msg string, keyvals ...any)
+	Info(msg string, keyvals ...any)
+	Warn(msg string, keyvals ...any)
+	Error(msg string, keyvals ...any)
+}
+
+// log is Temporal's activity logger inside an activity (its lines carry
+// the namespace, task queue, workflow and activity IDs and the attempt),
+// else the worker's. Lines name leads by ID, never by address.
+func (a *Activities) log(ctx context.Context) logger {
 	if activity.IsActivity(ctx) {
-		return a.Log.With("workflow", activity.GetInfo(ctx).WorkflowExecution.ID, "activity", activity.GetInfo(ctx).ActivityType.Name)
+		return activity.GetLogger(ctx)
 	}
 	return a.Log
 }
+
+// withKeys adds key-value pairs to every line of a logger.
+type withKeys struct {
+	l    logger
+	keys []any
+}
+
+func (w withKeys) Debug(msg string, kv ...any) { w.l.Debug(msg, slices.Concat(kv, w.keys)...) }
+func (w withKeys) Info(msg string, kv ...any)  { w.l.Info(msg, slices.Concat(kv, w.keys)...) }
+func (w withKeys) Warn(msg string, kv ...any)  { w.l.Warn(msg, slices.Concat(kv, w.keys)...) }
+func (w withKeys) Error(msg string, kv ...any) { w.l.Error(msg, slices.Concat(kv, w.keys)...) }
 
 func fullName(p lead.Profile) string {
 	switch {
