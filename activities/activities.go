@@ -15,8 +15,8 @@ import (
 	htmltemplate "html/template"
 	"log/slog"
 	"maps"
-	"strings"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
