@@ -22,7 +22,6 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/email"
@@ -33,63 +32,11 @@ import (
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
-	"github.com/nurture-dev/nurture/timeline"
 	"github.com/nurture-dev/nurture/webhook"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
 const day = 24 * time.Hour
-
-// demoLead is a sample lead and what it does, in journey days after
-// enrolment (its source picks its start stage, by the journey's entry
-// rules); verdict is what "sales" answers when it is handed off.
-type demoLead struct {
-	profile lead.Profile
-	script  []scripted
-	verdict string
-	reason  string
-	// task is what "sales" reports for a task the journey gives.
-	task string
-}
-
-type scripted struct {
-	day float64
-	typ lead.EventType
-}
-
-func sampleLeads() []demoLead {
-	return []demoLead{
-		{
-			profile: lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", LastName: "Lovelace", Company: "Analytical Engines", Title: "CTO", TimeZone: "Europe/London", Source: "whitepaper form",
-				Fields: map[string]string{"persona": "executive", "industry": "manufacturing", "employees": "1200", "bant_authority": "yes"}},
-			script: []scripted{{0.4, lead.EmailOpen}, {1.0, lead.EmailClick}, {1.5, lead.WhitepaperDownload}, {2.0, lead.WebinarSignup},
-				{3.5, lead.CaseStudyView}, {4.5, lead.PricingPageView}, {5.0, lead.DemoRequest}},
-			verdict: workflows.VerdictAccepted, reason: "budget approved, meeting booked",
-		},
-		{
-			profile: lead.Profile{Email: "grace@cobol.test", FirstName: "Grace", LastName: "Hopper", Company: "Cobol Systems", Title: "VP Engineering", TimeZone: "America/New_York", Source: "webinar list",
-				Fields: map[string]string{"persona": "technical"}},
-			script: []scripted{{0.5, lead.EmailOpen}},
-		},
-		{
-			profile: lead.Profile{Email: "linus@kernel.test", FirstName: "Linus", Company: "Kernel Co", Title: "Developer", TimeZone: "Europe/Helsinki", Source: "blog signup"},
-			script:  []scripted{{1.0, lead.EmailOpen}, {2.0, lead.Unsubscribe}},
-		},
-		{
-			// Her source puts her at evaluation, by the journey's entry rule.
-			profile: lead.Profile{Email: "margaret@apollo.test", FirstName: "Margaret", LastName: "Hamilton", Company: "Apollo Guidance", Title: "Director of Software", TimeZone: "America/Chicago", Source: "demo request form",
-				Fields: map[string]string{"persona": "technical", "employees": "800"}},
-			script: []scripted{{0.5, lead.EmailOpen}, {0.7, lead.EmailClick}, {1.0, lead.PricingPageView}, {1.5, lead.ContactForm},
-				{2.0, lead.DemoRequest}},
-			verdict: workflows.VerdictRecycle, reason: "no budget until next quarter",
-			task: "not_now",
-		},
-		{
-			profile: lead.Profile{Email: "alan@bletchley.test", FirstName: "Alan", LastName: "Turing", Company: "Bletchley Labs", Title: "Head of Research", TimeZone: "Europe/London", Source: "trade show"},
-			script:  []scripted{{0.2, lead.HardBounce}},
-		},
-	}
-}
 
 // demo is one run of the demo.
 type demo struct {
@@ -295,43 +242,6 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
-// Demo console accounts, one a role people use; they share a password
-// kept in the data folder.
-const (
-	demoMarketer = "marketer"
-	demoSales    = "sales"
-)
-
-// demoAccounts are the console's accounts in the demo: those of
-// CONSOLE_ACCOUNTS_FILE when it is set, else a marketer and a sales rep
-// with a password made once and kept in the data folder. login says how to
-// sign in.
-func demoAccounts(cfg *config.Config, dataDir string) (console.Accounts, string, error) {
-	if cfg.ConsoleAccountsFile != "" {
-		as, err := console.LoadAccounts(cfg.ConsoleAccountsFile)
-		return as, "accounts of " + cfg.ConsoleAccountsFile, err
-	}
-	password, err := keptSecret(filepath.Join(dataDir, "console-password"))
-	if err != nil {
-		return nil, "", err
-	}
-	// bcrypt reads 72 bytes at most; a kept secret is longer.
-	password = password[:20]
-	var lines []string
-	for _, a := range []struct {
-		name string
-		role console.Role
-	}{{demoMarketer, console.RoleMarketer}, {demoSales, console.RoleSales}} {
-		line, err := console.AccountLine(a.name, a.role, password)
-		if err != nil {
-			return nil, "", err
-		}
-		lines = append(lines, line)
-	}
-	as, err := console.ParseAccounts(strings.NewReader(strings.Join(lines, "\n")))
-	return as, fmt.Sprintf("sign in as %s or %s, password %s", demoMarketer, demoSales, password), err
-}
-
 // publishShipped publishes every shipped journey (a no-op for unchanged
 // ones) and returns the main one.
 func publishShipped(ctx context.Context, db store.DB) (*journeys.Journey, store.Published, error) {
@@ -445,147 +355,6 @@ func (d *demo) checkNotRunning(ctx context.Context) error {
 			return fmt.Errorf("%s is still in a journey from an earlier demo in this data folder; run with -resume to let those journeys finish, or delete the folder to start over", l.profile.Email)
 		}
 	}
-	return nil
-}
-
-// play feeds one lead its scripted engagement at the scripted journey days,
-// and answers its hand-offs as sales would.
-func (d *demo) play(ctx context.Context, out *printer, runID string, l *demoLead) error {
-	for n, s := range l.script {
-		if err := sleepUntil(ctx, d.at(s.day)); err != nil {
-			return nil
-		}
-		if err := d.engage(ctx, out, fmt.Sprintf("demo-%s-%s-%d", runID, l.profile.ID[:8], n), l, s.typ); err != nil {
-			return fmt.Errorf("%s for %s: %w", s.typ, l.profile.Email, err)
-		}
-	}
-	if l.verdict == "" {
-		return nil
-	}
-	// Sales answers a journey day after the hand-off.
-	var handoff int64
-	for {
-		st, err := workflows.QueryLead(ctx, d.c, l.profile.ID)
-		if err == nil && st.Lifecycle == workflows.LifecycleHandedOff {
-			handoff = st.HandoffID
-			break
-		}
-		if err == nil && st.Lifecycle == workflows.LifecycleExited {
-			return nil
-		}
-		if err := sleepUntil(ctx, time.Now().Add(100*time.Millisecond)); err != nil {
-			return nil
-		}
-	}
-	if err := sleepUntil(ctx, time.Now().Add(time.Duration(float64(day)/d.scale))); err != nil {
-		return nil
-	}
-	if err := d.verdictByEmail(ctx, out, l, handoff); err != nil {
-		return fmt.Errorf("verdict for %s: %w", l.profile.Email, err)
-	}
-	out.line(d.day(), "SALES", l.profile.Email, fmt.Sprintf("verdict %s: %s", l.verdict, l.reason))
-	if l.task == "" {
-		return nil
-	}
-	// A rep does the task the journey gives (a check-in call) a day later.
-	var task store.Task
-	for {
-		t, err := store.OpenTask(ctx, d.db, l.profile.ID)
-		if err == nil {
-			task = t
-			break
-		}
-		if err := sleepUntil(ctx, time.Now().Add(100*time.Millisecond)); err != nil {
-			return nil
-		}
-	}
-	if err := sleepUntil(ctx, time.Now().Add(time.Duration(float64(day)/d.scale))); err != nil {
-		return nil
-	}
-	if _, err := workflows.SendTaskOutcome(ctx, d.c, l.profile.ID, workflows.TaskOutcome{TaskID: task.ID, Outcome: l.task}); err != nil {
-		return fmt.Errorf("task outcome for %s: %w", l.profile.Email, err)
-	}
-	out.line(d.day(), "TASK", l.profile.Email, fmt.Sprintf("%q done by sales: %s", task.Title, l.task))
-	return nil
-}
-
-// feed prints score snapshots as the workflows record them.
-func (d *demo) feed(ctx context.Context, out *printer, since int64, ids []string) {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		snaps, last, err := store.SnapshotsSince(ctx, d.db, since, ids)
-		if err == nil {
-			since = last
-			for _, s := range snaps {
-				d.printSnapshot(out, s)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-func (d *demo) printSnapshot(out *printer, s store.Snapshot) {
-	l := d.byID[s.LeadID]
-	who := s.LeadID
-	if l != nil {
-		who = l.profile.Email
-	}
-	if what, text := timeline.Progress(s); what != "" {
-		out.line(d.day(), what, who, text)
-	}
-}
-
-func (d *demo) mailed(out *printer, m smtpsink.Message) {
-	content := m.Header.Get("X-Nurture-Content")
-	d.mu.Lock()
-	switch {
-	case m.Header.Get("X-Nurture-Handoff") != "":
-		d.notices++
-		content = "hand-off notice"
-	case m.Header.Get("X-Nurture-Task") != "":
-		d.notices++
-		content = "task for sales"
-	default:
-		d.emails++
-	}
-	d.mu.Unlock()
-	out.line(d.day(), "MAIL", strings.Join(m.To, ","), fmt.Sprintf("%q [%s]", m.Subject, content))
-}
-
-func (d *demo) summary(ctx context.Context, results []workflows.Result) error {
-	elapsed := time.Since(d.started)
-	fmt.Fprintf(d.env.stdout, "\nsummary after %s (%.0f journey days):\n", elapsed.Round(time.Second), d.day())
-	fmt.Fprintf(d.env.stdout, "  %-24s %-13s %6s %7s  %s\n", "lead", "lifecycle", "score", "emails", "outcome")
-	handoffs := 0
-	for i, l := range d.leads {
-		sends, err := store.CountSends(ctx, d.db, l.profile.ID)
-		if err != nil {
-			return err
-		}
-		hs, err := store.ListHandoffs(ctx, d.db, l.profile.ID)
-		if err != nil {
-			return err
-		}
-		handoffs += len(hs)
-		var outcome []string
-		for _, h := range hs {
-			if h.Verdict != "" {
-				outcome = append(outcome, fmt.Sprintf("handed off at %d, sales said %s", h.Total, h.Verdict))
-			}
-		}
-		if r := results[i].ExitReason; r != "" {
-			outcome = append(outcome, "exit: "+r)
-		}
-		fmt.Fprintf(d.env.stdout, "  %-24s %-13s %6d %7d  %s\n", l.profile.Email, results[i].Lifecycle, results[i].Score, sends, strings.Join(outcome, "; "))
-	}
-	d.mu.Lock()
-	fmt.Fprintf(d.env.stdout, "  %d journey emails and %d notices to sales (hand-offs, tasks) received by the SMTP sink; %d hand-offs\n", d.emails, d.notices, handoffs)
-	d.mu.Unlock()
 	return nil
 }
 
