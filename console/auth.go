@@ -354,7 +354,9 @@ func (l *limiter) attempt(limits ...limit) (wait time.Duration, done func(ok boo
 	}
 	at := l.now()
 	for _, lim := range limits {
-		l.makeRoom(needsRoom(len(l.fails), lim.key, l.fails))
+		if _, known := l.fails[lim.key]; !known && len(l.fails) >= maxLimiterKeys {
+			l.makeRoom()
+		}
 		l.fails[lim.key] = append(l.fails[lim.key], at)
 	}
 	return 0, func(ok bool) {
@@ -375,19 +377,10 @@ func (l *limiter) attempt(limits ...limit) (wait time.Duration, done func(ok boo
 	}
 }
 
-// needsRoom says whether a new key needs room made for it.
-func needsRoom(n int, key string, m map[string][]time.Time) bool {
-	_, known := m[key]
-	return !known && n >= maxLimiterKeys
-}
-
-// makeRoom makes room for a new key when needed: the keys whose failures all
+// makeRoom makes room for a new key: the keys whose failures all
 // left the window go first, then the keys whose last failure is oldest,
 // those at a limit last; the caller holds mu.
-func (l *limiter) makeRoom(needed bool) {
-	if !needed {
-		return
-	}
+func (l *limiter) makeRoom() {
 	for k := range l.fails {
 		l.recent(k)
 	}

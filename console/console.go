@@ -29,6 +29,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -252,7 +253,7 @@ func (c *Console) signedIn(need permission, next http.HandlerFunc) http.HandlerF
 		ss, ok := c.session(w, r)
 		if !ok {
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, Prefix+"/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				http.Redirect(w, r, Prefix+"/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			// 403, not 401: the console signs in with a form, not an HTTP

@@ -221,12 +221,7 @@ func (c *Console) funnel(w http.ResponseWriter, r *http.Request) {
 	if k.period == "" {
 		k.period = defaultPeriod
 	}
-	if !slices.ContainsFunc(periods, func(p struct {
-		Key  string
-		Days int
-	}) bool {
-		return p.Key == k.period
-	}) {
+	if !slices.ContainsFunc(periods, func(p period) bool { return p.Key == k.period }) {
 		c.refuse(w, r, http.StatusBadRequest, fmt.Sprintf("Period %q: choose 7d, 30d, 90d, 365d or all.", k.period))
 		return
 	}

@@ -13,11 +13,15 @@ import (
 	"github.com/nurture-dev/nurture/store"
 )
 
-// periods are the funnel's choices of enrolment period, in days (0: all).
-var periods = []struct {
+// period is a funnel's choice of enrolment period: the last Days days
+// (0: all time).
+type period struct {
 	Key  string
 	Days int
-}{{"7d", 7}, {"30d", 30}, {"90d", 90}, {"365d", 365}, {"all", 0}}
+}
+
+// periods are the funnel's choices.
+var periods = []period{{"7d", 7}, {"30d", 30}, {"90d", 90}, {"365d", 365}, {"all", 0}}
 
 const defaultPeriod = "90d"
 

@@ -15,8 +15,6 @@ import (
 	"time"
 )
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
 func constantEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

@@ -55,8 +55,6 @@ func ParseSecrets(s string) ([][]byte, error) {
 // secret: what a sender does, and what tests and the demo do.
 func Sign(secret []byte, at time.Time, body []byte) string { return signature.Sign(secret, at, body) }
 
-func mac(secret []byte, ts string, body []byte) []byte { return signature.MAC(secret, ts, body) }
-
 // errUnsigned is a request whose signature is missing, wrong or stale.
 var errUnsigned = errors.New("unsigned")
 
@@ -86,7 +84,7 @@ func (s *Server) verify(header string, body []byte) error {
 		return fmt.Errorf("%w: the signature's time is %s from now; at most %s either way", errUnsigned, d.Round(time.Second), Window)
 	}
 	for _, secret := range s.Secrets {
-		want := mac(secret, ts, body)
+		want := signature.MAC(secret, ts, body)
 		for _, got := range sigs {
 			if hmac.Equal(got, want) {
 				return nil
