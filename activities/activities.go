@@ -206,7 +206,7 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	}
 	msgID := email.MessageID(req.Key, a.Mail.Domain())
 	msg, err := a.message(req.Key, req.Lead.ID, email.Message{
-		To: req.Lead.Email, ToName: fullName(req.Lead), Subject: body.Subject, Text: body.Text, HTML: body.HTML,
+		To: req.Lead.Email, ToName: req.Lead.Name(), Subject: body.Subject, Text: body.Text, HTML: body.HTML,
 		MessageID: msgID, UnsubscribeURL: unsubscribe,
 		Headers: map[string]string{"X-Nurture-Journey": req.Journey.ID, "X-Nurture-Content": item.ID},
 	})
@@ -399,15 +399,6 @@ func (w withKeys) Debug(msg string, kv ...any) { w.l.Debug(msg, slices.Concat(kv
 func (w withKeys) Info(msg string, kv ...any)  { w.l.Info(msg, slices.Concat(kv, w.keys)...) }
 func (w withKeys) Warn(msg string, kv ...any)  { w.l.Warn(msg, slices.Concat(kv, w.keys)...) }
 func (w withKeys) Error(msg string, kv ...any) { w.l.Error(msg, slices.Concat(kv, w.keys)...) }
-
-func fullName(p lead.Profile) string {
-	switch {
-	case p.FirstName != "" && p.LastName != "":
-		return p.FirstName + " " + p.LastName
-	default:
-		return p.FirstName + p.LastName
-	}
-}
 
 // RecordProgress stores a score snapshot and the lead's stage and lifecycle.
 func (a *Activities) RecordProgress(ctx context.Context, s store.Snapshot) error {
@@ -605,10 +596,10 @@ type verdictLink struct {
 // breakdown and the verdict buttons, as text and as HTML.
 func salesNotice(id int64, req HandOffRequest, buttons []verdictLink) (subject, text, html string, err error) {
 	p := req.Lead
-	subject = fmt.Sprintf("Sales-ready lead: %s (%s), score %d", nonEmpty(fullName(p), p.Email), nonEmpty(p.Company, "no company"), req.Score.Total())
+	subject = fmt.Sprintf("Sales-ready lead: %s (%s), score %d", nonEmpty(p.Name(), p.Email), nonEmpty(p.Company, "no company"), req.Score.Total())
 	sc := req.Score
 	text = fmt.Sprintf("A lead is ready for sales (hand-off #%d).\n\nName:    %s\nEmail:   %s\nCompany: %s\nTitle:   %s\nJourney: %s v%d\nWhy:     %s\n\nScore %d = fit %d + interest %d + intent %d + adjusted %d",
-		id, fullName(p), p.Email, p.Company, p.Title, req.Journey.ID, req.Journey.Version, req.Reason,
+		id, p.Name(), p.Email, p.Company, p.Title, req.Journey.ID, req.Journey.Version, req.Reason,
 		sc.Total(), sc.Fit, sc.Interest, sc.Intent, sc.Adjusted)
 	grade := ""
 	if sc.FitGrade != "" {
@@ -636,7 +627,7 @@ func salesNotice(id int64, req HandOffRequest, buttons []verdictLink) (subject, 
 		Grade    string
 		Buttons  []verdictLink
 		LifeDays int
-	}{id, req, nonEmpty(fullName(p), p.Email), sc.Total(), grade, buttons, int(links.VerdictLife.Hours() / 24)})
+	}{id, req, nonEmpty(p.Name(), p.Email), sc.Total(), grade, buttons, int(links.VerdictLife.Hours() / 24)})
 	return subject, text, b.String(), err
 }
 
@@ -735,7 +726,7 @@ func (a *Activities) CreateTask(ctx context.Context, req TaskRequest) (TaskResul
 	}
 	p := req.Lead
 	text := fmt.Sprintf("%s\n\nLead:    %s <%s>\nCompany: %s\nTitle:   %s\nDue:     %s\n\nWhen it is done, report what came of it (one of: %s):\n\n  starter task %s OUTCOME\n",
-		title, fullName(p), p.Email, p.Company, p.Title, req.Due.UTC().Format(time.RFC1123), strings.Join(req.Outcomes, ", "), p.Email)
+		title, p.Name(), p.Email, p.Company, p.Title, req.Due.UTC().Format(time.RFC1123), strings.Join(req.Outcomes, ", "), p.Email)
 	_, err = a.notify(ctx, notice{
 		key: req.Key + "/mail", lead: p, journey: req.Journey, stepID: req.StepID, kind: store.NoticeTask,
 		to: to, subject: "Task: " + title, text: text, header: "X-Nurture-Task", id: id,

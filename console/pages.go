@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"html/template"
@@ -59,14 +60,8 @@ var funcs = template.FuncMap{
 	},
 }
 
-// leadName is how a lead is called on a page.
-func leadName(p lead.Profile) string {
-	n := strings.TrimSpace(p.FirstName + " " + p.LastName)
-	if n == "" {
-		return p.Email
-	}
-	return n
-}
+// leadName is how a lead is called on a page: its name, else its address.
+func leadName(p lead.Profile) string { return cmp.Or(p.Name(), p.Email) }
 
 // bant lists the budget, authority, need and timeline answers a lead gave
 // (form fields named bant_*), in that order.

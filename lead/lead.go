@@ -148,6 +148,10 @@ func checkMap(what string, m map[string]string, maxKeys, maxValue int) []error {
 	return errs
 }
 
+// Name is the lead's full name, "First Last", or the one part known; ""
+// when neither is (callers say the address instead).
+func (p Profile) Name() string { return strings.TrimSpace(p.FirstName + " " + p.LastName) }
+
 // Field returns a profile value by name, covering the named fields too, so a
 // journey condition can say "title" or "industry" alike.
 func (p Profile) Field(name string) string {

@@ -335,7 +335,7 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 func printStatus(env *environment, row store.LeadRow, st workflows.Status) {
 	p := row.Profile
 	w := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
-	who := strings.TrimSpace(p.FirstName + " " + p.LastName)
+	who := p.Name()
 	fmt.Fprintf(w, "lead\t%s <%s>", who, p.Email)
 	if job := strings.Join(slices.DeleteFunc([]string{p.Title, p.Company}, func(s string) bool { return s == "" }), ", "); job != "" {
 		fmt.Fprintf(w, "  %s", job)

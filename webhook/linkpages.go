@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -236,10 +237,7 @@ func (s *Server) verdictClaims(w http.ResponseWriter, r *http.Request) (links.Cl
 }
 
 func leadName(p lead.Profile) string {
-	name := strings.TrimSpace(p.FirstName + " " + p.LastName)
-	if name == "" {
-		name = p.Email
-	}
+	name := cmp.Or(p.Name(), p.Email)
 	if p.Company != "" {
 		name += " (" + p.Company + ")"
 	}
