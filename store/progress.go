@@ -137,15 +137,19 @@ type Handoff struct {
 	CreatedAt  time.Time
 }
 
+// insertHandoffSQL records a hand-off unless its key is recorded already
+// (then it returns no row).
+const insertHandoffSQL = `
+insert into handoffs (idempotency_key, lead_id, journey_id, version, score, breakdown, reason, sales_email, team)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+on conflict (idempotency_key) do nothing
+returning id`
+
 // InsertHandoff records a hand-off once per key and reports whether this
 // call created it.
 func InsertHandoff(ctx context.Context, db DB, h Handoff) (int64, bool, error) {
 	var id int64
-	err := db.QueryRow(ctx, `
-insert into handoffs (idempotency_key, lead_id, journey_id, version, score, breakdown, reason, sales_email)
-values ($1, $2, $3, $4, $5, $6, $7, $8)
-on conflict (idempotency_key) do nothing
-returning id`, h.Key, h.LeadID, h.JourneyID, h.Version, h.Score.Total(), breakdown(h.Score), h.Reason, h.SalesEmail).Scan(&id)
+	err := db.QueryRow(ctx, insertHandoffSQL, h.Key, h.LeadID, h.JourneyID, h.Version, h.Score.Total(), breakdown(h.Score), h.Reason, h.SalesEmail, h.Team).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = db.QueryRow(ctx, `select id from handoffs where idempotency_key = $1`, h.Key).Scan(&id)
 		if err != nil {
@@ -179,11 +183,7 @@ returning turns`, h.JourneyID, h.Team).Scan(&turns); err != nil {
 			return err
 		}
 		owner = members[(turns-1)%int64(len(members))]
-		err := tx.QueryRow(ctx, `
-insert into handoffs (idempotency_key, lead_id, journey_id, version, score, breakdown, reason, sales_email, team)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-on conflict (idempotency_key) do nothing
-returning id`, h.Key, h.LeadID, h.JourneyID, h.Version, h.Score.Total(), breakdown(h.Score), h.Reason, owner, h.Team).Scan(&id)
+		err := tx.QueryRow(ctx, insertHandoffSQL, h.Key, h.LeadID, h.JourneyID, h.Version, h.Score.Total(), breakdown(h.Score), h.Reason, owner, h.Team).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errRecorded // undo the turn: the hand-off has its owner
 		}

@@ -253,9 +253,7 @@ const versionNoticeApart = "handoff-notice-apart"
 // waits for sales meanwhile, and ends or continues as new only once the
 // notice is done.
 func (r *run) notifySales(h activities.HandOffRequest, id int64) {
-	r.notices++
-	workflow.Go(r.ctx, func(ctx workflow.Context) {
-		defer func() { r.notices-- }()
+	r.beside(func(ctx workflow.Context) {
 		var res activities.NoticeResult
 		err := workflow.ExecuteActivity(mailOptions(ctx), r.acts.NotifySales, activities.NoticeRequest{Handoff: h, HandoffID: id}).Get(ctx, &res)
 		if err != nil {
@@ -286,9 +284,7 @@ const crmGiveUp = 72 * time.Hour
 // once it is done. It never fails the journey: after crmGiveUp it is
 // logged, and stays listed as failing.
 func (r *run) postToCRM(h activities.HandOffRequest, id int64) {
-	r.notices++
-	workflow.Go(r.ctx, func(ctx workflow.Context) {
-		defer func() { r.notices-- }()
+	r.beside(func(ctx workflow.Context) {
 		opts := workflow.GetActivityOptions(ctx)
 		opts.StartToCloseTimeout = time.Minute
 		opts.ScheduleToCloseTimeout = crmGiveUp
@@ -299,6 +295,16 @@ func (r *run) postToCRM(h activities.HandOffRequest, id int64) {
 		if err != nil {
 			r.log.Error("hand-off not posted to the CRM; gave up retrying", "handoff", id, "error", err)
 		}
+	})
+}
+
+// beside runs f beside the main loop, counted in notices: the run ends
+// or continues as new only once it is done.
+func (r *run) beside(f func(ctx workflow.Context)) {
+	r.notices++
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		defer func() { r.notices-- }()
+		f(ctx)
 	})
 }
 
