@@ -1,9 +1,12 @@
 // Command receiver serves nurture's HTTP edge (package webhook): engagement
 // events, forms, the email provider's event webhook, the CRM's verdicts,
 // and the links in emails (clicks, the open pixel, one-click unsubscribe,
-// verdict buttons). It is stateless: run as many as the traffic needs,
-// behind any load balancer, apart from the workers. It does not link the
-// Temporal server.
+// verdict buttons). With CONSOLE_ACCOUNTS_FILE it also serves the console
+// (package console) under /console/. It keeps no state that must be shared:
+// run as many as the traffic needs, behind any load balancer, apart from
+// the workers (console sessions are signed cookies any receiver reads; its
+// sign-in counts, cached funnel figures and check findings are each
+// process's own). It does not link the Temporal server.
 //
 // On SIGTERM it stops taking connections and lets requests in flight
 // finish (up to 30 s) before it exits.
