@@ -31,6 +31,9 @@ const (
 	ProgressExited    ProgressKind = "exited"
 	// ProgressGoal: the journey reached its goal (named in ExitReason).
 	ProgressGoal ProgressKind = "goal"
+	// ProgressMigrated: the lead moved to another version of its journey
+	// (starter migrate); Version is the new one.
+	ProgressMigrated ProgressKind = "migrated"
 )
 
 // Snapshot is a lead's score and position at one moment, with why it changed.

@@ -102,13 +102,7 @@ type waitResult struct {
 // hand-off or exit ends the wait early.
 func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) (waitResult, error) {
 	if r.st.WaitUntil == 0 {
-		d := deadline()
-		if end := r.endsAt(); !end.IsZero() {
-			if e := r.realAt(end); e.Before(d) {
-				d = e
-			}
-		}
-		r.st.WaitUntil = d.UnixMilli()
+		r.st.WaitUntil = r.clipped(deadline()).UnixMilli()
 	}
 	until := time.UnixMilli(r.st.WaitUntil)
 	if got := r.st.Matched; got != "" && contains(want, got) {
@@ -118,6 +112,9 @@ func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) 
 	r.st.Matched = ""
 	for {
 		got, err := r.handleMessagesFor(want)
+		if err == nil && r.migrated {
+			return waitResult{}, errMigrated
+		}
 		if err != nil || got != "" || !r.st.active() {
 			return waitResult{event: got, interrupted: got == "" && !r.st.active()}, err
 		}
@@ -135,6 +132,17 @@ func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) 
 			return waitResult{}, err
 		}
 	}
+}
+
+// clipped is a wait's deadline d (workflow time), brought forward to when
+// max_duration ends the journey.
+func (r *run) clipped(d time.Time) time.Time {
+	if end := r.endsAt(); !end.IsZero() {
+		if e := r.realAt(end); e.Before(d) {
+			return e
+		}
+	}
+	return d
 }
 
 // after is a deadline d of journey time from now.

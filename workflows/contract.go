@@ -39,6 +39,8 @@ const (
 	UpdateTaskOutcome = "report-task-outcome"
 	// UpdateRemove carries a Removal and answers a RemovalResult.
 	UpdateRemove = "remove-lead"
+	// UpdateMigrate carries a Migration and answers a MigrationResult.
+	UpdateMigrate = "migrate-lead"
 	// QueryStatus returns a Status.
 	QueryStatus = "status"
 
@@ -204,14 +206,30 @@ func RemoveLead(ctx context.Context, c client.Client, leadID string, m Removal, 
 		WorkflowID: WorkflowID(leadID), UpdateName: UpdateRemove, Args: []any{m}, WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
 	if err == nil {
-		waitCtx, cancel := context.WithTimeout(ctx, wait)
-		defer cancel()
-		err = h.Get(waitCtx, &res)
-		if waitCtx.Err() != nil && ctx.Err() == nil {
+		if err = awaitOutcome(ctx, h, wait, &res); errors.Is(err, errStillRunning) {
 			return res, fmt.Errorf("%w (lead %s)", ErrRemovalWaiting, leadID)
 		}
 	}
 	return res, answered(err, leadID, UpdateRemove)
+}
+
+// errStillRunning: an accepted Update has not completed within the wait.
+var errStillRunning = errors.New("the update is still running")
+
+// awaitOutcome waits up to wait for an accepted Update's outcome. When the
+// wait runs out first (and ctx has not), it answers errStillRunning. The
+// server may end its long poll a little before the deadline with its own
+// timeout, so a timeout error counts as the wait running out whichever side
+// noticed it first.
+func awaitOutcome(ctx context.Context, h client.WorkflowUpdateHandle, wait time.Duration, into any) error {
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	err := h.Get(waitCtx, into)
+	var timedOut *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	if err != nil && ctx.Err() == nil && (waitCtx.Err() != nil || errors.As(err, &timedOut)) {
+		return errStillRunning
+	}
+	return err
 }
 
 // Lifecycle stages of a lead.

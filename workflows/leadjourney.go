@@ -173,6 +173,10 @@ type run struct {
 	enrolls  []Enrollment
 	outcomes []outcomeMsg
 	removals []removalMsg
+	// migrations wait for the main loop's next safe point; migrated is
+	// set when one moved the lead during the current step.
+	migrations []migrationMsg
+	migrated   bool
 	// notices counts hand-off notices still being mailed; the run does
 	// not end or continue as new before they are done.
 	notices int
@@ -188,6 +192,8 @@ type answer struct {
 	verdict VerdictResult
 	task    TaskOutcomeResult
 	removal RemovalResult
+	// migration is filled by migrate.
+	migration MigrationResult
 }
 
 func (a *answer) give(err error) {
@@ -255,9 +261,15 @@ func (r *run) listen() error {
 	if err != nil {
 		return err
 	}
-	return onUpdate(r, UpdateRemove, r.checkRemoval,
+	err = onUpdate(r, UpdateRemove, r.checkRemoval,
 		func(m Removal, a *answer) { r.removals = append(r.removals, removalMsg{m: m, ans: a}) },
 		func(a *answer) RemovalResult { return a.removal })
+	if err != nil {
+		return err
+	}
+	return onUpdate(r, UpdateMigrate, r.checkMigration,
+		func(m Migration, a *answer) { r.migrations = append(r.migrations, migrationMsg{m: m, ans: a}) },
+		func(a *answer) MigrationResult { return a.migration })
 }
 
 // checkRemoval says why a lead cannot be removed now.
@@ -350,7 +362,7 @@ func outcomeList(t *journeys.Task) string {
 }
 
 func (r *run) hasMessages() bool {
-	return len(r.pending) > 0 || len(r.feedback) > 0 || len(r.enrolls) > 0 || len(r.outcomes) > 0 || len(r.removals) > 0
+	return len(r.pending) > 0 || len(r.feedback) > 0 || len(r.enrolls) > 0 || len(r.outcomes) > 0 || len(r.removals) > 0 || len(r.migrations) > 0
 }
 
 func (r *run) canSuggested() bool { return workflow.GetInfo(r.ctx).GetContinueAsNewSuggested() }

@@ -84,6 +84,9 @@ type setupOptions struct {
 	sendResult string
 	// crmFailures is how many posts to the CRM fail before one is taken.
 	crmFailures int
+	// versions are served by LoadJourney for a version asked by number,
+	// as that version.
+	versions map[int]*journeys.Journey
 }
 
 // testStart is when every workflow test begins unless it says otherwise: a
@@ -122,6 +125,9 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 			rec.mu.Lock()
 			rec.loads = append(rec.loads, ref)
 			rec.mu.Unlock()
+			if v, ok := o.versions[ref.Version]; ok {
+				return activities.LoadedJourney{Version: ref.Version, Journey: v.WithoutBodies()}, nil
+			}
 			got, ok := o.journeys[ref.ID]
 			if !ok {
 				return activities.LoadedJourney{}, fmt.Errorf("no journey %q", ref.ID)

@@ -83,6 +83,14 @@ func (r *run) handleMessagesFor(want []lead.EventType) (lead.EventType, error) {
 			r.outcomes = r.outcomes[1:]
 			r.taskOutcome(m)
 		}
+		for len(r.migrations) > 0 {
+			m := r.migrations[0]
+			r.migrations = r.migrations[1:]
+			if err := r.migrate(m); err != nil {
+				m.ans.give(err)
+				return got, err
+			}
+		}
 		for len(r.removals) > 0 {
 			m := r.removals[0]
 			r.removals = r.removals[1:]

@@ -40,6 +40,10 @@ type State struct {
 	// deadline) has happened, so a run continued as new resumes the step
 	// instead of repeating it.
 	Entered bool `json:"entered,omitempty"`
+	// EnteredAt is when the lead entered the current step (workflow time,
+	// Unix ms): a migration to a step of the same kind counts the new
+	// step's wait from it. Zero in state written before it existed.
+	EnteredAt int64 `json:"entered_at,omitempty"`
 	// WaitUntil is the current wait's deadline in workflow time (Unix ms).
 	WaitUntil int64 `json:"wait_until,omitempty"`
 	// Matched is an event the coming wait_for wants that arrived just

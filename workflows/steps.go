@@ -30,7 +30,7 @@ func (r *run) execute() (bool, error) {
 	if !r.st.Entered {
 		r.st.Entered = true
 		r.st.Occurrences[step.ID]++
-		r.st.WaitUntil = 0
+		r.st.WaitUntil, r.st.EnteredAt = 0, workflow.Now(r.ctx).UnixMilli()
 		from := r.st.StepStage
 		r.st.StepStage = loc.Stage
 		if loc.Stage != r.st.BuyingStage {
@@ -50,8 +50,14 @@ func (r *run) execute() (bool, error) {
 		}
 	}
 	res := stepResult{next: r.j.After(step.ID)}
+	r.migrated = false
 	if run, ok := stepHandlers[step.Kind()]; ok {
-		if err := run(r, step, &res); err != nil {
+		if err := run(r, step, &res); errors.Is(err, errMigrated) {
+			// A migration ended the step's wait and chose the step to go
+			// on from; it recorded the step's end itself.
+			r.migrated = false
+			return true, nil
+		} else if err != nil {
 			return res.waited, err
 		}
 	}
