@@ -13,9 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/leadcsv"
 	"github.com/nurture-dev/nurture/store"
@@ -99,7 +96,7 @@ otherwise. Exits 1 when a row was refused.`)
 	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue, DefaultJourney: *journey}
 
 	var tally importTally
-	progress := newImportProgress(env.stderr, total, isTerminal(env.stderr), 5*time.Second)
+	progress := newProgress(env.stderr, progressText{doing: "importing", did: "imported", unit: "rows"}, total, isTerminal(env.stderr), 5*time.Second)
 	work := make(chan leadcsv.Row)
 	var wg sync.WaitGroup
 	for range *workers {
@@ -217,72 +214,4 @@ func countRows(path string) (int64, error) {
 		}
 		n++
 	}
-}
-
-// importProgress is a bar on a terminal, a line every so often
-// otherwise.
-type importProgress struct {
-	bar   *progressbar.ProgressBar
-	w     io.Writer
-	total int64
-	n     atomic.Int64
-	start time.Time
-	stop  chan struct{}
-	wg    sync.WaitGroup
-}
-
-// isTerminal reports whether w is a terminal (a bar) or not (lines).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func newImportProgress(w io.Writer, total int64, terminal bool, every time.Duration) *importProgress {
-	p := &importProgress{w: w, total: total, start: time.Now(), stop: make(chan struct{})}
-	if terminal {
-		p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("importing"),
-			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
-		return p
-	}
-	p.wg.Go(func() {
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-				p.line()
-			}
-		}
-	})
-	return p
-}
-
-func (p *importProgress) line() {
-	n := p.n.Load()
-	rate := float64(n) / max(time.Since(p.start).Seconds(), 1e-9)
-	eta := "?"
-	if p.total > 0 && rate > 0 {
-		eta = (time.Duration(float64(p.total-n)/rate) * time.Second).Round(time.Second).String()
-	}
-	fmt.Fprintf(p.w, "imported %d of %d rows (%.0f rows/s, %s left)\n", n, p.total, rate, eta)
-}
-
-func (p *importProgress) add() {
-	p.n.Add(1)
-	if p.bar != nil {
-		_ = p.bar.Add(1)
-	}
-}
-
-func (p *importProgress) done() {
-	if p.bar != nil {
-		_ = p.bar.Finish()
-		fmt.Fprintln(p.w)
-		return
-	}
-	close(p.stop)
-	p.wg.Wait()
 }

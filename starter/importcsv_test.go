@@ -66,8 +66,9 @@ func TestImportCSV(t *testing.T) {
 // terminal; a plain line every so often otherwise.
 func TestImportProgress(t *testing.T) {
 	t.Parallel()
+	importText := progressText{doing: "importing", did: "imported", unit: "rows"}
 	var bar bytes.Buffer
-	p := newImportProgress(&bar, 10, true, time.Hour)
+	p := newProgress(&bar, importText, 10, true, time.Hour)
 	for range 10 {
 		p.add()
 	}
@@ -77,7 +78,7 @@ func TestImportProgress(t *testing.T) {
 	require.Contains(t, bar.String(), "rows/s)")
 
 	var lines syncBuffer
-	p = newImportProgress(&lines, 10, false, 5*time.Millisecond)
+	p = newProgress(&lines, importText, 10, false, 5*time.Millisecond)
 	for range 4 {
 		p.add()
 	}

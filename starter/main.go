@@ -55,6 +55,7 @@ func commands() map[string]command {
 		"report":          {"the funnel, exits, touchpoints and costs of each journey version, from PostgreSQL", runReport},
 		"leads":           {"list and find leads by journey, stage, lifecycle, or words of their address, name and company", runLeads},
 		"remove":          {"take a lead out of its journey at once, with a reason kept as its exit", runRemove},
+		"migrate":         {"move the running leads of a journey version to another version: a dry run, then -apply", runMigrate},
 		"pause":           {"pause a journey: no email of it goes out until resume; timers keep their place", runPause},
 		"resume":          {"resume a paused journey: the sends that waited go out", runResume},
 		"import":          {"enrol the leads of a CSV file in a journey: per-row errors, progress, safe to run again", runImport},

@@ -159,6 +159,14 @@ func ListActiveLeads(ctx context.Context, db DB, afterID string, limit int) ([]L
 	return queryLeads(ctx, db, `select `+leadColumns+` from leads where lifecycle in ('nurturing', 'mql', 'handed_off') and id > $1 order by id limit $2`, afterID, limit)
 }
 
+// ListRunningOn lists the leads the database shows running on a journey
+// version (nurturing, MQL or handed off), in ID order after the given ID.
+func ListRunningOn(ctx context.Context, db DB, journeyID string, version int, afterID string, limit int) ([]LeadRow, error) {
+	return queryLeads(ctx, db, `select `+leadColumns+` from leads
+where journey_id = $1 and journey_version = $2 and lifecycle in ('nurturing', 'mql', 'handed_off') and id > $3 order by id limit $4`,
+		journeyID, version, afterID, limit)
+}
+
 func queryLeads(ctx context.Context, db DB, sql string, args ...any) ([]LeadRow, error) {
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {

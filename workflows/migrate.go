@@ -54,12 +54,15 @@ func (r *run) checkMigration(m Migration) error {
 // so keep its place in when it moves to a step of the same kind.
 var waitingKinds = []journeys.StepKind{journeys.KindSend, journeys.KindWait, journeys.KindWaitUntil, journeys.KindWaitFor, journeys.KindTask}
 
-// keepsPlace reports whether a lead waiting in step from keeps its place
+// WaitsIn reports whether a lead can be found waiting in a step of kind k.
+func WaitsIn(k journeys.StepKind) bool { return slices.Contains(waitingKinds, k) }
+
+// KeepsPlace reports whether a lead waiting in step from keeps its place
 // when it moves to step to: they are of the same waiting kind, and for a
 // task, the open task has the outcomes the new step knows.
-func keepsPlace(from, to journeys.Step) bool {
+func KeepsPlace(from, to journeys.Step) bool {
 	k := from.Kind()
-	if k != to.Kind() || !slices.Contains(waitingKinds, k) {
+	if k != to.Kind() || !WaitsIn(k) {
 		return false
 	}
 	if k == journeys.KindTask {
@@ -96,7 +99,7 @@ func (r *run) migrate(q migrationMsg) error {
 		q.ans.give(fmt.Errorf("step %q is not in %s version %d", toStep, m.JourneyID, m.To))
 		return nil
 	}
-	kept := r.st.Entered && toStep != "" && keepsPlace(fromLoc.Step, toLoc.Step)
+	kept := r.st.Entered && toStep != "" && KeepsPlace(fromLoc.Step, toLoc.Step)
 	if kept {
 		if toStep != fromStep {
 			r.st.Occurrences[toStep]++

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// progressText names what a progress counts: "importing", "imported",
+// "rows".
+type progressText struct{ doing, did, unit string }
+
+// progress is a bar on a terminal, a line every so often
+// otherwise.
+type progress struct {
+	text  progressText
+	bar   *progressbar.ProgressBar
+	w     io.Writer
+	total int64
+	n     atomic.Int64
+	start time.Time
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// isTerminal reports whether w is a terminal (a bar) or not (lines).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newProgress(w io.Writer, text progressText, total int64, terminal bool, every time.Duration) *progress {
+	p := &progress{text: text, w: w, total: total, start: time.Now(), stop: make(chan struct{})}
+	if terminal {
+		p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(text.doing),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(text.unit),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
+		return p
+	}
+	p.wg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+				p.line()
+			}
+		}
+	})
+	return p
+}
+
+func (p *progress) line() {
+	n := p.n.Load()
+	rate := float64(n) / max(time.Since(p.start).Seconds(), 1e-9)
+	eta := "?"
+	if p.total > 0 && rate > 0 {
+		eta = (time.Duration(float64(p.total-n)/rate) * time.Second).Round(time.Second).String()
+	}
+	fmt.Fprintf(p.w, "%s %d of %d %s (%.0f %s/s, %s left)\n", p.text.did, n, p.total, p.text.unit, rate, p.text.unit, eta)
+}
+
+func (p *progress) add() {
+	p.n.Add(1)
+	if p.bar != nil {
+		_ = p.bar.Add(1)
+	}
+}
+
+func (p *progress) done() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		fmt.Fprintln(p.w)
+		return
+	}
+	close(p.stop)
+	p.wg.Wait()
+}
