@@ -30,6 +30,9 @@ type TemporalOptions struct {
 	UIPort    int
 	Namespace string
 	Logger    *slog.Logger
+	// DynamicConfig sets the server's dynamic configuration by key, as
+	// tests that need a limit lowered do.
+	DynamicConfig map[string]any
 }
 
 // Temporal is a running embedded Temporal server.
@@ -76,6 +79,7 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 		Logger:                 opts.Logger,
 		LogLevel:               slog.LevelWarn,
 		DatabaseFile:           opts.DatabaseFile,
+		DynamicConfigValues:    opts.DynamicConfig,
 		// With SQLite's defaults a file-backed server manages about 19
 		// workflow starts/s on our machines; WAL with normal sync about 146.
 		SqlitePragmas: map[string]string{"journal_mode": "wal", "synchronous": "normal"},

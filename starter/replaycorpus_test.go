@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/store"
@@ -96,12 +101,31 @@ func TestReplayCorpusPaths(t *testing.T) {
 			_, err := workflows.RemoveLead(context.Background(), s.client, p.ID, workflows.Removal{Reason: "asked by phone"}, 10*time.Second)
 			require.NoError(t, err)
 		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "removed"}},
+		{"continued-as-new", "", lead.Profile{Email: "busy@kernel.test", FirstName: "Linus"}, func(t *testing.T, s *system, p lead.Profile) {
+			// A burst of engagement while the server suggests a fresh run
+			// every 40 events: runs continue as new with signals still
+			// arriving, and none is lost.
+			var wg sync.WaitGroup
+			for i := range 60 {
+				wg.Go(func() { s.event(t, p, fmt.Sprintf("open-%d", i), lead.EmailOpen) })
+			}
+			wg.Wait()
+			eventually(t, "every event counted across the runs", func() bool {
+				st, err := workflows.QueryLead(context.Background(), s.client, p.ID)
+				return err == nil && st.EventsSeen == 60
+			})
+			s.event(t, p, "u1", lead.Unsubscribe)
+		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "unsubscribe"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			s := startSystem(t, "", 86400)
+			var dynamic map[string]any
+			if c.name == "continued-as-new" {
+				dynamic = map[string]any{"limit.historyCount.suggestContinueAsNew": 40}
+			}
+			s := startSystem(t, "", 86400, func(s *system) { s.dynamic = dynamic })
 			if c.name == "paused-resumed" {
 				_, err := store.PauseJourney(ctx, s.db, "b2b-nurture", "copy review")
 				require.NoError(t, err)
@@ -116,6 +140,15 @@ func TestReplayCorpusPaths(t *testing.T) {
 			}
 			if c.want.ExitReason != "" {
 				require.Equal(t, c.want.ExitReason, got.ExitReason)
+			}
+			if dynamic != nil {
+				first := s.client.GetWorkflowHistory(ctx, workflows.WorkflowID(res.Profile.ID), res.RunID, false, 0)
+				var last *historypb.HistoryEvent
+				for first.HasNext() {
+					last, err = first.Next()
+					require.NoError(t, err)
+				}
+				require.Equal(t, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, last.GetEventType(), "the first run continued as new")
 			}
 			recordRun(t, s, workflows.WorkflowID(res.Profile.ID), res.RunID, c.name)
 		})

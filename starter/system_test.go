@@ -46,21 +46,26 @@ type system struct {
 	sink     *smtpsink.Sink
 	intake   *ingest.Intake
 	version  int
+	// dynamic is the Temporal server's dynamic configuration.
+	dynamic map[string]any
 }
 
 func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
-func startSystem(t testing.TB, dbFile string, scale float64) *system {
+func startSystem(t testing.TB, dbFile string, scale float64, opts ...func(*system)) *system {
 	t.Helper()
-	return startSystemOn(t, storetest.Pool(t), dbFile, scale)
+	return startSystemOn(t, storetest.Pool(t), dbFile, scale, opts...)
 }
 
-func startSystemOn(t testing.TB, db *pgxpool.Pool, dbFile string, scale float64) *system {
+func startSystemOn(t testing.TB, db *pgxpool.Pool, dbFile string, scale float64, opts ...func(*system)) *system {
 	t.Helper()
 	ctx := context.Background()
 	s := &system{db: db}
+	for _, o := range opts {
+		o(s)
+	}
 	var err error
 	s.sink, err = smtpsink.Start(smtpsink.Options{})
 	require.NoError(t, err)
@@ -78,7 +83,7 @@ func startSystemOn(t testing.TB, db *pgxpool.Pool, dbFile string, scale float64)
 func (s *system) startTemporal(t testing.TB, dbFile string) {
 	t.Helper()
 	var err error
-	s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Logger: testLogger()})
+	s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Logger: testLogger(), DynamicConfig: s.dynamic})
 	require.NoError(t, err)
 	s.client, err = client.Dial(client.Options{HostPort: s.temporal.Address, Logger: sdklog.NewStructuredLogger(testLogger())})
 	require.NoError(t, err)

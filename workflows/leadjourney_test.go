@@ -370,15 +370,17 @@ func TestContinueAsNewCarriesTheJourneyOn(t *testing.T) {
 	require.Equal(t, []string{"e1"}, st.RecentIDs)
 	require.Equal(t, 3, st.Score.Total())
 
-	// The next run picks up where this one stopped: the settle wait ends,
-	// consideration begins, and the duplicate of e1 is ignored.
+	// The next run picks up where this one stopped: a signal that arrived
+	// as this run ended is taken first, the settle wait ends, consideration
+	// begins, and the duplicate of e1 is ignored.
+	st.Pending = []lead.Event{{ID: "late", LeadID: st.Lead.ID, Type: lead.EmailClick, OccurredAt: b.env.Now()}}
 	c := setup(t)
 	c.env.SetStartTime(b.env.Now())
 	c.signalAt(time.Hour, "e1", lead.EmailClick)
 	c.env.ExecuteWorkflow(workflows.LeadJourney, next)
 	r := c.result(t)
 	require.Equal(t, "case-study", c.rec.contents()[0], "no content repeated after continue-as-new")
-	require.Equal(t, 3, c.rec.progress[0].Score.Total(), "the duplicate event did not count again")
+	require.Equal(t, 6, c.rec.progress[0].Score.Total(), "the carried signal counted, the duplicate event did not count again")
 	require.Equal(t, "completed", r.ExitReason)
 	for _, s := range c.rec.sends {
 		require.Contains(t, s.Key, st.Enrollment, "send keys keep the enrolment across runs")
