@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
 
+	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
@@ -101,6 +103,29 @@ func TestReplayCorpusPaths(t *testing.T) {
 			_, err := workflows.RemoveLead(context.Background(), s.client, p.ID, workflows.Removal{Reason: "asked by phone"}, 10*time.Second)
 			require.NoError(t, err)
 		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "removed"}},
+		{"migrated", "", cto("migrated@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			// A content-only version 2 is published; the lead moves to it
+			// wherever it is, and leaves by unsubscribing.
+			eventually(t, "the first email", func() bool { return len(s.sink.To(p.Email)) == 1 })
+			j, src, err := journeys.LoadShipped("b2b-nurture.yaml")
+			require.NoError(t, err)
+			src = bytes.Replace(src, []byte("Three numbers from the benchmark worth your coffee"), []byte("Three benchmark numbers worth your coffee"), 1)
+			j2, err := journeys.Parse("b2b-nurture.yaml", src)
+			require.NoError(t, err)
+			require.NoError(t, journeys.ContentOnlyChange(j, j2))
+			pub, err := store.PublishJourney(context.Background(), s.db, j2, src)
+			require.NoError(t, err)
+			steps := map[string]string{}
+			for _, loc := range j.Steps() {
+				steps[loc.Step.ID] = loc.Step.ID
+			}
+			_, err = workflows.MigrateLead(context.Background(), s.client, p.ID, workflows.Migration{JourneyID: j.ID, From: s.version, To: pub.Version, Steps: steps}, 10*time.Second)
+			require.NoError(t, err)
+			st, err := workflows.QueryLead(context.Background(), s.client, p.ID)
+			require.NoError(t, err)
+			require.Equal(t, pub.Version, st.JourneyVersion)
+			s.event(t, p, "u1", lead.Unsubscribe)
+		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "unsubscribe"}},
 		{"continued-as-new", "", lead.Profile{Email: "busy@kernel.test", FirstName: "Linus"}, func(t *testing.T, s *system, p lead.Profile) {
 			// A burst of engagement while the server suggests a fresh run
 			// every 40 events: runs continue as new with signals still
