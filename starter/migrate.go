@@ -89,7 +89,7 @@ func runMigrate(ctx context.Context, env *environment, args []string) error {
 		left += n
 	}
 	if left > 0 {
-		return fmt.Errorf("%d leads were not moved (see above)", left)
+		return fmt.Errorf("not moved (see above): %s", nLeads(left))
 	}
 	return nil
 }
@@ -138,8 +138,8 @@ func (m *migrator) version(journey string, from, to int, target *journeys.Journe
 			if cerr != nil {
 				return 0, cerr
 			}
-			fmt.Fprintf(w, "%s version %d → %d is not a content-only change (%v): its %d running leads stay; move them with -from %d and -map\n",
-				journey, from, to, err, running, from)
+			fmt.Fprintf(w, "%s version %d → %d is not a content-only change (%v): its running leads stay (%s); move them with -from %d and -map\n",
+				journey, from, to, err, nLeads(running), from)
 			return running, nil
 		}
 	}
@@ -155,7 +155,7 @@ func (m *migrator) version(journey string, from, to int, target *journeys.Journe
 	if err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(w, "%s version %d → %d: the database shows %d leads running on version %d; asking each journey where it is\n", journey, from, to, total, from)
+	fmt.Fprintf(w, "%s version %d → %d: the database shows %s running on version %d; asking each journey where it is\n", journey, from, to, nLeads(total), from)
 	survey := newProgress(m.env.stderr, progressText{doing: "surveying", did: "asked", unit: "leads"}, int64(total), isTerminal(m.env.stderr), 5*time.Second)
 	p, err := migration.Survey(m.ctx, m.conn.db, m.conn.temporal, plan, rows, m.workers, survey.add)
 	survey.done()
@@ -165,9 +165,9 @@ func (m *migrator) version(journey string, from, to int, target *journeys.Journe
 	printPlan(w, p)
 	stranded := p.Stranded()
 	if !m.apply {
-		fmt.Fprintf(w, "dry run: nothing moved. Run again with -apply to move %d leads", p.Total()-stranded)
+		fmt.Fprintf(w, "dry run: nothing moved. Run again with -apply to move %s", nLeads(p.Total()-stranded))
 		if stranded > 0 {
-			fmt.Fprintf(w, "; %d at steps not mapped would stay on version %d (map them with -map OLD=NEW)", stranded, from)
+			fmt.Fprintf(w, "; %s at steps not mapped would stay on version %d (map them with -map OLD=NEW)", nLeads(stranded), from)
 		}
 		fmt.Fprintln(w, ".")
 		return 0, nil
@@ -175,21 +175,21 @@ func (m *migrator) version(journey string, from, to int, target *journeys.Journe
 	bar := newProgress(m.env.stderr, progressText{doing: "migrating", did: "moved", unit: "leads"}, int64(p.Total()-stranded), isTerminal(m.env.stderr), 5*time.Second)
 	s := migration.Apply(m.ctx, m.conn.temporal, p, m.workers, m.wait, func(migration.Outcome) { bar.add() })
 	bar.done()
-	fmt.Fprintf(w, "moved %d leads to version %d (%d kept their place in a wait)\n", s.Moved, to, s.KeptPlace)
+	fmt.Fprintf(w, "moved %s to version %d (%d kept their place in a wait)\n", nLeads(s.Moved), to, s.KeptPlace)
 	if s.Waiting > 0 {
-		fmt.Fprintf(w, "%d leads took the migration in the middle of a send (a paused journey holds its sends): each moves when its send is done\n", s.Waiting)
+		fmt.Fprintf(w, "took the migration in the middle of a send (a paused journey holds its sends), each moving when its send is done: %s\n", nLeads(s.Waiting))
 	}
 	if s.Stayed > 0 {
-		fmt.Fprintf(w, "%d leads stay on version %d: their steps are not mapped\n", s.Stayed, from)
+		fmt.Fprintf(w, "left on version %d, their steps not mapped: %s\n", from, nLeads(s.Stayed))
 	}
 	for _, why := range slices.Sorted(maps.Keys(s.Refused)) {
-		fmt.Fprintf(w, "%d leads stay on version %d, refused by their journey: %s\n", s.Refused[why], from, why)
+		fmt.Fprintf(w, "left on version %d, refused by their journey (%s): %s\n", from, why, nLeads(s.Refused[why]))
 	}
 	for _, why := range slices.Sorted(maps.Keys(s.Failed)) {
-		fmt.Fprintf(w, "%d leads could not be asked: %s\n", s.Failed[why], why)
+		fmt.Fprintf(w, "could not be asked (%s): %s\n", why, nLeads(s.Failed[why]))
 	}
 	if p.Silent() > 0 {
-		fmt.Fprintf(w, "%d leads whose journeys did not answer were not asked to move\n", p.Silent())
+		fmt.Fprintf(w, "not asked to move, their journeys did not answer: %s\n", nLeads(p.Silent()))
 	}
 	return s.Left() + p.Silent(), nil
 }
@@ -237,9 +237,17 @@ func printPlan(out io.Writer, p *migration.Plan) {
 	}
 	_ = w.Flush()
 	if p.Elsewhere > 0 {
-		fmt.Fprintf(out, "%d leads the database shows on version %d are not there by their journey (ended or moved on): left alone\n", p.Elsewhere, p.Migration.From)
+		fmt.Fprintf(out, "shown by the database on version %d, but not there by their journey (ended or moved on), left alone: %s\n", p.Migration.From, nLeads(p.Elsewhere))
 	}
 	for _, why := range slices.Sorted(maps.Keys(p.Unanswered)) {
-		fmt.Fprintf(out, "%d leads' journeys did not answer: %s\n", p.Unanswered[why], strings.TrimSpace(why))
+		fmt.Fprintf(out, "journeys that did not answer (%s): %s\n", strings.TrimSpace(why), nLeads(p.Unanswered[why]))
 	}
+}
+
+// nLeads says "1 lead" or "n leads".
+func nLeads(n int) string {
+	if n == 1 {
+		return "1 lead"
+	}
+	return fmt.Sprintf("%d leads", n)
 }

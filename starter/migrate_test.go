@@ -131,7 +131,7 @@ func TestMigrateLeadsWaitingInEveryKindOfStep(t *testing.T) {
 		`call (same ID; keeps its place)`,
 		`after (same ID; keeps its place)`,
 		`capped (same ID; keeps its place)`,
-		"dry run: nothing moved. Run again with -apply to move 5 leads; 1 at steps not mapped would stay on version 1",
+		"dry run: nothing moved. Run again with -apply to move 5 leads; 1 lead at steps not mapped would stay on version 1",
 	} {
 		require.Contains(t, out, line)
 	}
@@ -145,9 +145,9 @@ func TestMigrateLeadsWaitingInEveryKindOfStep(t *testing.T) {
 
 	// Apply: five move, the wait_until lead stays.
 	out, err = starter("migrate", "-journey", "migr", "-from", "1", "-map", "pause=nap", "-apply")
-	require.EqualError(t, err, "1 leads were not moved (see above)", out)
+	require.EqualError(t, err, "not moved (see above): 1 lead", out)
 	require.Contains(t, out, "moved 5 leads to version 2 (4 kept their place in a wait)")
-	require.Contains(t, out, "1 leads stay on version 1: their steps are not mapped")
+	require.Contains(t, out, "left on version 1, their steps not mapped: 1 lead")
 	for park, step := range map[string]string{"wait": "nap", "wait_for": "listen", "task": "call", "handoff": "after"} {
 		st := at(park)
 		require.Equal(t, 2, st.JourneyVersion, park)
@@ -177,7 +177,7 @@ func TestMigrateLeadsWaitingInEveryKindOfStep(t *testing.T) {
 	// The unmapped lead, mapped on a second run.
 	out, err = starter("migrate", "-journey", "migr", "-from", "1", "-map", "launch=nap", "-apply")
 	require.NoError(t, err, out)
-	require.Contains(t, out, "moved 1 leads to version 2 (0 kept their place in a wait)")
+	require.Contains(t, out, "moved 1 lead to version 2 (0 kept their place in a wait)")
 	require.Equal(t, "nap", at("wait_until").Step)
 
 	// A content-only change: every running lead moves with one command.
@@ -185,7 +185,7 @@ func TestMigrateLeadsWaitingInEveryKindOfStep(t *testing.T) {
 	out, err = starter("migrate", "-journey", "migr", "-content-only", "-apply")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "migr version 2 → 3")
-	require.Regexp(t, `moved \d leads to version 3`, out)
+	require.Regexp(t, `moved \d leads? to version 3`, out)
 	for _, park := range []string{"wait", "wait_for", "wait_until", "handoff"} {
 		require.Equal(t, 3, at(park).JourneyVersion, park)
 	}
