@@ -274,7 +274,7 @@ func TestHandOffIsRecordedOnceAndMailsSales(t *testing.T) {
 	require.Empty(t, header.Get("X-SMTPAPI"), "no provider configured")
 
 	// Three signed verdict links, in the text and as buttons in the HTML.
-	want := []string{workflows.VerdictAccepted, workflows.VerdictRejected, workflows.VerdictRecycle}
+	want := workflows.Verdicts()
 	textLinks := regexp.MustCompile(`(Accept|Reject|Send back to nurture): +(https://\S+)`).FindAllStringSubmatch(body, -1)
 	require.Len(t, textLinks, 3, body)
 	buttons := hrefs(t, parts["text/html"])
@@ -286,7 +286,7 @@ func TestHandOffIsRecordedOnceAndMailsSales(t *testing.T) {
 		claims, err := b.signer.Parse(links.Verdict, strings.TrimPrefix(l[2], "https://hooks.acme.test"+links.VerdictPath))
 		require.NoError(t, err)
 		require.Equal(t, first.ID, claims.HandoffID)
-		require.Equal(t, want[i], claims.Verdict)
+		require.EqualValues(t, string(want[i]), claims.Verdict)
 		require.Equal(t, b.lead.ID, claims.LeadID)
 	}
 	require.Contains(t, parts["text/html"], "Analytical Engines")
@@ -295,7 +295,7 @@ func TestHandOffIsRecordedOnceAndMailsSales(t *testing.T) {
 	require.NoError(t, a.RecordVerdict(ctx, activities.VerdictRequest{HandoffID: first.ID, Verdict: "accepted"}))
 	hs, err = store.ListHandoffs(ctx, a.DB, b.lead.ID)
 	require.NoError(t, err)
-	require.Equal(t, "accepted", hs[0].Verdict)
+	require.EqualValues(t, "accepted", hs[0].Verdict)
 }
 
 func TestLoadJourneyPinsTheVersionAndDropsBodies(t *testing.T) {

@@ -22,8 +22,11 @@ import (
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/store"
-	"github.com/nurture-dev/nurture/workflows"
 )
+
+// DefaultTaskQueue is where workers poll and journeys start unless
+// TEMPORAL_TASK_QUEUE says otherwise.
+const DefaultTaskQueue = "nurture"
 
 // Config is every setting.
 type Config struct {
@@ -82,7 +85,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
 	}
 	str(&c.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port")
 	str(&c.TemporalNamespace, "temporal-namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
-	str(&c.TaskQueue, "task-queue", "TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue, "Temporal task queue of the nurture workers")
+	str(&c.TaskQueue, "task-queue", "TEMPORAL_TASK_QUEUE", DefaultTaskQueue, "Temporal task queue of the nurture workers")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", store.DefaultURL, "PostgreSQL URL; the database is created when missing")
 	str(&c.SMTP.Host, "smtp-host", "SMTP_HOST", "127.0.0.1", "SMTP server host")
 	port := 1025

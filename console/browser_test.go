@@ -130,11 +130,11 @@ func TestInABrowser(t *testing.T) {
 	require.Contains(t, text(t, ctx, "#answer"), "accepted. The lead is now sql.")
 	b.eventually("sql in PostgreSQL", func() bool {
 		l, err := store.GetLead(b.ctx, b.db, ada.ID)
-		return err == nil && l.Lifecycle == workflows.LifecycleSQL
+		return err == nil && l.Lifecycle == string(workflows.LifecycleSQL)
 	})
 	var result workflows.Result
 	require.NoError(t, b.client.GetWorkflow(b.ctx, workflows.WorkflowID(ada.ID), "").Get(b.ctx, &result))
-	require.Equal(t, workflows.LifecycleSQL, result.Lifecycle, "and in its workflow")
+	require.EqualValues(t, workflows.LifecycleSQL, result.Lifecycle, "and in its workflow")
 
 	// Sales cannot pause a journey: no page offers it, and a forged
 	// request with the session's own token is refused.

@@ -197,7 +197,7 @@ func TestRolesAreEnforced(t *testing.T) {
 	require.False(t, paused, "sales could not pause it")
 	st, err := workflows.QueryLead(b.ctx, b.client, p.ID)
 	require.NoError(t, err)
-	require.Equal(t, workflows.LifecycleNurturing, st.Lifecycle, "sales could not remove it")
+	require.EqualValues(t, workflows.LifecycleNurturing, st.Lifecycle, "sales could not remove it")
 	// The pages show no control a role may not use.
 	r := sales.get("/console/leads/" + p.ID)
 	require.Equal(t, http.StatusOK, r.status)
@@ -352,11 +352,11 @@ func TestVerdictFromTheInbox(t *testing.T) {
 	require.Contains(t, r.body, fmt.Sprintf("Hand-off #%d: accepted. The lead is now sql.", hs[0].ID))
 	b.eventually("sql in PostgreSQL", func() bool {
 		l, err := store.GetLead(b.ctx, b.db, ada.ID)
-		return err == nil && l.Lifecycle == workflows.LifecycleSQL
+		return err == nil && l.Lifecycle == string(workflows.LifecycleSQL)
 	})
 	hs, err = store.ListHandoffs(b.ctx, b.db, ada.ID)
 	require.NoError(t, err)
-	require.Equal(t, "accepted", hs[0].Verdict)
+	require.EqualValues(t, "accepted", hs[0].Verdict)
 	var owner string
 	require.NoError(t, b.db.QueryRow(b.ctx, `select verdict_reason from handoffs where id = $1`, hs[0].ID).Scan(&owner))
 	require.Equal(t, "budget approved", owner)
@@ -433,7 +433,7 @@ func TestPauseResumeAndRemove(t *testing.T) {
 	require.Contains(t, r.body, "Removed from b2b-nurture")
 	b.eventually("exited in PostgreSQL", func() bool {
 		l, err := store.GetLead(b.ctx, b.db, p.ID)
-		return err == nil && l.Lifecycle == workflows.LifecycleExited && l.ExitReason == "removed"
+		return err == nil && l.Lifecycle == string(workflows.LifecycleExited) && l.ExitReason == "removed"
 	})
 	r = m.post("/console/leads/"+p.ID+"/remove", url.Values{"reason": {"again"}})
 	require.Equal(t, http.StatusConflict, r.status, r.body)

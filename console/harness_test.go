@@ -181,7 +181,7 @@ func (b *bundle) handOff(p lead.Profile) lead.Profile {
 	})
 	b.eventually("the hand-off stored", func() bool {
 		l, err := store.GetLead(b.ctx, b.db, p.ID)
-		return err == nil && l.Lifecycle == workflows.LifecycleHandedOff
+		return err == nil && l.Lifecycle == string(workflows.LifecycleHandedOff)
 	})
 	return p
 }

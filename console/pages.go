@@ -277,8 +277,7 @@ func leadFilterOf(r *http.Request) (store.LeadFilter, error) {
 }
 
 // lifecycles are the lifecycle filter's choices.
-var lifecycles = []string{"new", workflows.LifecycleNurturing, workflows.LifecycleMQL, workflows.LifecycleHandedOff, workflows.LifecycleSQL,
-	workflows.LifecycleDisqualified, workflows.LifecycleExited, workflows.LifecycleGoal}
+var lifecycles = append([]workflows.Lifecycle{"new"}, workflows.Lifecycles()...)
 
 // leads is the lead search.
 func (c *Console) leads(w http.ResponseWriter, r *http.Request) {
@@ -376,7 +375,7 @@ var errInvalid = errors.New("invalid")
 func (c *Console) verdict(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	handoff, _ := strconv.ParseInt(f.Get("handoff"), 10, 64)
-	fb := workflows.SalesFeedback{HandoffID: handoff, Verdict: f.Get("verdict"), Reason: strings.TrimSpace(f.Get("reason")),
+	fb := workflows.SalesFeedback{HandoffID: handoff, Verdict: workflows.Verdict(f.Get("verdict")), Reason: strings.TrimSpace(f.Get("reason")),
 		Owner: "console: " + viewerOf(r).Account.Name}
 	if err := fb.Validate(); err != nil {
 		c.answer(w, r, "Verdict", fmt.Errorf("%w: %w", errInvalid, err), "")

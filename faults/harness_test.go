@@ -470,7 +470,7 @@ func (h *harness) compare(l lead.Profile) (failed bool, mismatch string) {
 	default:
 		return true, fmt.Sprintf("%s: workflow %s", l.Email, d.GetWorkflowExecutionInfo().GetStatus())
 	}
-	if row.Lifecycle != want.Lifecycle || row.Score != want.Score || row.BuyingStage != want.BuyingStage || row.ExitReason != want.ExitReason {
+	if row.Lifecycle != string(want.Lifecycle) || row.Score != want.Score || row.BuyingStage != want.BuyingStage || row.ExitReason != string(want.ExitReason) {
 		return false, fmt.Sprintf("%s: stored %s/%d/%s/%q, workflow %s/%d/%s/%q", l.Email,
 			row.Lifecycle, row.Score, row.BuyingStage, row.ExitReason, want.Lifecycle, want.Score, want.BuyingStage, want.ExitReason)
 	}

@@ -242,7 +242,7 @@ func (in *Intake) mayReenter(j *journeys.Journey, p lead.Profile, lastJourney st
 }
 
 func ended(lifecycle string) bool {
-	switch lifecycle {
+	switch workflows.Lifecycle(lifecycle) {
 	case workflows.LifecycleExited, workflows.LifecycleSQL, workflows.LifecycleDisqualified, workflows.LifecycleGoal:
 		return true
 	}

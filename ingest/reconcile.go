@@ -131,16 +131,18 @@ func (in *Intake) Reconcile(ctx context.Context, olderThan time.Duration, dryRun
 
 // finalState is the state a closed workflow left its lead in.
 func (in *Intake) finalState(ctx context.Context, l store.LeadRow, run journeyRun) (store.FinalState, error) {
-	f := store.FinalState{LeadID: l.Profile.ID, Lifecycle: workflows.LifecycleExited, Score: l.Score, BuyingStage: l.BuyingStage, EndedAt: run.closeTime}
+	f := store.FinalState{LeadID: l.Profile.ID, Lifecycle: string(workflows.LifecycleExited), Score: l.Score, BuyingStage: l.BuyingStage, EndedAt: run.closeTime}
 	if run.status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		f.ExitReason = "workflow " + statusName(run.status)
+		// A workflow that did not complete left no exit reason of its own:
+		// "workflow_terminated", "workflow_failed", ...
+		f.ExitReason = "workflow_" + statusName(run.status)
 		return f, nil
 	}
 	var res workflows.Result
 	if err := in.Temporal.GetWorkflow(ctx, workflows.WorkflowID(l.Profile.ID), run.runID).Get(ctx, &res); err != nil {
 		return f, fmt.Errorf("read the result of lead %s's workflow: %w", l.Profile.ID, err)
 	}
-	f.Lifecycle, f.ExitReason, f.Score = res.Lifecycle, res.ExitReason, res.Score
+	f.Lifecycle, f.ExitReason, f.Score = string(res.Lifecycle), string(res.ExitReason), res.Score
 	if res.BuyingStage != "" {
 		f.BuyingStage = res.BuyingStage
 	}

@@ -47,7 +47,7 @@ func (in *Intake) State(ctx context.Context, leadID string) (State, error) {
 		// The journey may be gone from Temporal (retention); the database
 		// still knows the last recorded state.
 		st.Status = workflows.Status{LeadID: leadID, Email: row.Profile.Email, JourneyID: row.JourneyID, JourneyVersion: row.JourneyVersion,
-			BuyingStage: row.BuyingStage, Lifecycle: row.Lifecycle, Total: row.Score, ExitReason: row.ExitReason}
+			BuyingStage: row.BuyingStage, Lifecycle: workflows.Lifecycle(row.Lifecycle), Total: row.Score, ExitReason: workflows.ExitReason(row.ExitReason)}
 		if snap, err := store.LatestSnapshot(ctx, in.DB, leadID); err == nil {
 			st.Status.Score = snap.Score
 			st.Status.Step = snap.Step

@@ -192,7 +192,7 @@ func (p *Plan) Stranded() int {
 	return n
 }
 
-func isOver(lifecycle string) bool {
+func isOver(lifecycle workflows.Lifecycle) bool {
 	switch lifecycle {
 	case workflows.LifecycleNurturing, workflows.LifecycleMQL, workflows.LifecycleHandedOff:
 		return false

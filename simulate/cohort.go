@@ -105,7 +105,7 @@ func ParseModel(name string, src []byte) (*Model, error) {
 	chances("weekly", m.Weekly, true)
 	chances("sales", m.Sales, false)
 	for v := range m.Sales {
-		if err := (workflows.SalesFeedback{Verdict: v}).Validate(); err != nil {
+		if err := (workflows.SalesFeedback{Verdict: workflows.Verdict(v)}).Validate(); err != nil {
 			bad("sales: %v", err)
 		}
 	}
@@ -354,7 +354,7 @@ func (o CohortOptions) add(outcomes []Outcome) Forecast {
 		for _, v := range out.Verdicts {
 			f.Verdicts[v]++
 		}
-		if slices.Contains(out.Verdicts, workflows.VerdictAccepted) {
+		if slices.Contains(out.Verdicts, string(workflows.VerdictAccepted)) {
 			f.Accepted++
 		}
 		switch {
@@ -404,8 +404,8 @@ func WriteForecast(w interface{ Write([]byte) (int, error) }, f Forecast) {
 	}
 	fmt.Fprintf(w, "  %-22s %7d  %s\n", "MQL", f.MQL, pct(f.MQL))
 	fmt.Fprintf(w, "  %-22s %7d  %s\n", "handed off", f.Handoff, pct(f.Handoff))
-	for _, v := range []string{workflows.VerdictAccepted, workflows.VerdictRejected, workflows.VerdictRecycle} {
-		fmt.Fprintf(w, "  %-22s %7d  %s\n", "sales: "+v, f.Verdicts[v], pct(f.Verdicts[v]))
+	for _, v := range workflows.Verdicts() {
+		fmt.Fprintf(w, "  %-22s %7d  %s\n", "sales: "+v, f.Verdicts[string(v)], pct(f.Verdicts[string(v)]))
 	}
 	fmt.Fprintln(w, "\nhow leads ended (reason, stage)")
 	exits := slices.Collect(func(yield func(ExitAt) bool) {

@@ -79,7 +79,7 @@ horizon: 8w
 	f, err = simulate.Cohort(simulate.CohortOptions{Journey: js["b2b-nurture"], Others: []*journeys.Journey{js["recycle-nurture"]}, Model: eager, Leads: 10, Seed: 1, Start: start})
 	require.NoError(t, err)
 	require.Equal(t, 10, f.Handoff)
-	require.Equal(t, 10, f.Verdicts["accepted"])
+	require.EqualValues(t, 10, f.Verdicts["accepted"])
 	require.Equal(t, 10, f.Accepted)
 	var out strings.Builder
 	simulate.WriteForecast(&out, f)

@@ -55,7 +55,7 @@ func TestScriptTimes(t *testing.T) {
 	require.Equal(t, (9*24+12)*time.Hour, acts[1].After)
 	require.Equal(t, 14*60, acts[2].Clock)
 	require.Equal(t, map[string]string{"page": "/pricing"}, acts[2].Properties)
-	require.Equal(t, "recycle", acts[3].Verdict)
+	require.EqualValues(t, "recycle", acts[3].Verdict)
 	require.Equal(t, "next quarter please", acts[3].Note)
 	require.Equal(t, "reached", acts[4].Outcome)
 	berlin, err := time.LoadLocation("Europe/Berlin")

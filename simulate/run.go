@@ -233,7 +233,7 @@ func (m *memory) act(env *testsuite.TestWorkflowEnvironment, l lead.Profile, i i
 		})
 	case ActVerdict:
 		m.update(env, step, workflows.UpdateVerdict, fmt.Sprintf("verdict %s%s", a.Verdict, noteWords(a.Note)),
-			workflows.SalesFeedback{Verdict: a.Verdict, Reason: a.Note, Owner: "simulation"}, timeline.Sales)
+			workflows.SalesFeedback{Verdict: workflows.Verdict(a.Verdict), Reason: a.Note, Owner: "simulation"}, timeline.Sales)
 	case ActTask:
 		m.update(env, step, workflows.UpdateTaskOutcome, fmt.Sprintf("task outcome %s%s", a.Outcome, noteWords(a.Note)),
 			workflows.TaskOutcome{Outcome: a.Outcome, Note: a.Note}, timeline.Task)

@@ -108,7 +108,7 @@ func TestTimelineShowsWhatHappenedAndWhy(t *testing.T) {
 	require.Contains(t, sales[1], "not taken: lead ada@analytical.test has no open hand-off", "the journey's refusal is shown")
 	require.Equal(t, "verdict accepted (meeting booked)", sales[2])
 	require.Equal(t, "verdict rejected: not delivered, the journey had ended", sales[3], "nothing reaches an ended journey")
-	require.Equal(t, "sql", res.Outcome.Lifecycle)
+	require.EqualValues(t, "sql", res.Outcome.Lifecycle)
 	require.Equal(t, 27*time.Hour, *res.Outcome.HandoffAt)
 	// Local time is the lead's: 09:00 UTC is 10:00 in Berlin.
 	require.Equal(t, "10:00", res.Lines[0].Local.Format("15:04"))
@@ -121,7 +121,7 @@ func TestUnsubscribeSuppressesAtOnce(t *testing.T) {
 	// the receiver does), so the reminder is not sent even if the journey
 	// has not taken the event yet.
 	res := run(t, "3d unsubscribe\n", lead.Profile{Email: "linus@kernel.test"}, "")
-	require.Equal(t, "suppressed: unsubscribe", res.Outcome.ExitReason, "the send found the address suppressed")
+	require.EqualValues(t, "suppressed: unsubscribe", res.Outcome.ExitReason, "the send found the address suppressed")
 	require.Equal(t, []string{"benchmark-report"}, res.Outcome.Sent)
 }
 
@@ -134,7 +134,7 @@ func TestHorizonStopsAJourneyThatWaits(t *testing.T) {
 		Script: actions, Start: start, Horizon: 30 * 24 * time.Hour})
 	require.NoError(t, err)
 	require.True(t, res.Outcome.Running, "no verdict came: still handed off")
-	require.Equal(t, "handed_off", res.Outcome.Lifecycle)
+	require.EqualValues(t, "handed_off", res.Outcome.Lifecycle)
 	require.Contains(t, res.Lines[len(res.Lines)-1].Text, "still running after 30d")
 }
 

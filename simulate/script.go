@@ -171,7 +171,7 @@ func ParseAction(text string) (Action, error) {
 			return a, errors.New("verdict: say accepted, rejected or recycle")
 		}
 		a.Verdict, a.Note = words[1], strings.Join(words[2:], " ")
-		if err := (workflows.SalesFeedback{Verdict: a.Verdict, Reason: a.Note}).Validate(); err != nil {
+		if err := (workflows.SalesFeedback{Verdict: workflows.Verdict(a.Verdict), Reason: a.Note}).Validate(); err != nil {
 			return a, err
 		}
 	case string(ActTask):

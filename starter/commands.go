@@ -231,7 +231,7 @@ func runFeedback(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	fb := workflows.SalesFeedback{Verdict: args[1], Reason: *reason, Owner: *owner}
+	fb := workflows.SalesFeedback{Verdict: workflows.Verdict(args[1]), Reason: *reason, Owner: *owner}
 	if err := fb.Validate(); err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ func TestCommands(t *testing.T) {
 	require.Contains(t, out, "ada@analytical.test")
 	require.NotContains(t, out, "grace@cobol.test")
 	_, err = starter("leads", "-lifecycle", "hot")
-	require.EqualError(t, err, `-lifecycle "hot": use nurturing, mql, handed_off, sql, disqualified or exited`)
+	require.EqualError(t, err, `-lifecycle "hot": use one of nurturing, mql, handed_off, sql, disqualified, exited, goal`)
 	_, err = starter("remove", "grace@cobol.test")
 	require.EqualError(t, err, "say why the lead is removed (-reason): it is kept with its exit")
 	out, err = starter("remove", "grace@cobol.test", "-reason", "works for a competitor")

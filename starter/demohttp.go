@@ -121,7 +121,7 @@ func (d *demo) verdictByEmail(ctx context.Context, out *printer, l *demoLead, ha
 		}
 		for _, u := range regexp.MustCompile(regexp.QuoteMeta(d.base+links.VerdictPath)+`[A-Za-z0-9._\-]+`).FindAllString(text, -1) {
 			c, err := d.signer.Parse(links.Verdict, strings.TrimPrefix(u, d.base+links.VerdictPath))
-			if err == nil && c.Verdict == l.verdict {
+			if err == nil && workflows.Verdict(c.Verdict) == l.verdict {
 				link = u
 			}
 		}
@@ -129,7 +129,7 @@ func (d *demo) verdictByEmail(ctx context.Context, out *printer, l *demoLead, ha
 	if link == "" {
 		// The notice has not arrived (or was not sent): answer as the
 		// CRM would, signed.
-		body, err := json.Marshal(webhook.VerdictIn{LeadID: l.profile.ID, Verdict: l.verdict, Reason: l.reason, Owner: "demo"})
+		body, err := json.Marshal(webhook.VerdictIn{LeadID: l.profile.ID, Verdict: string(l.verdict), Reason: l.reason, Owner: "demo"})
 		if err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (d *demo) verdictByEmail(ctx context.Context, out *printer, l *demoLead, ha
 		fmt.Sprintf("sales pressed %q in the hand-off email: %s", verdictLabel(l.verdict), l.reason))
 }
 
-func verdictLabel(v string) string {
+func verdictLabel(v workflows.Verdict) string {
 	switch v {
 	case workflows.VerdictAccepted:
 		return "Accept"

@@ -11,7 +11,7 @@ import (
 type demoLead struct {
 	profile lead.Profile
 	script  []scripted
-	verdict string
+	verdict workflows.Verdict
 	reason  string
 	// task is what "sales" reports for a task the journey gives.
 	task string

@@ -32,7 +32,7 @@ func (d *demo) summary(ctx context.Context, results []workflows.Result) error {
 			}
 		}
 		if r := results[i].ExitReason; r != "" {
-			outcome = append(outcome, "exit: "+r)
+			outcome = append(outcome, "exit: "+string(r))
 		}
 		fmt.Fprintf(d.env.stdout, "  %-24s %-13s %6d %7d  %s\n", l.profile.Email, results[i].Lifecycle, results[i].Score, sends, strings.Join(outcome, "; "))
 	}

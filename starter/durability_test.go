@@ -94,10 +94,10 @@ func TestRefusedEnrolmentIsReconciled(t *testing.T) {
 	require.NoError(t, s.client.TerminateWorkflow(ctx, workflows.WorkflowID(id), "", "operator test"))
 	out, err = starter("reconcile")
 	require.NoError(t, err, out)
-	require.Contains(t, out, "stored as mql, but its workflow is terminated; stored as exited (workflow terminated)")
+	require.Contains(t, out, "stored as mql, but its workflow is terminated; stored as exited (workflow_terminated)")
 	row, err := store.GetLead(ctx, db, id)
 	require.NoError(t, err)
-	require.Equal(t, workflows.LifecycleExited, row.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleExited, row.Lifecycle)
 }
 
 // TestOversizedInputIsRefusedBeforeStoring is defect 7 of issue 7: a 1 MB
@@ -317,11 +317,11 @@ func TestContentErrorExitsTheLeadAndPostgresAgrees(t *testing.T) {
 	require.NoError(t, err)
 	var out workflows.Result
 	require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(res.Profile.ID), "").Get(ctx, &out), "the workflow completes, it does not fail")
-	require.Equal(t, "content_error", out.ExitReason)
+	require.EqualValues(t, "content_error", out.ExitReason)
 	row, err := store.GetLead(ctx, s.db, res.Profile.ID)
 	require.NoError(t, err)
-	require.Equal(t, workflows.LifecycleExited, row.Lifecycle)
-	require.Equal(t, "content_error", row.ExitReason)
+	require.EqualValues(t, workflows.LifecycleExited, row.Lifecycle)
+	require.EqualValues(t, "content_error", row.ExitReason)
 	require.Empty(t, s.sink.To("al@acme.test"))
 
 	// An event for a journey that did not complete (here terminated) is

@@ -153,7 +153,7 @@ func TestMigrateLeadsWaitingInEveryKindOfStep(t *testing.T) {
 		require.Equal(t, 2, st.JourneyVersion, park)
 		require.Equal(t, step, st.Step, park)
 		require.Equal(t, before[park].Total, st.Total, "%s: the score carried over", park)
-		require.Equal(t, before[park].Lifecycle, st.Lifecycle, park)
+		require.EqualValues(t, before[park].Lifecycle, st.Lifecycle, park)
 		require.Equal(t, before[park].BuyingStage, st.BuyingStage, park)
 	}
 	require.Equal(t, 1, at("wait_until").JourneyVersion)

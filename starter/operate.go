@@ -157,9 +157,12 @@ func runLeads(ctx context.Context, env *environment, args []string) error {
 	if _, err := positional(fs, args, 0, ""); err != nil {
 		return err
 	}
-	if f.Lifecycle != "" && !slices.Contains([]string{workflows.LifecycleNurturing, workflows.LifecycleMQL, workflows.LifecycleHandedOff,
-		workflows.LifecycleSQL, workflows.LifecycleDisqualified, workflows.LifecycleExited, workflows.LifecycleGoal}, f.Lifecycle) {
-		return fmt.Errorf("-lifecycle %q: use nurturing, mql, handed_off, sql, disqualified or exited", f.Lifecycle)
+	if all := workflows.Lifecycles(); f.Lifecycle != "" && !slices.Contains(all, workflows.Lifecycle(f.Lifecycle)) {
+		names := make([]string, len(all))
+		for i, l := range all {
+			names[i] = string(l)
+		}
+		return fmt.Errorf("-lifecycle %q: use one of %s", f.Lifecycle, strings.Join(names, ", "))
 	}
 	conn, err := connect(ctx, env, cfg, false)
 	if err != nil {

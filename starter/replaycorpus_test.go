@@ -161,10 +161,10 @@ func TestReplayCorpusPaths(t *testing.T) {
 			var got workflows.Result
 			require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(res.Profile.ID), res.RunID).Get(ctx, &got))
 			if c.want.Lifecycle != "" {
-				require.Equal(t, c.want.Lifecycle, got.Lifecycle)
+				require.EqualValues(t, c.want.Lifecycle, got.Lifecycle)
 			}
 			if c.want.ExitReason != "" {
-				require.Equal(t, c.want.ExitReason, got.ExitReason)
+				require.EqualValues(t, c.want.ExitReason, got.ExitReason)
 			}
 			if dynamic != nil {
 				first := s.client.GetWorkflowHistory(ctx, workflows.WorkflowID(res.Profile.ID), res.RunID, false, 0)

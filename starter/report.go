@@ -136,7 +136,8 @@ func writeReport(w io.Writer, r store.Report) {
 	}
 	fmt.Fprintf(w, row, "MQL", strconv.Itoa(r.MQL), pct(r.MQL, r.Leads), pct(r.MQL, r.Leads), "")
 	fmt.Fprintf(w, row, "handed off", strconv.Itoa(r.Handoffs), pct(r.Handoffs, r.Leads), pct(r.Handoffs, r.MQL), "")
-	for _, v := range []string{workflows.VerdictAccepted, workflows.VerdictRejected, workflows.VerdictRecycle} {
+	for _, verdict := range workflows.Verdicts() {
+		v := string(verdict)
 		fmt.Fprintf(w, row, "sales: "+v, strconv.Itoa(r.Verdicts[v]), pct(r.Verdicts[v], r.Leads), pct(r.Verdicts[v], r.Handoffs), "")
 	}
 	fmt.Fprintf(w, row, "waiting for sales", strconv.Itoa(r.Waiting), "", "", "")
@@ -165,7 +166,7 @@ func writeReport(w io.Writer, r store.Report) {
 		}
 		fmt.Fprintf(w, tprow, name, strconv.Itoa(tp.Sent), pct(tp.Opened, tp.Sent), pct(tp.Clicked, tp.Sent), fmt.Sprintf("%.2f", tp.Cost), strconv.Itoa(tp.Assisted), outcomes(tp.Outcomes))
 	}
-	accepted := r.Verdicts[workflows.VerdictAccepted]
+	accepted := r.Verdicts[string(workflows.VerdictAccepted)]
 	fmt.Fprintf(w, "\ncost %.2f: per lead %s, per hand-off %s, per accepted lead %s\n", r.Cost, perUnit(r.Cost, r.Leads), perUnit(r.Cost, r.Handoffs), perUnit(r.Cost, accepted))
 }
 
@@ -195,7 +196,7 @@ func reportsJSON(rs []store.Report) []reportJSON {
 			v := r.Cost / float64(n)
 			return &v
 		}
-		out = append(out, reportJSON{Report: r, CostPerLead: per(r.Leads), CostPerHandoff: per(r.Handoffs), CostPerAccepted: per(r.Verdicts[workflows.VerdictAccepted])})
+		out = append(out, reportJSON{Report: r, CostPerLead: per(r.Leads), CostPerHandoff: per(r.Handoffs), CostPerAccepted: per(r.Verdicts[string(workflows.VerdictAccepted)])})
 	}
 	return out
 }

@@ -60,7 +60,7 @@ func TestSimulationAndARealRunAgree(t *testing.T) {
 			_, err := s.intake.Record(ctx, lead.Event{ID: "real-" + string(rune('a'+i)), LeadID: p.ID, Type: a.Event, OccurredAt: time.Now().UTC()})
 			require.NoError(t, err)
 		case simulate.ActVerdict:
-			_, err := workflows.SendVerdict(ctx, s.client, p.ID, workflows.SalesFeedback{Verdict: a.Verdict, Reason: a.Note})
+			_, err := workflows.SendVerdict(ctx, s.client, p.ID, workflows.SalesFeedback{Verdict: workflows.Verdict(a.Verdict), Reason: a.Note})
 			require.NoError(t, err)
 		}
 	}
@@ -95,8 +95,8 @@ func TestSimulationAndARealRunAgree(t *testing.T) {
 	}
 	require.Equal(t, simulated, real, "progress, simulated and real")
 	require.Equal(t, sim.Outcome.Sent, realSent, "emails, simulated and real")
-	require.Equal(t, sim.Outcome.Lifecycle, res.Lifecycle)
-	require.Equal(t, "sql", res.Lifecycle)
+	require.EqualValues(t, sim.Outcome.Lifecycle, res.Lifecycle)
+	require.EqualValues(t, "sql", res.Lifecycle)
 }
 
 // runCLI runs a starter command without a system behind it.

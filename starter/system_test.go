@@ -185,20 +185,20 @@ func TestLeadGoesFromEnrolmentToSales(t *testing.T) {
 
 	st, err := workflows.QueryLead(ctx, s.client, p.ID)
 	require.NoError(t, err)
-	require.Equal(t, workflows.LifecycleHandedOff, st.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleHandedOff, st.Lifecycle)
 	require.Equal(t, 108, st.Total)
 	require.Equal(t, 93, st.Score.Behaviour())
 
 	// Sales accepts; the journey ends with the lead an SQL.
 	verdict, err := workflows.SendVerdict(ctx, s.client, p.ID, workflows.SalesFeedback{Verdict: workflows.VerdictAccepted})
 	require.NoError(t, err)
-	require.Equal(t, workflows.LifecycleSQL, verdict.Lifecycle, "the verdict's answer says where the lead is now")
+	require.EqualValues(t, workflows.LifecycleSQL, verdict.Lifecycle, "the verdict's answer says where the lead is now")
 	var res workflows.Result
 	require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(p.ID), "").Get(ctx, &res))
-	require.Equal(t, workflows.LifecycleSQL, res.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleSQL, res.Lifecycle)
 	row, err := store.GetLead(ctx, s.db, p.ID)
 	require.NoError(t, err)
-	require.Equal(t, workflows.LifecycleSQL, row.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleSQL, row.Lifecycle)
 	require.Equal(t, 108, row.Score)
 	require.Len(t, s.sink.To("ada@analytical.test"), 2, "no content after the hand-off")
 	recordHistory(t, s.client, workflows.WorkflowID(p.ID), "handoff-accepted-update")
@@ -255,7 +255,7 @@ func TestRestartKeepsRunningJourneys(t *testing.T) {
 
 	var res workflows.Result
 	require.NoError(t, s.client.GetWorkflow(ctx, workflows.WorkflowID(p.ID), "").Get(ctx, &res))
-	require.Equal(t, "no_engagement", res.ExitReason)
+	require.EqualValues(t, "no_engagement", res.ExitReason)
 	var contents []string
 	for _, m := range s.sink.To("grace@cobol.test") {
 		contents = append(contents, m.Header.Get("X-Nurture-Content"))

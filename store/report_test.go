@@ -97,7 +97,7 @@ values ($1, $2, 'j', $3, 's', $4, $5, 'subject', 'mid', 0.5, 'sent', $6, $6)`, e
 		{Stage: "evaluation", Reached: 1, EnteredHere: 1, FromBefore: 0}}, r.Stages, "in the journey's order; C entered at evaluation, not from consideration")
 	require.Equal(t, 2, r.MQL)
 	require.Equal(t, 2, r.Handoffs)
-	require.Equal(t, map[string]int{"accepted": 1}, r.Verdicts)
+	require.EqualValues(t, map[string]int{"accepted": 1}, r.Verdicts)
 	require.Equal(t, 1, r.Waiting)
 	require.Equal(t, []store.ExitCount{{Stage: "interest", Reason: "no_engagement", Leads: 1}}, r.Exits, "a goal is not an exit")
 	require.Equal(t, map[string]int{"verdict:accepted": 1}, r.Goals)

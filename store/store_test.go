@@ -264,12 +264,12 @@ func TestProgressFollowsTheWorkflow(t *testing.T) {
 	handoff := snap("run-1", 2, "handed_off", 95, t0)
 	handoff.Kind, handoff.Step = store.ProgressHandedOff, "settle"
 	require.NoError(t, store.RecordProgress(ctx, pool, handoff))
-	require.Equal(t, "handed_off", row().Lifecycle)
+	require.EqualValues(t, "handed_off", row().Lifecycle)
 	require.Equal(t, 95, row().Score)
 	require.Equal(t, []int{1, 2}, seqs("run-1"), "what the lost task wrote beyond is gone")
 	latest, err := store.LatestSnapshot(ctx, pool, p.ID)
 	require.NoError(t, err)
-	require.Equal(t, "handed_off", latest.Lifecycle)
+	require.EqualValues(t, "handed_off", latest.Lifecycle)
 	require.Equal(t, store.ProgressHandedOff, latest.Kind, "what happened is kept typed")
 	require.Equal(t, "settle", latest.Step)
 
@@ -282,7 +282,7 @@ func TestProgressFollowsTheWorkflow(t *testing.T) {
 	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-2", 1, "nurturing", 0, t0.Add(48*time.Hour))))
 	require.Nil(t, row().EndedAt)
 	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 3, "sql", 95, t0.Add(time.Hour))))
-	require.Equal(t, "nurturing", row().Lifecycle)
+	require.EqualValues(t, "nurturing", row().Lifecycle)
 	require.NotNil(t, latest.Score.Breakdown, "an empty breakdown is stored as a list, not NULL")
 }
 

@@ -83,7 +83,7 @@ func TestLinksInReceivedEmail(t *testing.T) {
 	require.True(t, suppressed, "suppressed at once")
 	var res workflows.Result
 	require.NoError(t, b.client.GetWorkflow(b.ctx, workflows.WorkflowID(grace.ID), "").Get(b.ctx, &res))
-	require.Equal(t, "unsubscribe", res.ExitReason)
+	require.EqualValues(t, "unsubscribe", res.ExitReason)
 	require.Len(t, b.sink.To(grace.Email), 1, "the journey is over: no next send")
 
 	// The Accept button of a hand-off email.
@@ -104,8 +104,8 @@ func TestLinksInReceivedEmail(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.Contains(t, string(r.body), "the lead is now sql")
 	require.NoError(t, b.client.GetWorkflow(b.ctx, workflows.WorkflowID(ada.ID), "").Get(b.ctx, &res))
-	require.Equal(t, workflows.LifecycleSQL, res.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleSQL, res.Lifecycle)
 	hs, err := store.ListHandoffs(b.ctx, b.db, ada.ID)
 	require.NoError(t, err)
-	require.Equal(t, "accepted", hs[0].Verdict)
+	require.EqualValues(t, "accepted", hs[0].Verdict)
 }

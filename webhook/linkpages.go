@@ -170,7 +170,7 @@ func mask(email string) string {
 }
 
 // verdictWords names the verdicts on buttons and pages.
-var verdictWords = map[string]string{
+var verdictWords = map[workflows.Verdict]string{
 	workflows.VerdictAccepted: "Accept",
 	workflows.VerdictRejected: "Reject",
 	workflows.VerdictRecycle:  "Send back to nurture",
@@ -190,7 +190,7 @@ func (s *Server) verdictPage(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusServiceUnavailable, pageUnavailable, nil)
 		return
 	}
-	s.page(w, http.StatusOK, pageVerdict, map[string]any{"Action": verdictWords[c.Verdict], "Verdict": c.Verdict,
+	s.page(w, http.StatusOK, pageVerdict, map[string]any{"Action": verdictWords[workflows.Verdict(c.Verdict)], "Verdict": c.Verdict,
 		"Lead": leadName(l.Profile), "Handoff": c.HandoffID})
 }
 
@@ -206,7 +206,7 @@ func (s *Server) verdictPost(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusBadRequest, pageVerdictDone, map[string]any{"Error": "the form could not be read"})
 		return
 	}
-	fb := workflows.SalesFeedback{HandoffID: c.HandoffID, Verdict: c.Verdict, Reason: strings.TrimSpace(posted.Get("reason")), Owner: "email link"}
+	fb := workflows.SalesFeedback{HandoffID: c.HandoffID, Verdict: workflows.Verdict(c.Verdict), Reason: strings.TrimSpace(posted.Get("reason")), Owner: "email link"}
 	if err := fb.Validate(); err != nil {
 		s.page(w, http.StatusUnprocessableEntity, pageVerdictDone, map[string]any{"Error": err.Error()})
 		return
@@ -214,7 +214,7 @@ func (s *Server) verdictPost(w http.ResponseWriter, r *http.Request) {
 	res, status, msg := s.verdict(r.Context(), c.LeadID, fb)
 	switch status {
 	case http.StatusOK:
-		s.page(w, http.StatusOK, pageVerdictDone, map[string]any{"Result": res, "Action": verdictWords[c.Verdict]})
+		s.page(w, http.StatusOK, pageVerdictDone, map[string]any{"Result": res, "Action": verdictWords[workflows.Verdict(c.Verdict)]})
 	case http.StatusServiceUnavailable:
 		s.Log.Warn("verdict not delivered", "error", msg)
 		s.page(w, status, pageUnavailable, nil)
@@ -229,7 +229,7 @@ func (s *Server) verdictClaims(w http.ResponseWriter, r *http.Request) (links.Cl
 	case errors.Is(err, links.ErrExpired):
 		s.page(w, http.StatusGone, pageExpired, nil)
 		return c, false
-	case err != nil || verdictWords[c.Verdict] == "":
+	case err != nil || verdictWords[workflows.Verdict(c.Verdict)] == "":
 		s.page(w, http.StatusNotFound, pageInvalid, nil)
 		return c, false
 	}

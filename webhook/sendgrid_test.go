@@ -89,7 +89,7 @@ func TestSendGridEvents(t *testing.T) {
 	require.True(t, suppressed, "SendGrid's own suppression list is ours too")
 	var res workflows.Result
 	require.NoError(t, b.client.GetWorkflow(b.ctx, workflows.WorkflowID(grace.ID), "").Get(b.ctx, &res))
-	require.Equal(t, "hard_bounce", res.ExitReason)
+	require.EqualValues(t, "hard_bounce", res.ExitReason)
 
 	// SendGrid sends the batch again: nothing more happens.
 	r = b.sendgridPost(key, body)

@@ -33,7 +33,7 @@ func (s *Server) postVerdict(w http.ResponseWriter, r *http.Request, body []byte
 		s.fail(w, r, err)
 		return
 	}
-	fb := workflows.SalesFeedback{HandoffID: in.HandoffID, Verdict: in.Verdict, Reason: in.Reason, Owner: in.Owner}
+	fb := workflows.SalesFeedback{HandoffID: in.HandoffID, Verdict: workflows.Verdict(in.Verdict), Reason: in.Reason, Owner: in.Owner}
 	if err := fb.Validate(); err != nil {
 		s.fail(w, r, invalidf("%v", err))
 		return

@@ -327,10 +327,10 @@ func TestCRMVerdicts(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	var res workflows.VerdictResult
 	r.json(t, &res)
-	require.Equal(t, workflows.LifecycleSQL, res.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleSQL, res.Lifecycle)
 	hs, err := store.ListHandoffs(b.ctx, b.db, ada.ID)
 	require.NoError(t, err)
-	require.Equal(t, "accepted", hs[0].Verdict)
+	require.EqualValues(t, "accepted", hs[0].Verdict)
 
 	// The journey ended on that verdict: a second one is refused with the
 	// answer already given, a hand-off of another lead named as such, and
@@ -433,13 +433,13 @@ func TestVerdictLinks(t *testing.T) {
 	r := b.do(http.MethodGet, path, "", nil, false)
 	require.Equal(t, http.StatusOK, r.status)
 	require.Contains(t, string(r.body), "Accept: Ada (Analytical Engines)")
-	require.Equal(t, workflows.LifecycleHandedOff, b.status(ada.ID).Lifecycle, "opening the link decides nothing")
+	require.EqualValues(t, workflows.LifecycleHandedOff, b.status(ada.ID).Lifecycle, "opening the link decides nothing")
 	r = b.do(http.MethodPost, path, "application/x-www-form-urlencoded", []byte("reason=budget+approved"), false)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.Contains(t, string(r.body), "the lead is now sql")
 	hs, err := store.ListHandoffs(b.ctx, b.db, ada.ID)
 	require.NoError(t, err)
-	require.Equal(t, "accepted", hs[0].Verdict)
+	require.EqualValues(t, "accepted", hs[0].Verdict)
 
 	// The other button, after: the journey's own answer.
 	reject, err := b.signer.VerdictURL(ada.ID, handoff, "rejected")

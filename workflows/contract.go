@@ -20,9 +20,6 @@ import (
 	"github.com/nurture-dev/nurture/scoring"
 )
 
-// DefaultTaskQueue is where workers poll unless TEMPORAL_TASK_QUEUE says
-// otherwise.
-const DefaultTaskQueue = "nurture"
 
 // Message names. Engagement and enrolment are signals (fire and forget,
 // deduplicated by the workflow); sales verdicts and task outcomes are
@@ -78,19 +75,25 @@ type Enrollment struct {
 	StartStage string       `json:"start_stage,omitempty"`
 }
 
+// Verdict is sales' answer to a hand-off.
+type Verdict string
+
 // Sales verdicts on a hand-off.
 const (
-	VerdictAccepted = "accepted"
-	VerdictRejected = "rejected"
-	VerdictRecycle  = "recycle"
+	VerdictAccepted Verdict = "accepted"
+	VerdictRejected Verdict = "rejected"
+	VerdictRecycle  Verdict = "recycle"
 )
+
+// Verdicts lists the verdicts sales can give.
+func Verdicts() []Verdict { return []Verdict{VerdictAccepted, VerdictRejected, VerdictRecycle} }
 
 // SalesFeedback is sales' answer to a hand-off.
 type SalesFeedback struct {
 	// HandoffID names the hand-off answered; 0 answers the current one.
-	HandoffID int64  `json:"handoff_id,omitempty"`
-	Verdict   string `json:"verdict"`
-	Reason    string `json:"reason,omitempty"`
+	HandoffID int64   `json:"handoff_id,omitempty"`
+	Verdict   Verdict `json:"verdict"`
+	Reason    string  `json:"reason,omitempty"`
 	// Owner is who in sales decided (a CRM user, "email link", "cli").
 	Owner string `json:"owner,omitempty"`
 }
@@ -117,14 +120,14 @@ func (f SalesFeedback) Validate() error {
 
 // VerdictResult is what the journey did with a verdict.
 type VerdictResult struct {
-	HandoffID int64  `json:"handoff_id"`
-	Verdict   string `json:"verdict"`
+	HandoffID int64   `json:"handoff_id"`
+	Verdict   Verdict `json:"verdict"`
 	// Lifecycle, JourneyID and Stage are where the lead is now: sql,
 	// disqualified, or back in nurture (a recycle) at that journey and
 	// stage.
-	Lifecycle string `json:"lifecycle"`
-	JourneyID string `json:"journey_id"`
-	Stage     string `json:"stage"`
+	Lifecycle Lifecycle `json:"lifecycle"`
+	JourneyID string    `json:"journey_id"`
+	Stage     string    `json:"stage"`
 }
 
 // TaskOutcome is what a person reports about a task a journey gave them.
@@ -157,10 +160,6 @@ type TaskOutcomeResult struct {
 	Next string `json:"next,omitempty"`
 }
 
-// ExitRemoved is the exit reason of a lead an operator took out of its
-// journey (starter remove); the progress record keeps why.
-const ExitRemoved = "removed"
-
 // Removal takes a lead out of its journey: it exits at once, wherever it
 // is (waiting, or handed off and waiting for sales).
 type Removal struct {
@@ -185,7 +184,7 @@ type RemovalResult struct {
 	Step      string `json:"step"`
 	Stage     string `json:"stage"`
 	// Lifecycle is what the lead was before: nurturing, mql or handed_off.
-	Lifecycle string `json:"lifecycle"`
+	Lifecycle Lifecycle `json:"lifecycle"`
 }
 
 // ErrRemovalWaiting says a removal was taken by the journey, which is busy
@@ -232,17 +231,63 @@ func awaitOutcome(ctx context.Context, h client.WorkflowUpdateHandle, wait time.
 	return err
 }
 
+// Lifecycle is where a lead stands: in nurture, with sales, or done.
+type Lifecycle string
+
 // Lifecycle stages of a lead.
 const (
-	LifecycleNurturing    = "nurturing"
-	LifecycleMQL          = "mql"
-	LifecycleHandedOff    = "handed_off"
-	LifecycleSQL          = "sql"
-	LifecycleDisqualified = "disqualified"
-	LifecycleExited       = "exited"
+	LifecycleNurturing    Lifecycle = "nurturing"
+	LifecycleMQL          Lifecycle = "mql"
+	LifecycleHandedOff    Lifecycle = "handed_off"
+	LifecycleSQL          Lifecycle = "sql"
+	LifecycleDisqualified Lifecycle = "disqualified"
+	LifecycleExited       Lifecycle = "exited"
 	// LifecycleGoal: the journey reached its goal (an event its goal names).
-	LifecycleGoal = "goal"
+	LifecycleGoal Lifecycle = "goal"
 )
+
+// Lifecycles lists every lifecycle, in the order a lead goes through them.
+func Lifecycles() []Lifecycle {
+	return []Lifecycle{LifecycleNurturing, LifecycleMQL, LifecycleHandedOff, LifecycleSQL, LifecycleDisqualified, LifecycleExited, LifecycleGoal}
+}
+
+// ExitReason says why a journey ended, when it ended by exiting: one of the
+// engine's reasons below, an exit step's reason, or an exit_on event's type.
+// Each is a word in snake_case; ExitSuppressed and ExitError are followed by
+// ": " and the detail.
+type ExitReason string
+
+// The engine's exit reasons.
+const (
+	// ExitCompleted: the lead went past the journey's last step.
+	ExitCompleted ExitReason = "completed"
+	// ExitMaxDuration: the journey's max_duration ran out.
+	ExitMaxDuration ExitReason = "max_duration"
+	// ExitLoopWithoutWait: the steps looped without a wait (validation
+	// rejects such journeys; this is the last line of defence).
+	ExitLoopWithoutWait ExitReason = "loop_without_wait"
+	// ExitContentError: an email could not be rendered for the lead.
+	ExitContentError ExitReason = "content_error"
+	// ExitAddressRejected: the mail server refused the address for good.
+	// (Before it was spelled so, "address rejected".)
+	ExitAddressRejected ExitReason = "address_rejected"
+	// ExitSuppressed: the address is on the suppression list, for the
+	// reason that follows.
+	ExitSuppressed ExitReason = "suppressed"
+	// ExitRemoved: an operator took the lead out (starter remove); the
+	// progress record keeps why.
+	ExitRemoved ExitReason = "removed"
+	// ExitError: a dead end no retry could mend, described after it.
+	ExitError ExitReason = "error"
+	// ExitRejected: sales rejected the hand-off (the lead is
+	// disqualified). (Before it was spelled so, "rejected by sales".)
+	ExitRejected ExitReason = "rejected"
+)
+
+// With is the reason followed by its detail: "suppressed: unsubscribe".
+func (e ExitReason) With(detail string) ExitReason {
+	return e + ExitReason(": "+detail)
+}
 
 // StepRecord is one step a lead took.
 type StepRecord struct {
@@ -261,14 +306,14 @@ type Status struct {
 	JourneyVersion int           `json:"journey_version"`
 	Step           string        `json:"step"`
 	BuyingStage    string        `json:"buying_stage"`
-	Lifecycle      string        `json:"lifecycle"`
+	Lifecycle      Lifecycle     `json:"lifecycle"`
 	Score          scoring.Score `json:"score"`
 	Total          int           `json:"total"`
 	EmailsSent     int           `json:"emails_sent"`
 	EventsSeen     int           `json:"events_seen"`
 	HandoffID      int64         `json:"handoff_id,omitempty"`
 	TaskID         int64         `json:"task_id,omitempty"`
-	ExitReason     string        `json:"exit_reason,omitempty"`
+	ExitReason     ExitReason    `json:"exit_reason,omitempty"`
 	// Ambiguous counts this lead's sends whose reply was lost.
 	Ambiguous int          `json:"ambiguous,omitempty"`
 	LastSteps []StepRecord `json:"last_steps"`
@@ -276,8 +321,8 @@ type Status struct {
 
 // Result is what a finished journey returns.
 type Result struct {
-	Lifecycle  string `json:"lifecycle"`
-	ExitReason string `json:"exit_reason,omitempty"`
+	Lifecycle  Lifecycle  `json:"lifecycle"`
+	ExitReason ExitReason `json:"exit_reason,omitempty"`
 	// Goal is the goal the journey reached, if it did: an event type, or
 	// verdict:accepted.
 	Goal        string `json:"goal,omitempty"`
@@ -301,6 +346,9 @@ var ErrJourneyEnded = errors.New("the lead's journey has ended")
 // journey's re-entry rule said yes), otherwise a closed run refuses the
 // start with ErrJourneyEnded.
 func Enroll(ctx context.Context, c client.Client, taskQueue string, in Input, reenter bool) (client.WorkflowRun, error) {
+	if taskQueue == "" {
+		return nil, fmt.Errorf("enrol lead %s: no task queue named (TEMPORAL_TASK_QUEUE)", in.Lead.ID)
+	}
 	en := Enrollment{Lead: in.Lead, JourneyID: in.JourneyID, StartStage: in.StartStage}
 	opts := startOptions(in, taskQueue)
 	opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
@@ -406,8 +454,5 @@ func QueryLead(ctx context.Context, c client.Client, leadID string) (Status, err
 }
 
 func startOptions(in Input, taskQueue string) client.StartWorkflowOptions {
-	if taskQueue == "" {
-		taskQueue = DefaultTaskQueue
-	}
 	return client.StartWorkflowOptions{ID: WorkflowID(in.Lead.ID), TaskQueue: taskQueue}
 }

@@ -41,12 +41,12 @@ func TestProgressOutlastsAPostgresOutage(t *testing.T) {
 	b := setup(t, func(o *setupOptions) { o.progressDown = 20 * time.Minute })
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, "no_engagement", r.ExitReason, "the journey waited and went on")
+	require.EqualValues(t, "no_engagement", r.ExitReason, "the journey waited and went on")
 	require.Greater(t, b.rec.progressFailures, 5)
 	require.Equal(t, "enrolled in b2b-nurture", b.rec.progress[0].Reason, "nothing was skipped")
 	last := b.rec.progress[len(b.rec.progress)-1]
 	require.True(t, last.Ended)
-	require.Equal(t, "no_engagement", last.ExitReason, "the exit is stored with its reason")
+	require.EqualValues(t, "no_engagement", last.ExitReason, "the exit is stored with its reason")
 }
 
 func TestVerdictIsAnUpdateThatSaysWhatHappened(t *testing.T) {
@@ -69,7 +69,7 @@ func TestVerdictIsAnUpdateThatSaysWhatHappened(t *testing.T) {
 	require.NoError(t, ok.rejected)
 	require.NoError(t, ok.err)
 	res := ok.result.(workflows.VerdictResult)
-	require.Equal(t, workflows.VerdictResult{HandoffID: 41, Verdict: "recycle", Lifecycle: workflows.LifecycleNurturing, JourneyID: "recycle-nurture", Stage: "consideration"}, res)
+	require.EqualValues(t, workflows.VerdictResult{HandoffID: 41, Verdict: "recycle", Lifecycle: workflows.LifecycleNurturing, JourneyID: "recycle-nurture", Stage: "consideration"}, res)
 	require.Len(t, b.rec.verdicts, 1, "only the verdict taken was recorded")
 	require.Equal(t, "next quarter", b.rec.verdicts[0].Reason)
 }
@@ -103,10 +103,10 @@ func TestContentErrorEndsTheLeadNotTheWorkflow(t *testing.T) {
 	b := setup(t, func(o *setupOptions) { o.sendResult = activities.SendContentError })
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, workflows.LifecycleExited, r.Lifecycle)
-	require.Equal(t, "content_error", r.ExitReason)
+	require.EqualValues(t, workflows.LifecycleExited, r.Lifecycle)
+	require.EqualValues(t, "content_error", r.ExitReason)
 	last := b.rec.progress[len(b.rec.progress)-1]
-	require.Equal(t, "content_error", last.ExitReason)
+	require.EqualValues(t, "content_error", last.ExitReason)
 	require.True(t, last.Ended)
 
 	// A journey that says skip goes on without the email.
@@ -122,7 +122,7 @@ stages:
 	b.input.JourneyID = "lang"
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r = b.result(t)
-	require.Equal(t, "done", r.ExitReason)
+	require.EqualValues(t, "done", r.ExitReason)
 	st := b.status(t)
 	require.True(t, strings.HasPrefix(st.LastSteps[0].Outcome, "skipped: content error"), st.LastSteps[0].Outcome)
 }
@@ -138,7 +138,7 @@ func TestDeadEndExitsWithAReason(t *testing.T) {
 	b.input.Carried = &st
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, "error", r.ExitReason)
+	require.EqualValues(t, "error", r.ExitReason)
 	last := b.rec.progress[len(b.rec.progress)-1]
 	require.Contains(t, last.Reason, `step "no-such-step" is not in journey`)
 }
@@ -157,9 +157,9 @@ func TestHandoffStandsWhileItsNoticeWaits(t *testing.T) {
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
 
-	require.Equal(t, workflows.LifecycleHandedOff, during.Lifecycle, "handed off before the notice went")
+	require.EqualValues(t, workflows.LifecycleHandedOff, during.Lifecycle, "handed off before the notice went")
 	require.NoError(t, ok.err)
-	require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleSQL, r.Lifecycle)
 	require.Len(t, b.rec.notices, 1)
 	require.Equal(t, int64(41), b.rec.notices[0].HandoffID)
 	require.GreaterOrEqual(t, b.env.Now().Sub(testStart), 2*day, "the journey ended only once the notice was done")
@@ -181,7 +181,7 @@ func TestHandoffIsPostedToTheCRMThroughAnOutage(t *testing.T) {
 	r := b.result(t)
 
 	require.NoError(t, ok.err, "sales answered while the CRM was down")
-	require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleSQL, r.Lifecycle)
 	require.Len(t, b.rec.crm, 9, "eight failures, then taken")
 	for _, req := range b.rec.crm {
 		require.Equal(t, int64(41), req.HandoffID)
@@ -267,15 +267,15 @@ func TestRemovalEndsTheJourneyWhereItIs(t *testing.T) {
 	first := b.updateAt(2*time.Hour, workflows.UpdateRemove, workflows.Removal{Reason: "asked by phone to stop"})
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, workflows.LifecycleExited, r.Lifecycle)
-	require.Equal(t, workflows.ExitRemoved, r.ExitReason)
+	require.EqualValues(t, workflows.LifecycleExited, r.Lifecycle)
+	require.EqualValues(t, workflows.ExitRemoved, r.ExitReason)
 	require.ErrorContains(t, empty.rejected, "say why the lead is removed")
 	require.True(t, first.done)
 	require.NoError(t, first.err)
-	require.Equal(t, workflows.RemovalResult{JourneyID: "b2b-nurture", Step: "await-interest", Stage: "interest", Lifecycle: "nurturing"}, first.result)
+	require.EqualValues(t, workflows.RemovalResult{JourneyID: "b2b-nurture", Step: "await-interest", Stage: "interest", Lifecycle: "nurturing"}, first.result)
 	last := b.rec.progress[len(b.rec.progress)-1]
 	require.Equal(t, "exited: removed: asked by phone to stop", last.Reason)
-	require.Equal(t, workflows.ExitRemoved, last.ExitReason)
+	require.EqualValues(t, workflows.ExitRemoved, last.ExitReason)
 	require.True(t, last.Ended)
 	require.Equal(t, []string{"benchmark-report"}, b.rec.contents(), "nothing more is sent")
 }
@@ -292,7 +292,7 @@ func TestRemovalOfAHandedOffLead(t *testing.T) {
 	out := b.updateAt(day, workflows.UpdateRemove, workflows.Removal{Reason: "duplicate of another lead"})
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, workflows.ExitRemoved, r.ExitReason)
+	require.EqualValues(t, workflows.ExitRemoved, r.ExitReason)
 	require.NoError(t, out.err)
-	require.Equal(t, "handed_off", out.result.(workflows.RemovalResult).Lifecycle)
+	require.EqualValues(t, "handed_off", out.result.(workflows.RemovalResult).Lifecycle)
 }

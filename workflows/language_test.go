@@ -100,7 +100,7 @@ stages:
 	r := b.result(t)
 	require.Equal(t, []string{"a", "b"}, b.rec.contents())
 	require.Equal(t, 7*day+12*time.Hour, b.rec.sendAt[1], "midnight of the date in the lead's zone (UTC)")
-	require.Equal(t, "max_duration", r.ExitReason, "the 26-week wait is cut at 30 days, and c is never sent")
+	require.EqualValues(t, "max_duration", r.ExitReason, "the 26-week wait is cut at 30 days, and c is never sent")
 	require.Equal(t, 30*day, b.env.Now().Sub(start).Round(time.Second))
 }
 
@@ -212,7 +212,7 @@ stages:
 	}, day)
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, "done", r.ExitReason)
+	require.EqualValues(t, "done", r.ExitReason)
 	require.Equal(t, []string{"a", "z"}, b.rec.contents())
 	require.Equal(t, "second", b.rec.sends[1].Journey.ID, "the send names the journey it came from")
 	require.Equal(t, "second", b.rec.loads[len(b.rec.loads)-1].ID)
@@ -257,12 +257,12 @@ stages:
 	}, day)
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, workflows.LifecycleMQL, before.Lifecycle, "score enough, but no BANT authority: not yet")
+	require.EqualValues(t, workflows.LifecycleMQL, before.Lifecycle, "score enough, but no BANT authority: not yet")
 	require.Equal(t, 50, before.Total)
 	require.Equal(t, 10, before.Score.Fit)
 	require.Len(t, b.rec.handoffs, 1, "handed off when the profile learned the authority")
 	require.Contains(t, b.rec.handoffs[0].Reason, "bant_authority known")
-	require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleSQL, r.Lifecycle)
 }
 
 func TestQuietLeadCoolsBelowMQL(t *testing.T) {
@@ -298,7 +298,7 @@ stages:
 	require.Contains(t, reasons, "demo_request; became MQL")
 	require.Contains(t, reasons, "decay; fell back below MQL", "two quiet weeks halve the score twice: 10 < 30")
 	last := b.rec.progress[len(b.rec.progress)-2] // before the exit
-	require.Equal(t, workflows.LifecycleNurturing, last.Lifecycle, "%v", lifecycles)
+	require.EqualValues(t, workflows.LifecycleNurturing, last.Lifecycle, "%v", lifecycles)
 	require.Equal(t, 10, last.Score.Total())
 	require.Equal(t, 40, last.Score.Breakdown[0].Points, "the breakdown keeps what the rule gave")
 	require.Equal(t, 10, last.Score.Breakdown[0].Decayed, "and what it is worth now")
@@ -330,7 +330,7 @@ stages:
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
 	require.NoError(t, ok.err)
-	require.Equal(t, "done", r.ExitReason)
+	require.EqualValues(t, "done", r.ExitReason)
 	require.Equal(t, []string{"a", "b", "c"}, b.rec.contents())
 	require.Equal(t, 7*day, b.rec.sendAt[2]-b.rec.sendAt[0], "c waits until a week after a, the first of the two before it")
 }
@@ -356,11 +356,11 @@ stages:
 		b.signalAt(day, "o", lead.OpportunityCreated)
 		b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 		r := b.result(t)
-		require.Equal(t, workflows.Result{Lifecycle: workflows.LifecycleGoal, Goal: "opportunity_created"}, workflows.Result{Lifecycle: r.Lifecycle, Goal: r.Goal})
+		require.EqualValues(t, workflows.Result{Lifecycle: workflows.LifecycleGoal, Goal: "opportunity_created"}, workflows.Result{Lifecycle: r.Lifecycle, Goal: r.Goal})
 		require.Empty(t, r.ExitReason, "a goal, not an exit")
 		last := b.rec.progress[len(b.rec.progress)-1]
 		require.Equal(t, store.ProgressGoal, last.Kind)
-		require.Equal(t, "opportunity_created", last.ExitReason)
+		require.EqualValues(t, "opportunity_created", last.ExitReason)
 		require.True(t, last.Ended)
 	})
 	t.Run("an event while with sales", func(t *testing.T) {
@@ -370,7 +370,7 @@ stages:
 		b.signalAt(31*day, "c", lead.CustomerWon)
 		b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 		r := b.result(t)
-		require.Equal(t, workflows.LifecycleGoal, r.Lifecycle)
+		require.EqualValues(t, workflows.LifecycleGoal, r.Lifecycle)
 		require.Equal(t, "customer_won", r.Goal)
 		require.Len(t, b.rec.handoffs, 1, "it was with sales")
 	})
@@ -382,7 +382,7 @@ stages:
 		b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 		r := b.result(t)
 		require.NoError(t, ok.err)
-		require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+		require.EqualValues(t, workflows.LifecycleSQL, r.Lifecycle)
 		require.Equal(t, "verdict:accepted", r.Goal)
 	})
 }

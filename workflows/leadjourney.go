@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -99,7 +98,7 @@ func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 	// A dead end: no retry can mend it. End the journey with a reason the
 	// database and an operator can see, instead of failing the workflow.
 	r.log.Error("the journey cannot go on; ending it", "step", r.st.Step, "error", err)
-	r.st.Lifecycle, r.st.ExitReason = LifecycleExited, "error"
+	r.st.Lifecycle, r.st.ExitReason = LifecycleExited, ExitError
 	if perr := r.progress(store.ProgressExited, "exited: error: "+err.Error()); perr != nil {
 		return Result{}, errors.Join(err, perr)
 	}
@@ -278,7 +277,7 @@ func (r *run) checkRemoval(m Removal) error {
 		return err
 	}
 	if r.st.finished() {
-		return fmt.Errorf("lead %s's journey has ended: it is %s", r.st.Lead.Email, cmp.Or(strings.TrimSpace(r.st.Lifecycle+" "+r.st.ExitReason), r.st.Lifecycle))
+		return fmt.Errorf("lead %s's journey has ended: it is %s", r.st.Lead.Email, strings.TrimSpace(string(r.st.Lifecycle)+" "+string(r.st.ExitReason)))
 	}
 	if len(r.removals) > 0 {
 		return errors.New("a removal of this lead is being taken already")
@@ -316,7 +315,7 @@ func (r *run) checkVerdict(fb SalesFeedback) error {
 	if r.st.Lifecycle != LifecycleHandedOff {
 		why := fmt.Sprintf("lead %s has no open hand-off: it is %s", r.st.Lead.Email, r.st.Lifecycle)
 		if r.st.ExitReason != "" {
-			why += " (" + r.st.ExitReason + ")"
+			why += " (" + string(r.st.ExitReason) + ")"
 		}
 		return errors.New(why)
 	}
@@ -381,7 +380,7 @@ func (r *run) loop() (Result, error) {
 			r.st.Matched = got
 		}
 		if r.st.active() && r.overdue() {
-			if err := r.exit("max_duration"); err != nil {
+			if err := r.exit(ExitMaxDuration); err != nil {
 				return Result{}, err
 			}
 		}
@@ -402,7 +401,7 @@ func (r *run) loop() (Result, error) {
 			continue
 		}
 		if r.st.Step == "" {
-			if err := r.exit("completed"); err != nil {
+			if err := r.exit(ExitCompleted); err != nil {
 				return Result{}, err
 			}
 			continue
@@ -415,7 +414,7 @@ func (r *run) loop() (Result, error) {
 			stepsWithoutWait = 0
 		} else if stepsWithoutWait++; stepsWithoutWait > maxStepsWithoutWait {
 			r.log.Error("journey loops without waiting; stopping the lead", "step", r.st.Step)
-			if err := r.exit("loop_without_wait"); err != nil {
+			if err := r.exit(ExitLoopWithoutWait); err != nil {
 				return Result{}, err
 			}
 		}

@@ -242,8 +242,8 @@ func TestQuietLeadGetsAReminderThenLeaves(t *testing.T) {
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 
 	r := b.result(t)
-	require.Equal(t, workflows.LifecycleExited, r.Lifecycle)
-	require.Equal(t, "no_engagement", r.ExitReason)
+	require.EqualValues(t, workflows.LifecycleExited, r.Lifecycle)
+	require.EqualValues(t, "no_engagement", r.ExitReason)
 	require.Equal(t, []string{"benchmark-report", "benchmark-reminder"}, b.rec.contents())
 	require.Equal(t, 3*day, b.rec.sendAt[1], "the reminder goes when the 3-day wait times out")
 }
@@ -264,7 +264,7 @@ func TestEngagedLeadIsHandedOffDuringAWaitAndAccepted(t *testing.T) {
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 
 	r := b.result(t)
-	require.Equal(t, workflows.LifecycleSQL, r.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleSQL, r.Lifecycle)
 	require.Equal(t, 93, r.Score)
 	require.Equal(t, []string{"benchmark-report", "webinar-invite"}, b.rec.contents(), "no content after the hand-off")
 	require.Equal(t, 12*time.Hour, b.rec.sendAt[1])
@@ -273,16 +273,16 @@ func TestEngagedLeadIsHandedOffDuringAWaitAndAccepted(t *testing.T) {
 	h := b.rec.handoffs[0]
 	require.Equal(t, 93, h.Score.Total())
 	require.Contains(t, h.Reason, "score 93 reached the hand-off score 90")
-	require.Equal(t, workflows.LifecycleHandedOff, atHandoff.Lifecycle, "handed off within the hour, not after the wait")
+	require.EqualValues(t, workflows.LifecycleHandedOff, atHandoff.Lifecycle, "handed off within the hour, not after the wait")
 	require.Equal(t, 4, atHandoff.EventsSeen)
-	require.Equal(t, []activities.VerdictRequest{{HandoffID: 41, Verdict: "accepted"}}, b.rec.verdicts)
+	require.EqualValues(t, []activities.VerdictRequest{{HandoffID: 41, Verdict: "accepted"}}, b.rec.verdicts)
 
 	var lifecycles []string
 	for _, p := range b.rec.progress {
 		lifecycles = append(lifecycles, p.Lifecycle)
 	}
-	require.Contains(t, lifecycles, workflows.LifecycleMQL)
-	require.Equal(t, workflows.LifecycleSQL, lifecycles[len(lifecycles)-1])
+	require.Contains(t, lifecycles, string(workflows.LifecycleMQL))
+	require.EqualValues(t, workflows.LifecycleSQL, lifecycles[len(lifecycles)-1])
 	require.Equal(t, 3, b.rec.progress[len(b.rec.progress)-1].Version, "progress names the pinned version")
 }
 
@@ -307,8 +307,8 @@ func TestUnsubscribeEndsTheJourneyAtOnce(t *testing.T) {
 	b.signalAt(day, "u1", lead.Unsubscribe)
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, workflows.LifecycleExited, r.Lifecycle)
-	require.Equal(t, "unsubscribe", r.ExitReason)
+	require.EqualValues(t, workflows.LifecycleExited, r.Lifecycle)
+	require.EqualValues(t, "unsubscribe", r.ExitReason)
 	require.Equal(t, []string{"benchmark-report"}, b.rec.contents())
 }
 
@@ -318,7 +318,7 @@ func TestSuppressedAtSendTimeEndsTheJourney(t *testing.T) {
 	b.rec.suppress = true
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	r := b.result(t)
-	require.Equal(t, "suppressed: unsubscribe", r.ExitReason)
+	require.EqualValues(t, "suppressed: unsubscribe", r.ExitReason)
 }
 
 func TestStartStageAndRecycle(t *testing.T) {
@@ -340,13 +340,13 @@ func TestStartStageAndRecycle(t *testing.T) {
 	r := b.result(t)
 	require.Equal(t, "product-comparison", b.rec.contents()[0], "a demo-request lead starts at evaluation")
 	require.Len(t, b.rec.handoffs, 1)
-	require.Equal(t, workflows.LifecycleNurturing, afterRecycle.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleNurturing, afterRecycle.Lifecycle)
 	require.Equal(t, "recycle-nurture", afterRecycle.JourneyID, "recycled into the journey the rule names")
 	require.Equal(t, "consideration", afterRecycle.BuyingStage, "at the stage it names")
 	require.Equal(t, 0, afterRecycle.Total, "recycling starts the behaviour score again")
 	require.Contains(t, b.rec.contents(), "whats-new")
 	require.Len(t, b.rec.tasks, 1, "the rep's check-in call")
-	require.Equal(t, "recycled_out", r.ExitReason, "nobody reported the call: farewell")
+	require.EqualValues(t, "recycled_out", r.ExitReason, "nobody reported the call: farewell")
 }
 
 func TestContinueAsNewCarriesTheJourneyOn(t *testing.T) {
@@ -381,7 +381,7 @@ func TestContinueAsNewCarriesTheJourneyOn(t *testing.T) {
 	r := c.result(t)
 	require.Equal(t, "case-study", c.rec.contents()[0], "no content repeated after continue-as-new")
 	require.Equal(t, 6, c.rec.progress[0].Score.Total(), "the carried signal counted, the duplicate event did not count again")
-	require.Equal(t, "completed", r.ExitReason)
+	require.EqualValues(t, "completed", r.ExitReason)
 	for _, s := range c.rec.sends {
 		require.Contains(t, s.Key, st.Enrollment, "send keys keep the enrolment across runs")
 	}
@@ -419,7 +419,7 @@ func TestAHandoffThatEndsAWaitIsNotATimeout(t *testing.T) {
 	}, day)
 	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 	b.result(t)
-	require.Equal(t, workflows.LifecycleHandedOff, st.Lifecycle)
+	require.EqualValues(t, workflows.LifecycleHandedOff, st.Lifecycle)
 	last := st.LastSteps[len(st.LastSteps)-1]
 	require.Equal(t, "await-interest", last.Step)
 	require.Equal(t, "interrupted: handed_off", last.Outcome)

@@ -112,7 +112,7 @@ func (r *run) remove(m removalMsg) error {
 	}
 	m.ans.removal = RemovalResult{JourneyID: r.st.JourneyID, Step: r.st.Step, Stage: r.st.BuyingStage, Lifecycle: r.st.Lifecycle}
 	r.st.Lifecycle, r.st.ExitReason = LifecycleExited, ExitRemoved
-	if err := r.progress(store.ProgressExited, "exited: "+ExitRemoved+": "+m.m.Reason); err != nil {
+	if err := r.progress(store.ProgressExited, "exited: "+string(ExitRemoved.With(m.m.Reason))); err != nil {
 		return err
 	}
 	m.ans.give(nil)
@@ -175,7 +175,7 @@ func (r *run) engage(events []lead.Event, want []lead.EventType) (lead.EventType
 		return got, r.reachGoal(goal)
 	}
 	if exitOn != "" {
-		return got, r.exit(exitOn)
+		return got, r.exit(ExitReason(exitOn))
 	}
 	return got, r.rescored(strings.Join(types, ", "))
 }
@@ -334,7 +334,7 @@ func (r *run) verdict(m feedbackMsg) error {
 		return nil
 	}
 	id := r.st.HandoffID
-	req := activities.VerdictRequest{HandoffID: id, Verdict: fb.Verdict, Reason: fb.Reason, Owner: fb.Owner}
+	req := activities.VerdictRequest{HandoffID: id, Verdict: string(fb.Verdict), Reason: fb.Reason, Owner: fb.Owner}
 	if err := workflow.ExecuteActivity(r.ctx, r.acts.RecordVerdict, req).Get(r.ctx, nil); err != nil {
 		return fmt.Errorf("record verdict: %w", err)
 	}
@@ -343,7 +343,7 @@ func (r *run) verdict(m feedbackMsg) error {
 		r.st.Lifecycle = LifecycleSQL
 	case VerdictRejected:
 		r.st.Lifecycle = LifecycleDisqualified
-		r.st.ExitReason = "rejected by sales"
+		r.st.ExitReason = ExitRejected
 	case VerdictRecycle:
 		if err := r.recycle(); err != nil {
 			return err
@@ -352,11 +352,11 @@ func (r *run) verdict(m feedbackMsg) error {
 		m.ans.give(fmt.Errorf("verdict %q: use accepted, rejected or recycle", fb.Verdict))
 		return nil
 	}
-	if err := r.progress(store.ProgressVerdict, "sales verdict: "+fb.Verdict); err != nil {
+	if err := r.progress(store.ProgressVerdict, "sales verdict: "+string(fb.Verdict)); err != nil {
 		return err
 	}
-	if r.j.Goal.ReachedByVerdict(fb.Verdict) {
-		r.st.Goal = "verdict:" + fb.Verdict
+	if r.j.Goal.ReachedByVerdict(string(fb.Verdict)) {
+		r.st.Goal = "verdict:" + string(fb.Verdict)
 		if err := r.progress(store.ProgressGoal, "goal reached: "+r.st.Goal); err != nil {
 			return err
 		}
@@ -446,10 +446,10 @@ func (r *run) reachGoal(goal string) error {
 	return r.progress(store.ProgressGoal, "goal reached: "+goal)
 }
 
-func (r *run) exit(reason string) error {
+func (r *run) exit(reason ExitReason) error {
 	r.st.Lifecycle = LifecycleExited
 	r.st.ExitReason = reason
-	return r.progress(store.ProgressExited, "exited: "+reason)
+	return r.progress(store.ProgressExited, "exited: "+string(reason))
 }
 
 // progress stores a snapshot of score, stage and lifecycle. It is a local
@@ -466,8 +466,8 @@ func (r *run) progress(kind store.ProgressKind, reason string) error {
 		Kind: kind, Step: r.st.Step,
 		LeadID: r.st.Lead.ID, Enrollment: r.st.Enrollment, Seq: r.st.ProgressSeq,
 		JourneyID: r.st.JourneyID, Version: r.st.JourneyVersion,
-		Score: r.st.Score, Lifecycle: r.st.Lifecycle, BuyingStage: r.st.BuyingStage,
-		Ended: r.st.finished(), ExitReason: cmp.Or(r.st.Goal, r.st.ExitReason),
+		Score: r.st.Score, Lifecycle: string(r.st.Lifecycle), BuyingStage: r.st.BuyingStage,
+		Ended: r.st.finished(), ExitReason: cmp.Or(r.st.Goal, string(r.st.ExitReason)),
 		Reason: reason, At: workflow.Now(r.ctx),
 	}
 	ctx := workflow.WithLocalActivityOptions(r.ctx, workflow.LocalActivityOptions{

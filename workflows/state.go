@@ -30,8 +30,8 @@ type State struct {
 	// buying stage moves when the lead enters a step of another stage, so
 	// a set_stage holds until then. Empty in state written before it
 	// existed, which moves the stage as it always did.
-	StepStage string `json:"step_stage,omitempty"`
-	Lifecycle string `json:"lifecycle"`
+	StepStage string    `json:"step_stage,omitempty"`
+	Lifecycle Lifecycle `json:"lifecycle"`
 	// Scoring holds the running aggregates; Score is their last
 	// evaluation, kept for the status query and the snapshots.
 	Scoring scoring.State `json:"scoring"`
@@ -68,11 +68,11 @@ type State struct {
 	TaskNote   string `json:"task_note,omitempty"`
 	// Ambiguous counts sends whose message went out and whose reply was
 	// lost: not sent again, listed for operators.
-	Ambiguous  int    `json:"ambiguous,omitempty"`
-	EventsSeen int    `json:"events_seen"`
-	HandoffID  int64  `json:"handoff_id,omitempty"`
-	Handoffs   int    `json:"handoffs,omitempty"`
-	ExitReason string `json:"exit_reason,omitempty"`
+	Ambiguous  int        `json:"ambiguous,omitempty"`
+	EventsSeen int        `json:"events_seen"`
+	HandoffID  int64      `json:"handoff_id,omitempty"`
+	Handoffs   int        `json:"handoffs,omitempty"`
+	ExitReason ExitReason `json:"exit_reason,omitempty"`
 	// Goal is the goal reached, if one was.
 	Goal string `json:"goal,omitempty"`
 

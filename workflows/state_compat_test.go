@@ -47,7 +47,7 @@ func TestStateWrittenByEarlierVersionsDecodes(t *testing.T) {
 			require.Equal(t, "x", st.JourneyID)
 			require.Equal(t, 1, st.JourneyVersion)
 			require.Equal(t, "x", st.Step)
-			require.Equal(t, "x", st.Lifecycle)
+			require.EqualValues(t, "x", st.Lifecycle)
 			require.Equal(t, 1, st.EmailsSent)
 			require.NotEmpty(t, st.History)
 			require.NotEmpty(t, st.Occurrences)

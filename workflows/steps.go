@@ -117,16 +117,16 @@ func (r *run) stepSend(step journeys.Step, res *stepResult) error {
 	res.outcome = sent.Status
 	switch sent.Status {
 	case activities.SendSuppressed:
-		return r.exit("suppressed: " + sent.Reason)
+		return r.exit(ExitSuppressed.With(sent.Reason))
 	case activities.SendRejected:
-		return r.exit("address rejected")
+		return r.exit(ExitAddressRejected)
 	case activities.SendContentError:
 		r.log.Error("content cannot be rendered for this lead", "content", step.Send, "step", step.ID, "error", sent.Reason)
 		if r.j.OnContentError == journeys.ContentErrorSkip {
 			res.outcome = "skipped: content error: " + sent.Reason
 			return nil
 		}
-		return r.exit("content_error")
+		return r.exit(ExitContentError)
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ func (r *run) stepWaitFor(step journeys.Step, res *stepResult) error {
 	switch to, branch := w.On[got.event]; {
 	case got.interrupted:
 		// A hand-off (or an exit) ended the wait, not its timeout.
-		res.outcome, res.next = "interrupted: "+r.st.Lifecycle, cmp.Or(w.OnTimeout, res.next)
+		res.outcome, res.next = "interrupted: "+string(r.st.Lifecycle), cmp.Or(w.OnTimeout, res.next)
 	case got.event != "" && branch:
 		res.outcome, res.next = "got "+string(got.event), to
 	case got.event != "":
@@ -220,7 +220,7 @@ func (r *run) stepGoto(step journeys.Step, res *stepResult) error {
 }
 
 func (r *run) stepExit(step journeys.Step, _ *stepResult) error {
-	return r.exit(step.Exit)
+	return r.exit(ExitReason(step.Exit))
 }
 
 // key is the idempotency key of a side effect of the current visit to a
@@ -284,7 +284,7 @@ func (r *run) task(step journeys.Step) (string, string, error) {
 	result, to := res.outcome, t.Outcomes[res.outcome]
 	switch {
 	case !r.st.active():
-		result = "interrupted: " + r.st.Lifecycle
+		result = "interrupted: " + string(r.st.Lifecycle)
 	case result == "":
 		result, to = "timed_out", t.OnTimeout
 	}
