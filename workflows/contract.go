@@ -20,7 +20,6 @@ import (
 	"github.com/nurture-dev/nurture/scoring"
 )
 
-
 // Message names. Engagement and enrolment are signals (fire and forget,
 // deduplicated by the workflow); sales verdicts and task outcomes are
 // Updates, so the caller learns at once whether the journey took them.
