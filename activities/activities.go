@@ -29,6 +29,7 @@ import (
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/scoring"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/tracking"
@@ -400,9 +401,32 @@ func (w withKeys) Info(msg string, kv ...any)  { w.l.Info(msg, slices.Concat(kv,
 func (w withKeys) Warn(msg string, kv ...any)  { w.l.Warn(msg, slices.Concat(kv, w.keys)...) }
 func (w withKeys) Error(msg string, kv ...any) { w.l.Error(msg, slices.Concat(kv, w.keys)...) }
 
+// Progress is what a journey records of its lead as it goes: score, stage
+// and lifecycle, and what happened. It is store.Snapshot as the workflow
+// sends it, so the workflow needs no database package to build one.
+type Progress struct {
+	Kind        progress.Kind `json:"kind"`
+	Step        string        `json:"step"`
+	LeadID      string        `json:"lead_id"`
+	Enrollment  string        `json:"enrollment"`
+	Seq         int           `json:"seq"`
+	JourneyID   string        `json:"journey_id"`
+	Version     int           `json:"version"`
+	Score       scoring.Score `json:"score"`
+	Lifecycle   string        `json:"lifecycle"`
+	BuyingStage string        `json:"buying_stage"`
+	Ended       bool          `json:"ended,omitempty"`
+	ExitReason  string        `json:"exit_reason,omitempty"`
+	Reason      string        `json:"reason"`
+	At          time.Time     `json:"at"`
+}
+
+// Snapshot is the record as the store keeps it.
+func (p Progress) Snapshot() store.Snapshot { return store.Snapshot(p) }
+
 // RecordProgress stores a score snapshot and the lead's stage and lifecycle.
-func (a *Activities) RecordProgress(ctx context.Context, s store.Snapshot) error {
-	return store.RecordProgress(ctx, a.DB, s)
+func (a *Activities) RecordProgress(ctx context.Context, p Progress) error {
+	return store.RecordProgress(ctx, a.DB, p.Snapshot())
 }
 
 // HandOffRequest hands a lead to sales.

@@ -9,7 +9,7 @@ import (
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/timeline"
 )
 
@@ -109,17 +109,18 @@ func (m *memory) answer(actions []Action) {
 }
 
 // RecordProgress keeps the progress record as a timeline line.
-func (m *memory) RecordProgress(_ context.Context, s store.Snapshot) error {
+func (m *memory) RecordProgress(_ context.Context, p activities.Progress) error {
+	s := p.Snapshot()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	at := m.now().Sub(m.start)
 	switch {
-	case s.Kind == store.ProgressHandedOff && m.out.HandoffAt == nil:
+	case s.Kind == progress.HandedOff && m.out.HandoffAt == nil:
 		m.out.HandoffAt = &at
 	case s.Lifecycle == "mql" && m.out.MQLAt == nil:
 		m.out.MQLAt = &at
 	}
-	if s.Kind == store.ProgressStage {
+	if s.Kind == progress.Stage {
 		m.out.Stages = append(m.out.Stages, s.BuyingStage)
 	}
 	if s.Ended && m.out.EndedAt == nil {

@@ -96,7 +96,7 @@ otherwise. Exits 1 when a row was refused.`)
 	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue, DefaultJourney: *journey}
 
 	var tally importTally
-	progress := newProgress(env.stderr, progressText{doing: "importing", did: "imported", unit: "rows"}, total, isTerminal(env.stderr), 5*time.Second)
+	progress := newMeter(env.stderr, meterText{doing: "importing", did: "imported", unit: "rows"}, total, isTerminal(env.stderr), 5*time.Second)
 	work := make(chan leadcsv.Row)
 	var wg sync.WaitGroup
 	for range *workers {

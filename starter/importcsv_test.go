@@ -66,9 +66,9 @@ func TestImportCSV(t *testing.T) {
 // terminal; a plain line every so often otherwise.
 func TestImportProgress(t *testing.T) {
 	t.Parallel()
-	importText := progressText{doing: "importing", did: "imported", unit: "rows"}
+	importText := meterText{doing: "importing", did: "imported", unit: "rows"}
 	var bar bytes.Buffer
-	p := newProgress(&bar, importText, 10, true, time.Hour)
+	p := newMeter(&bar, importText, 10, true, time.Hour)
 	for range 10 {
 		p.add()
 	}
@@ -78,7 +78,7 @@ func TestImportProgress(t *testing.T) {
 	require.Contains(t, bar.String(), "rows/s)")
 
 	var lines syncBuffer
-	p = newProgress(&lines, importText, 10, false, 5*time.Millisecond)
+	p = newMeter(&lines, importText, 10, false, 5*time.Millisecond)
 	for range 4 {
 		p.add()
 	}

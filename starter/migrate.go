@@ -156,7 +156,7 @@ func (m *migrator) version(journey string, from, to int, target *journeys.Journe
 		return 0, err
 	}
 	fmt.Fprintf(w, "%s version %d → %d: the database shows %s running on version %d; asking each journey where it is\n", journey, from, to, nLeads(total), from)
-	survey := newProgress(m.env.stderr, progressText{doing: "surveying", did: "asked", unit: "leads"}, int64(total), isTerminal(m.env.stderr), 5*time.Second)
+	survey := newMeter(m.env.stderr, meterText{doing: "surveying", did: "asked", unit: "leads"}, int64(total), isTerminal(m.env.stderr), 5*time.Second)
 	p, err := migration.Survey(m.ctx, m.conn.db, m.conn.temporal, plan, rows, m.workers, survey.add)
 	survey.done()
 	if err != nil {
@@ -172,7 +172,7 @@ func (m *migrator) version(journey string, from, to int, target *journeys.Journe
 		fmt.Fprintln(w, ".")
 		return 0, nil
 	}
-	bar := newProgress(m.env.stderr, progressText{doing: "migrating", did: "moved", unit: "leads"}, int64(p.Total()-stranded), isTerminal(m.env.stderr), 5*time.Second)
+	bar := newMeter(m.env.stderr, meterText{doing: "migrating", did: "moved", unit: "leads"}, int64(p.Total()-stranded), isTerminal(m.env.stderr), 5*time.Second)
 	s := migration.Apply(m.ctx, m.conn.temporal, p, m.workers, m.wait, func(migration.Outcome) { bar.add() })
 	bar.done()
 	fmt.Fprintf(w, "moved %s to version %d (%d kept their place in a wait)\n", nLeads(s.Moved), to, s.KeptPlace)

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/smtpsink"
-	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -167,7 +167,7 @@ func TestMigrateLeadsWaitingInEveryKindOfStep(t *testing.T) {
 	// The database follows: the leads' version, and a mark of the move.
 	var onTwo, marks int
 	require.NoError(t, s.db.QueryRow(ctx, `select count(*) from leads where journey_id = 'migr' and journey_version = 2`).Scan(&onTwo))
-	require.NoError(t, s.db.QueryRow(ctx, `select count(*) from score_snapshots where kind = $1`, string(store.ProgressMigrated)).Scan(&marks))
+	require.NoError(t, s.db.QueryRow(ctx, `select count(*) from score_snapshots where kind = $1`, string(progress.Migrated)).Scan(&marks))
 	require.Equal(t, 5, onTwo)
 	require.Equal(t, 5, marks)
 	// The task stayed open: the rep's outcome is taken by version 2.

@@ -8,38 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/scoring"
-)
-
-// ProgressKind says what a snapshot records, typed, so reports and
-// timelines never parse Reason's prose.
-type ProgressKind string
-
-// What a journey records.
-const (
-	ProgressEnrolled ProgressKind = "enrolled"
-	// ProgressScored: the score changed (engagement, decay, an adjust
-	// step); the lifecycle may have moved to or back from MQL with it.
-	ProgressScored ProgressKind = "scored"
-	// ProgressMQL: the score changed and made the lead an MQL.
-	ProgressMQL ProgressKind = "mql"
-	// ProgressStage: the lead entered a buying stage as the journey moved
-	// on, or a set_stage step put it there.
-	ProgressStage     ProgressKind = "stage"
-	ProgressHandedOff ProgressKind = "handed_off"
-	ProgressVerdict   ProgressKind = "verdict"
-	ProgressExited    ProgressKind = "exited"
-	// ProgressGoal: the journey reached its goal (named in ExitReason).
-	ProgressGoal ProgressKind = "goal"
-	// ProgressMigrated: the lead moved to another version of its journey
-	// (starter migrate); Version is the new one.
-	ProgressMigrated ProgressKind = "migrated"
 )
 
 // Snapshot is a lead's score and position at one moment, with why it changed.
 type Snapshot struct {
 	// Kind is what happened; Reason says it in words.
-	Kind ProgressKind
+	Kind progress.Kind
 	// Step is the journey step the lead is at.
 	Step   string
 	LeadID string

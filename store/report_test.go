@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/store/storetest"
 )
@@ -32,7 +33,7 @@ func TestReportCountsFromTypedRecords(t *testing.T) {
 		leads[email] = p
 	}
 	seq := map[string]int{}
-	progress := func(email string, version int, kind store.ProgressKind, stage, lifecycle, exit string, at time.Duration) {
+	record := func(email string, version int, kind progress.Kind, stage, lifecycle, exit string, at time.Duration) {
 		seq[email]++
 		require.NoError(t, store.RecordProgress(ctx, pool, store.Snapshot{Kind: kind, LeadID: leads[email].ID, Enrollment: "e-" + email, Seq: seq[email],
 			JourneyID: "j", Version: version, BuyingStage: stage, Lifecycle: lifecycle, ExitReason: exit, Ended: exit != "", At: t0.Add(at)}))
@@ -50,39 +51,39 @@ values ($1, $2, 'j', $3, 's', $4, $5, 'subject', 'mid', 0.5, 'sent', $6, $6)`, e
 	}
 	// A: interest, MQL on day 2, consideration, handed off on day 4 and
 	// accepted; got c1 (opened and clicked it) and c2.
-	progress("a@x.test", 1, store.ProgressEnrolled, "", "nurturing", "", 0)
-	progress("a@x.test", 1, store.ProgressStage, "interest", "nurturing", "", 0)
+	record("a@x.test", 1, progress.Enrolled, "", "nurturing", "", 0)
+	record("a@x.test", 1, progress.Stage, "interest", "nurturing", "", 0)
 	send("a@x.test", "c1", 1, 0)
-	progress("a@x.test", 1, store.ProgressMQL, "interest", "mql", "", 2*day)
-	progress("a@x.test", 1, store.ProgressStage, "consideration", "mql", "", 3*day)
+	record("a@x.test", 1, progress.MQL, "interest", "mql", "", 2*day)
+	record("a@x.test", 1, progress.Stage, "consideration", "mql", "", 3*day)
 	send("a@x.test", "c2", 1, 3*day)
-	progress("a@x.test", 1, store.ProgressHandedOff, "consideration", "handed_off", "", 4*day)
+	record("a@x.test", 1, progress.HandedOff, "consideration", "handed_off", "", 4*day)
 	handoff("a@x.test", "accepted", 4*day)
 	// The journey's goal is an accepted verdict: counted as a goal.
-	progress("a@x.test", 1, store.ProgressGoal, "consideration", "sql", "verdict:accepted", 4*day+time.Hour)
+	record("a@x.test", 1, progress.Goal, "consideration", "sql", "verdict:accepted", 4*day+time.Hour)
 	for _, typ := range []lead.EventType{lead.EmailOpen, lead.EmailClick} {
 		_, err := store.InsertEvent(ctx, pool, lead.Event{ID: string(typ), LeadID: leads["a@x.test"].ID, Type: typ, OccurredAt: t0.Add(day), Properties: map[string]string{"content": "c1"}})
 		require.NoError(t, err)
 	}
 	// B: interest, got c1, left on day 7 without engaging.
-	progress("b@x.test", 1, store.ProgressEnrolled, "", "nurturing", "", time.Hour)
-	progress("b@x.test", 1, store.ProgressStage, "interest", "nurturing", "", time.Hour)
+	record("b@x.test", 1, progress.Enrolled, "", "nurturing", "", time.Hour)
+	record("b@x.test", 1, progress.Stage, "interest", "nurturing", "", time.Hour)
 	send("b@x.test", "c1", 1, time.Hour)
-	progress("b@x.test", 1, store.ProgressExited, "interest", "exited", "no_engagement", 7*day)
+	record("b@x.test", 1, progress.Exited, "interest", "exited", "no_engagement", 7*day)
 	// C: entered at evaluation, MQL and handed off on day 1, no verdict
 	// yet; a call task (cost 30) answered reached.
-	progress("c@x.test", 1, store.ProgressEnrolled, "", "nurturing", "", 2*time.Hour)
-	progress("c@x.test", 1, store.ProgressStage, "evaluation", "nurturing", "", 2*time.Hour)
-	progress("c@x.test", 1, store.ProgressMQL, "evaluation", "mql", "", day+2*time.Hour)
-	progress("c@x.test", 1, store.ProgressHandedOff, "evaluation", "handed_off", "", day+2*time.Hour)
+	record("c@x.test", 1, progress.Enrolled, "", "nurturing", "", 2*time.Hour)
+	record("c@x.test", 1, progress.Stage, "evaluation", "nurturing", "", 2*time.Hour)
+	record("c@x.test", 1, progress.MQL, "evaluation", "mql", "", day+2*time.Hour)
+	record("c@x.test", 1, progress.HandedOff, "evaluation", "handed_off", "", day+2*time.Hour)
 	handoff("c@x.test", "", day+2*time.Hour)
 	taskID, _, err := store.InsertTask(ctx, pool, store.Task{Key: "t-c", LeadID: leads["c@x.test"].ID, JourneyID: "j", Version: 1, StepID: "call", Title: "Call", Assignee: "sales", Cost: 30, Outcomes: []string{"reached"}})
 	require.NoError(t, err)
 	require.NoError(t, store.SetTaskOutcome(ctx, pool, taskID, "reached", ""))
 	// D, in version 2: unsubscribed at interest.
-	progress("d@x.test", 2, store.ProgressEnrolled, "", "nurturing", "", 0)
-	progress("d@x.test", 2, store.ProgressStage, "interest", "nurturing", "", 0)
-	progress("d@x.test", 2, store.ProgressExited, "interest", "exited", "unsubscribe", day)
+	record("d@x.test", 2, progress.Enrolled, "", "nurturing", "", 0)
+	record("d@x.test", 2, progress.Stage, "interest", "nurturing", "", 0)
+	record("d@x.test", 2, progress.Exited, "interest", "exited", "unsubscribe", day)
 
 	rs, err := store.Reports(ctx, pool, store.ReportFilter{JourneyID: "j", Since: t0.Add(-day)})
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/scoring"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/store/storetest"
@@ -262,7 +263,7 @@ func TestProgressFollowsTheWorkflow(t *testing.T) {
 	require.NoError(t, store.RecordProgress(ctx, pool, snap("run-1", 4, "nurturing", 10, t0)))
 	// The task that counts writes only 2, with the hand-off in it.
 	handoff := snap("run-1", 2, "handed_off", 95, t0)
-	handoff.Kind, handoff.Step = store.ProgressHandedOff, "settle"
+	handoff.Kind, handoff.Step = progress.HandedOff, "settle"
 	require.NoError(t, store.RecordProgress(ctx, pool, handoff))
 	require.EqualValues(t, "handed_off", row().Lifecycle)
 	require.Equal(t, 95, row().Score)
@@ -270,7 +271,7 @@ func TestProgressFollowsTheWorkflow(t *testing.T) {
 	latest, err := store.LatestSnapshot(ctx, pool, p.ID)
 	require.NoError(t, err)
 	require.EqualValues(t, "handed_off", latest.Lifecycle)
-	require.Equal(t, store.ProgressHandedOff, latest.Kind, "what happened is kept typed")
+	require.Equal(t, progress.HandedOff, latest.Kind, "what happened is kept typed")
 	require.Equal(t, "settle", latest.Step)
 
 	// The journey ends; the lead enrols again. A late write of the old

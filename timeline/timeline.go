@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/store"
 )
 
@@ -30,15 +31,15 @@ const (
 // change, the lead becoming an MQL with it too, is a SCORE line.
 func Progress(s store.Snapshot) (what, text string) {
 	switch s.Kind {
-	case store.ProgressEnrolled:
+	case progress.Enrolled:
 		return "", ""
-	case store.ProgressHandedOff:
+	case progress.HandedOff:
 		return Handoff, fmt.Sprintf("to sales at score %d: %s", s.Score.Total(), strings.TrimPrefix(s.Reason, "handed off: "))
-	case store.ProgressExited:
+	case progress.Exited:
 		return Exit, strings.TrimPrefix(s.Reason, "exited: ")
-	case store.ProgressStage:
+	case progress.Stage:
 		return Stage, strings.TrimPrefix(strings.TrimPrefix(s.Reason, "entered stage "), "stage set to ")
-	case store.ProgressVerdict:
+	case progress.Verdict:
 		return Lifecycle, fmt.Sprintf("%s (%s)", s.Lifecycle, s.Reason)
 	}
 	return Score, fmt.Sprintf("%3d  (fit %d, interest %d, intent %d)  after %s", s.Score.Total(), s.Score.Fit, s.Score.Interest, s.Score.Intent, s.Reason)

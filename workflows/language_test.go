@@ -9,7 +9,7 @@ import (
 
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -359,7 +359,7 @@ stages:
 		require.EqualValues(t, workflows.Result{Lifecycle: workflows.LifecycleGoal, Goal: "opportunity_created"}, workflows.Result{Lifecycle: r.Lifecycle, Goal: r.Goal})
 		require.Empty(t, r.ExitReason, "a goal, not an exit")
 		last := b.rec.progress[len(b.rec.progress)-1]
-		require.Equal(t, store.ProgressGoal, last.Kind)
+		require.Equal(t, progress.Goal, last.Kind)
 		require.EqualValues(t, "opportunity_created", last.ExitReason)
 		require.True(t, last.Ended)
 	})

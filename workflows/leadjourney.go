@@ -15,7 +15,7 @@ import (
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/progress"
 )
 
 // maxStepsWithoutWait stops a journey whose steps loop without ever waiting;
@@ -99,7 +99,7 @@ func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 	// database and an operator can see, instead of failing the workflow.
 	r.log.Error("the journey cannot go on; ending it", "step", r.st.Step, "error", err)
 	r.st.Lifecycle, r.st.ExitReason = LifecycleExited, ExitError
-	if perr := r.progress(store.ProgressExited, "exited: error: "+err.Error()); perr != nil {
+	if perr := r.progress(progress.Exited, "exited: error: "+err.Error()); perr != nil {
 		return Result{}, errors.Join(err, perr)
 	}
 	return r.complete()
@@ -129,7 +129,7 @@ func (r *run) start(in Input) (Result, error) {
 		}
 		r.st.Step = first
 		r.evaluate() // the fit score counts from the start
-		if err := r.progress(store.ProgressEnrolled, "enrolled in "+r.j.ID); err != nil {
+		if err := r.progress(progress.Enrolled, "enrolled in "+r.j.ID); err != nil {
 			return Result{}, err
 		}
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -33,7 +32,7 @@ const day = 24 * time.Hour
 type recorder struct {
 	mu       sync.Mutex
 	sends    []activities.SendRequest
-	progress []store.Snapshot
+	progress []activities.Progress
 	handoffs []activities.HandOffRequest
 	notices  []activities.NoticeRequest
 	verdicts []activities.VerdictRequest
@@ -163,7 +162,7 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 			return activities.SendResult{Status: activities.SendSent, MessageID: "<" + req.Key + ">"}, nil
 		})
 	env.OnActivity(a.RecordProgress, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, s store.Snapshot) error {
+		func(_ context.Context, s activities.Progress) error {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			if o.progressDown > 0 && env.Now().Sub(rec.start) < o.progressDown {

@@ -14,7 +14,7 @@ import (
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/progress"
 )
 
 // awaitVerdict waits, as long as it takes, for sales to answer the hand-off.
@@ -112,7 +112,7 @@ func (r *run) remove(m removalMsg) error {
 	}
 	m.ans.removal = RemovalResult{JourneyID: r.st.JourneyID, Step: r.st.Step, Stage: r.st.BuyingStage, Lifecycle: r.st.Lifecycle}
 	r.st.Lifecycle, r.st.ExitReason = LifecycleExited, ExitRemoved
-	if err := r.progress(store.ProgressExited, "exited: "+string(ExitRemoved.With(m.m.Reason))); err != nil {
+	if err := r.progress(progress.Exited, "exited: "+string(ExitRemoved.With(m.m.Reason))); err != nil {
 		return err
 	}
 	m.ans.give(nil)
@@ -192,12 +192,12 @@ func (r *run) rescored(reason string) error {
 	r.evaluate()
 	total := r.st.Score.Total()
 	mql := r.j.Scoring.MQL
-	kind := store.ProgressScored
+	kind := progress.Scored
 	switch {
 	case r.st.Lifecycle == LifecycleNurturing && mql > 0 && total >= mql:
 		r.st.Lifecycle = LifecycleMQL
 		reason += "; became MQL"
-		kind = store.ProgressMQL
+		kind = progress.MQL
 	case r.st.Lifecycle == LifecycleMQL && total < mql:
 		r.st.Lifecycle = LifecycleNurturing
 		reason += "; fell back below MQL"
@@ -249,7 +249,7 @@ func (r *run) handoff(reason string) error {
 	}
 	r.st.HandoffID = res.ID
 	r.st.Lifecycle = LifecycleHandedOff
-	return r.progress(store.ProgressHandedOff, "handed off: "+reason)
+	return r.progress(progress.HandedOff, "handed off: "+reason)
 }
 
 // versionNoticeApart guards the hand-off's split: the hand-off row is one
@@ -352,12 +352,12 @@ func (r *run) verdict(m feedbackMsg) error {
 		m.ans.give(fmt.Errorf("verdict %q: use accepted, rejected or recycle", fb.Verdict))
 		return nil
 	}
-	if err := r.progress(store.ProgressVerdict, "sales verdict: "+string(fb.Verdict)); err != nil {
+	if err := r.progress(progress.Verdict, "sales verdict: "+string(fb.Verdict)); err != nil {
 		return err
 	}
 	if r.j.Goal.ReachedByVerdict(string(fb.Verdict)) {
 		r.st.Goal = "verdict:" + string(fb.Verdict)
-		if err := r.progress(store.ProgressGoal, "goal reached: "+r.st.Goal); err != nil {
+		if err := r.progress(progress.Goal, "goal reached: "+r.st.Goal); err != nil {
 			return err
 		}
 	}
@@ -443,13 +443,13 @@ func (r *run) checkOutcomeNow(o TaskOutcome) error {
 func (r *run) reachGoal(goal string) error {
 	r.st.Lifecycle = LifecycleGoal
 	r.st.Goal = goal
-	return r.progress(store.ProgressGoal, "goal reached: "+goal)
+	return r.progress(progress.Goal, "goal reached: "+goal)
 }
 
 func (r *run) exit(reason ExitReason) error {
 	r.st.Lifecycle = LifecycleExited
 	r.st.ExitReason = reason
-	return r.progress(store.ProgressExited, "exited: "+string(reason))
+	return r.progress(progress.Exited, "exited: "+string(reason))
 }
 
 // progress stores a snapshot of score, stage and lifecycle. It is a local
@@ -458,11 +458,11 @@ func (r *run) exit(reason ExitReason) error {
 // worker processes (see the README's benchmark). It retries for as long as
 // PostgreSQL is away; the lead waits meanwhile. A write repeated by a
 // workflow task that was lost and run again replaces what the lost one
-// wrote (see store.RecordProgress), so the stored lead follows the
+// wrote (see package store's RecordProgress), so the stored lead follows the
 // workflow's state.
-func (r *run) progress(kind store.ProgressKind, reason string) error {
+func (r *run) progress(kind progress.Kind, reason string) error {
 	r.st.ProgressSeq++
-	snap := store.Snapshot{
+	snap := activities.Progress{
 		Kind: kind, Step: r.st.Step,
 		LeadID: r.st.Lead.ID, Enrollment: r.st.Enrollment, Seq: r.st.ProgressSeq,
 		JourneyID: r.st.JourneyID, Version: r.st.JourneyVersion,

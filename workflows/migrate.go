@@ -12,7 +12,7 @@ import (
 
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
-	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/progress"
 )
 
 // errMigrated unwinds a step whose wait a migration ended: the lead is now
@@ -122,7 +122,7 @@ func (r *run) migrate(q migrationMsg) error {
 	r.migrated = true
 	outcome := fmt.Sprintf("migrated to version %d, step %q", m.To, toStep)
 	r.st.record(StepRecord{Step: fromStep, Kind: string(fromLoc.Step.Kind()), Stage: fromLoc.Stage, At: workflow.Now(r.ctx).UTC().Format(time.RFC3339), Outcome: outcome})
-	if err := r.progress(store.ProgressMigrated, fmt.Sprintf("migrated from version %d step %q to version %d step %q", m.From, fromStep, m.To, toStep)); err != nil {
+	if err := r.progress(progress.Migrated, fmt.Sprintf("migrated from version %d step %q to version %d step %q", m.From, fromStep, m.To, toStep)); err != nil {
 		return err
 	}
 	q.ans.migration = MigrationResult{FromStep: fromStep, ToStep: toStep, Stage: r.st.BuyingStage, KeptPlace: kept}

@@ -6,9 +6,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -88,9 +89,9 @@ func TestMigrationKeepsThePlaceInAWait(t *testing.T) {
 	require.Equal(t, "short", after.Step)
 	require.Equal(t, before.Total, after.Total, "the score carried over")
 	require.Equal(t, before.EmailsSent, after.EmailsSent)
-	var marks []store.Snapshot
+	var marks []activities.Progress
 	for _, p := range b.rec.progress {
-		if p.Kind == store.ProgressMigrated {
+		if p.Kind == progress.Migrated {
 			marks = append(marks, p)
 		}
 	}

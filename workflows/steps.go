@@ -15,7 +15,7 @@ import (
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/progress"
 )
 
 // execute runs the current step and moves to the next one. It reports
@@ -43,7 +43,7 @@ func (r *run) execute() (bool, error) {
 				workflow.GetVersion(r.ctx, versionSetStageHolds, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 			if moves {
 				r.st.BuyingStage = loc.Stage
-				if err := r.progress(store.ProgressStage, "entered stage "+loc.Stage); err != nil {
+				if err := r.progress(progress.Stage, "entered stage "+loc.Stage); err != nil {
 					return false, err
 				}
 			}
@@ -203,7 +203,7 @@ func (r *run) stepAdjustScore(step journeys.Step, _ *stepResult) error {
 
 func (r *run) stepSetStage(step journeys.Step, _ *stepResult) error {
 	r.st.BuyingStage = step.SetStage
-	return r.progress(store.ProgressStage, "stage set to "+step.SetStage)
+	return r.progress(progress.Stage, "stage set to "+step.SetStage)
 }
 
 func (r *run) stepHandoff(step journeys.Step, _ *stepResult) error {

@@ -12,14 +12,14 @@ import (
 	"golang.org/x/term"
 )
 
-// progressText names what a progress counts: "importing", "imported",
+// meterText names what a progress counts: "importing", "imported",
 // "rows".
-type progressText struct{ doing, did, unit string }
+type meterText struct{ doing, did, unit string }
 
-// progress is a bar on a terminal, a line every so often
+// meter is a bar on a terminal, a line every so often
 // otherwise.
-type progress struct {
-	text  progressText
+type meter struct {
+	text  meterText
 	bar   *progressbar.ProgressBar
 	w     io.Writer
 	total int64
@@ -35,8 +35,8 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func newProgress(w io.Writer, text progressText, total int64, terminal bool, every time.Duration) *progress {
-	p := &progress{text: text, w: w, total: total, start: time.Now(), stop: make(chan struct{})}
+func newMeter(w io.Writer, text meterText, total int64, terminal bool, every time.Duration) *meter {
+	p := &meter{text: text, w: w, total: total, start: time.Now(), stop: make(chan struct{})}
 	if terminal {
 		p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(text.doing),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(text.unit),
@@ -58,7 +58,7 @@ func newProgress(w io.Writer, text progressText, total int64, terminal bool, eve
 	return p
 }
 
-func (p *progress) line() {
+func (p *meter) line() {
 	n := p.n.Load()
 	rate := float64(n) / max(time.Since(p.start).Seconds(), 1e-9)
 	eta := "?"
@@ -68,14 +68,14 @@ func (p *progress) line() {
 	fmt.Fprintf(p.w, "%s %d of %d %s (%.0f %s/s, %s left)\n", p.text.did, n, p.total, p.text.unit, rate, p.text.unit, eta)
 }
 
-func (p *progress) add() {
+func (p *meter) add() {
 	p.n.Add(1)
 	if p.bar != nil {
 		_ = p.bar.Add(1)
 	}
 }
 
-func (p *progress) done() {
+func (p *meter) done() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 		fmt.Fprintln(p.w)
