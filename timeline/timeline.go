@@ -24,6 +24,7 @@ const (
 	Event     = "EVENT"
 	Sales     = "SALES"
 	Task      = "TASK"
+	Journey   = "JOURNEY"
 )
 
 // Progress is the line a progress record makes: what and its text. An
@@ -41,6 +42,8 @@ func Progress(s store.Snapshot) (what, text string) {
 		return Stage, strings.TrimPrefix(strings.TrimPrefix(s.Reason, "entered stage "), "stage set to ")
 	case progress.Verdict:
 		return Lifecycle, fmt.Sprintf("%s (%s)", s.Lifecycle, s.Reason)
+	case progress.Migrated:
+		return Journey, s.Reason
 	}
 	return Score, fmt.Sprintf("%3d  (fit %d, interest %d, intent %d)  after %s", s.Score.Total(), s.Score.Fit, s.Score.Interest, s.Score.Intent, s.Reason)
 }
