@@ -196,19 +196,26 @@ var ErrRemovalWaiting = errors.New("the journey took the removal and is in the m
 // the journey has taken the removal but not carried it out within wait,
 // the answer is ErrRemovalWaiting.
 func RemoveLead(ctx context.Context, c client.Client, leadID string, m Removal, wait time.Duration) (RemovalResult, error) {
-	var res RemovalResult
 	if err := m.Validate(); err != nil {
-		return res, err
+		return RemovalResult{}, err
 	}
+	return updateWithin[RemovalResult](ctx, c, leadID, UpdateRemove, m, wait, ErrRemovalWaiting)
+}
+
+// updateWithin sends an Update and waits up to wait for its outcome; an
+// Update the journey took and has not completed by then is answered with
+// waiting.
+func updateWithin[Out any](ctx context.Context, c client.Client, leadID, name string, arg any, wait time.Duration, waiting error) (Out, error) {
+	var res Out
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: WorkflowID(leadID), UpdateName: UpdateRemove, Args: []any{m}, WaitForStage: client.WorkflowUpdateStageAccepted,
+		WorkflowID: WorkflowID(leadID), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
 	if err == nil {
 		if err = awaitOutcome(ctx, h, wait, &res); errors.Is(err, errStillRunning) {
-			return res, fmt.Errorf("%w (lead %s)", ErrRemovalWaiting, leadID)
+			return res, fmt.Errorf("%w (lead %s)", waiting, leadID)
 		}
 	}
-	return res, answered(err, leadID, UpdateRemove)
+	return res, answered(err, leadID, name)
 }
 
 // errStillRunning: an accepted Update has not completed within the wait.

@@ -69,17 +69,8 @@ var ErrMigrationWaiting = errors.New("the journey took the migration and is in t
 // up to wait for it to have moved. A lead whose journey is elsewhere, has
 // ended or is at an unmapped step is refused with why (ErrRefused).
 func MigrateLead(ctx context.Context, c client.Client, leadID string, m Migration, wait time.Duration) (MigrationResult, error) {
-	var res MigrationResult
 	if err := m.Validate(); err != nil {
-		return res, err
+		return MigrationResult{}, err
 	}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: WorkflowID(leadID), UpdateName: UpdateMigrate, Args: []any{m}, WaitForStage: client.WorkflowUpdateStageAccepted,
-	})
-	if err == nil {
-		if err = awaitOutcome(ctx, h, wait, &res); errors.Is(err, errStillRunning) {
-			return res, fmt.Errorf("%w (lead %s)", ErrMigrationWaiting, leadID)
-		}
-	}
-	return res, answered(err, leadID, UpdateMigrate)
+	return updateWithin[MigrationResult](ctx, c, leadID, UpdateMigrate, m, wait, ErrMigrationWaiting)
 }
