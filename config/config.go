@@ -6,6 +6,7 @@
 package config
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/nurture-dev/nurture/email"
@@ -70,6 +72,15 @@ type Config struct {
 	// ConsoleProxyTrusted are the proxy's addresses: the header is
 	// believed only from them.
 	ConsoleProxyTrusted string
+
+	// TemporalProfile names the profile of Temporal's client config file
+	// (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) to connect with.
+	TemporalProfile string
+
+	// fs and getenv are where the settings came from: a Temporal setting
+	// given as a flag overrides the environment and the profile.
+	fs     *flag.FlagSet
+	getenv Getenv
 }
 
 // Getenv looks up an environment variable; tests pass their own.
@@ -77,14 +88,16 @@ type Getenv func(string) string
 
 // Register declares the flags on fs with defaults from the environment.
 func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
+	c.fs, c.getenv = fs, getenv
 	str := func(p *string, name, env, def, usage string) {
 		if v := getenv(env); v != "" {
 			def = v
 		}
 		fs.StringVar(p, name, def, usage+" ($"+env+")")
 	}
-	str(&c.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port")
-	str(&c.TemporalNamespace, "temporal-namespace", "TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+	str(&c.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", defaultTemporalAddress, "Temporal frontend host:port; TLS, API key and profile settings follow Temporal's: TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_CONFIG_FILE")
+	str(&c.TemporalNamespace, "temporal-namespace", "TEMPORAL_NAMESPACE", defaultNamespace, "Temporal namespace")
+	str(&c.TemporalProfile, "temporal-profile", "TEMPORAL_PROFILE", "", "profile of Temporal's client config file (TEMPORAL_CONFIG_FILE, else temporal/temporal.toml in the user's config directory) to connect with")
 	str(&c.TaskQueue, "task-queue", "TEMPORAL_TASK_QUEUE", DefaultTaskQueue, "Temporal task queue of the nurture workers")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", store.DefaultURL, "PostgreSQL URL; the database is created when missing")
 	str(&c.SMTP.Host, "smtp-host", "SMTP_HOST", "127.0.0.1", "SMTP server host")
@@ -132,17 +145,70 @@ func (c *Config) Signer() (links.Signer, error) {
 	return links.Signer{Keys: keys, BaseURL: c.PublicURL}, nil
 }
 
+// Where Temporal is when nothing says otherwise.
+const (
+	defaultTemporalAddress = "127.0.0.1:7233"
+	defaultNamespace       = "default"
+)
+
+// TemporalOptions are the client options the settings describe, as every
+// Temporal tool reads them (go.temporal.io/sdk/contrib/envconfig): a
+// profile of Temporal's client config file, then the TEMPORAL_ environment
+// variables (address, namespace, API key, TLS and mTLS, gRPC metadata),
+// then the -temporal-address and -temporal-namespace flags when given.
+func (c *Config) TemporalOptions(log *slog.Logger) (client.Options, error) {
+	getenv := c.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{
+		ConfigFileProfile: c.TemporalProfile,
+		EnvLookup:         envLookup(getenv),
+	})
+	if err != nil {
+		return opts, fmt.Errorf("temporal client settings: %w", err)
+	}
+	given := map[string]bool{}
+	if c.fs != nil {
+		c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	}
+	if given["temporal-address"] || opts.HostPort == "" {
+		opts.HostPort = cmp.Or(c.TemporalAddress, defaultTemporalAddress)
+	}
+	if given["temporal-namespace"] || opts.Namespace == "" {
+		opts.Namespace = cmp.Or(c.TemporalNamespace, defaultNamespace)
+	}
+	// What the client reports, for this process's log lines.
+	c.TemporalAddress, c.TemporalNamespace = opts.HostPort, opts.Namespace
+	opts.Logger = sdklog.NewStructuredLogger(log)
+	return opts, nil
+}
+
 // DialTemporal connects to the Temporal frontend the settings name,
 // logging through log.
 func (c *Config) DialTemporal(ctx context.Context, log *slog.Logger) (client.Client, error) {
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace, Logger: sdklog.NewStructuredLogger(log),
-	})
+	opts, err := c.TemporalOptions(log)
 	if err != nil {
-		return nil, fmt.Errorf("connect to temporal at %s: %w", c.TemporalAddress, err)
+		return nil, err
+	}
+	tc, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to temporal at %s (namespace %s): %w", opts.HostPort, opts.Namespace, err)
 	}
 	return tc, nil
 }
+
+// envLookup reads the environment through getenv, so tests can pass their
+// own; the gRPC metadata variables (TEMPORAL_GRPC_META_*) are listed from
+// the process's environment.
+type envLookup Getenv
+
+func (e envLookup) LookupEnv(key string) (string, bool) {
+	v := e(key)
+	return v, v != ""
+}
+
+func (e envLookup) Environ() []string { return os.Environ() }
 
 func secretFile(getenv Getenv, env string) string {
 	path := getenv(env)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,10 +34,18 @@ func startSystemForCLI(t testing.TB, ctx context.Context, vars ...string) (*syst
 	s := startSystemOn(t, db, "", 1)
 	env := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(), "LINK_SECRET": testLinkSecret,
 		"SMTP_HOST": s.sink.Host(), "SMTP_PORT": strconv.Itoa(s.sink.Port()), "SMTP_TLS": "none"}
+	s.cliEnv = env
+	return s, cli(ctx, env, vars...)
+}
+
+// cli runs starter commands with the environment env, changed by vars
+// (name, value, name, value ...).
+func cli(ctx context.Context, env map[string]string, vars ...string) func(args ...string) (string, error) {
+	env = maps.Clone(env)
 	for i := 0; i+1 < len(vars); i += 2 {
 		env[vars[i]] = vars[i+1]
 	}
-	return s, func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
 		var out bytes.Buffer
 		e := &environment{getenv: func(k string) string { return env[k] }, stdout: &out, stderr: &out}
 		err := dispatch(ctx, e, args)

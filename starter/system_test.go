@@ -48,6 +48,9 @@ type system struct {
 	version  int
 	// dynamic is the Temporal server's dynamic configuration.
 	dynamic map[string]any
+	// cliEnv is the environment starter commands run with, when the
+	// system was started for them.
+	cliEnv map[string]string
 }
 
 func testLogger() *slog.Logger {

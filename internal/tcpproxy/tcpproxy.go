@@ -7,6 +7,7 @@
 package tcpproxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ type Proxy struct {
 	// Addr is where the proxy listens, fixed for its life.
 	Addr   string
 	target string
+	// tls, when set, makes the proxy a TLS front for a plain server.
+	tls *tls.Config
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -28,7 +31,13 @@ type Proxy struct {
 
 // Start listens on a free loopback port and forwards to target.
 func Start(target string) (*Proxy, error) {
-	p := &Proxy{target: target, conns: map[net.Conn]struct{}{}}
+	return StartTLS(target, nil)
+}
+
+// StartTLS is Start with the proxy ending TLS with config: clients speak
+// TLS to it, and it speaks plain TCP to target, as a TLS front does.
+func StartTLS(target string, config *tls.Config) (*Proxy, error) {
+	p := &Proxy{target: target, conns: map[net.Conn]struct{}{}, tls: config}
 	if err := p.listen("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -39,6 +48,9 @@ func (p *Proxy) listen(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("proxy listen on %s: %w", addr, err)
+	}
+	if p.tls != nil {
+		ln = tls.NewListener(ln, p.tls)
 	}
 	p.mu.Lock()
 	p.ln, p.Addr = ln, ln.Addr().String()
