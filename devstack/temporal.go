@@ -1,8 +1,8 @@
 // Package devstack runs the parts of nurture that a developer's machine lacks,
 // inside the calling process: a Temporal server persisted to a SQLite file
-// and an SMTP sink. It is linked only by the starter's demo command and by the
-// integration tests; the production worker never imports it, so it never
-// carries the Temporal server.
+// and an SMTP sink. It is linked only by the demo (package main in dev/) and
+// by the integration tests; the worker, the receiver and the starter never
+// import it, so they never carry the Temporal server.
 package devstack
 
 import (
@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/nurture-dev/nurture/workflows"
 	"github.com/temporalio/cli/temporalcli/devserver"
 )
 
@@ -33,6 +34,9 @@ type TemporalOptions struct {
 	// DynamicConfig sets the server's dynamic configuration by key, as
 	// tests that need a limit lowered do.
 	DynamicConfig map[string]any
+	// WithoutSearchAttributes leaves nurture's search attributes out of
+	// the namespace, as a cluster not set up for nurture is; for tests.
+	WithoutSearchAttributes bool
 }
 
 // Temporal is a running embedded Temporal server.
@@ -80,9 +84,15 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 		LogLevel:               slog.LevelWarn,
 		DatabaseFile:           opts.DatabaseFile,
 		DynamicConfigValues:    opts.DynamicConfig,
+		// Each lead's workflow keeps these up to date (see package
+		// workflows), so a namespace must know them.
+		SearchAttributes: workflows.SearchAttributes(),
 		// With SQLite's defaults a file-backed server manages about 19
 		// workflow starts/s on our machines; WAL with normal sync about 146.
 		SqlitePragmas: map[string]string{"journal_mode": "wal", "synchronous": "normal"},
+	}
+	if opts.WithoutSearchAttributes {
+		start.SearchAttributes = nil
 	}
 	if opts.DatabaseFile == "" {
 		// WAL does not apply to an in-memory database.

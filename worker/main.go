@@ -25,6 +25,7 @@ import (
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/journeyworker"
 	"github.com/nurture-dev/nurture/store"
+	"github.com/nurture-dev/nurture/workflows"
 )
 
 func main() {
@@ -79,6 +80,11 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 
 	signer, err := cfg.Signer()
 	if err != nil {
+		return err
+	}
+	// Journeys set search attributes; without them in the namespace each
+	// journey's workflow tasks would fail until they are registered.
+	if err := workflows.CheckSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
 		return err
 	}
 	// On SIGTERM, running activities get this long to finish, so a deploy

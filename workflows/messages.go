@@ -478,5 +478,5 @@ func (r *run) progress(kind progress.Kind, reason string) error {
 	if err := workflow.ExecuteLocalActivity(ctx, r.acts.RecordProgress, snap).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record progress: %w", err)
 	}
-	return nil
+	return r.publish()
 }

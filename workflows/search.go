@@ -1,0 +1,116 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// The search attributes each lead's workflow keeps up to date, so leads can
+// be found in Temporal's UI and CLI:
+//
+//	temporal workflow list --query 'NurtureStage = "evaluation" AND NurtureScore > 50'
+const (
+	SearchJourney   = "NurtureJourney"
+	SearchVersion   = "NurtureVersion"
+	SearchStage     = "NurtureStage"
+	SearchLifecycle = "NurtureLifecycle"
+	SearchScore     = "NurtureScore"
+)
+
+// SearchAttributes are the search attributes a namespace needs for
+// nurture's workflows, with their types: the embedded server registers
+// them at start, a cluster at setup.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SearchJourney:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchVersion:   enumspb.INDEXED_VALUE_TYPE_INT,
+		SearchStage:     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchLifecycle: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchScore:     enumspb.INDEXED_VALUE_TYPE_INT,
+	}
+}
+
+// CheckSearchAttributes says which of nurture's search attributes the
+// namespace lacks, with the commands that register them: a workflow that
+// sets one the namespace does not know fails its workflow tasks until it
+// does.
+func CheckSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	res, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list the search attributes of namespace %s: %w", namespace, err)
+	}
+	var missing []string
+	want := SearchAttributes()
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		if got, ok := res.GetCustomAttributes()[name]; !ok || got != want[name] {
+			kind := strings.TrimPrefix(want[name].String(), "INDEXED_VALUE_TYPE_")
+			missing = append(missing, fmt.Sprintf("temporal operator search-attribute create --namespace %s --name %s --type %s", namespace, name, strings.ToUpper(kind[:1])+strings.ToLower(kind[1:])))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("namespace %s lacks nurture's search attributes; register them:\n  %s", namespace, strings.Join(missing, "\n  "))
+	}
+	return nil
+}
+
+// versionSearchAttributes guards the upserts of the search attributes: a
+// journey started before them replays without; its next run has them.
+const versionSearchAttributes = "search-attributes"
+
+// searchValues are what the search attributes say of the lead.
+type searchValues struct {
+	journey   string
+	version   int
+	stage     string
+	lifecycle Lifecycle
+	score     int
+}
+
+// publish keeps the lead's search attributes and its one-line summary up to
+// date with its state; it upserts only what changed.
+func (r *run) publish() error {
+	if r.searchable == 0 {
+		r.searchable = 1
+		if workflow.GetVersion(r.ctx, versionSearchAttributes, workflow.DefaultVersion, 1) == 1 {
+			r.searchable = 2
+		}
+	}
+	if r.searchable != 2 {
+		return nil
+	}
+	now := searchValues{journey: r.st.JourneyID, version: r.st.JourneyVersion, stage: r.st.BuyingStage, lifecycle: r.st.Lifecycle, score: r.st.Score.Total()}
+	if now == r.searched {
+		return nil
+	}
+	var updates []temporal.SearchAttributeUpdate
+	if now.journey != r.searched.journey {
+		updates = append(updates, temporal.NewSearchAttributeKeyKeyword(SearchJourney).ValueSet(now.journey))
+	}
+	if now.version != r.searched.version {
+		updates = append(updates, temporal.NewSearchAttributeKeyInt64(SearchVersion).ValueSet(int64(now.version)))
+	}
+	if now.stage != r.searched.stage {
+		updates = append(updates, temporal.NewSearchAttributeKeyKeyword(SearchStage).ValueSet(now.stage))
+	}
+	if now.lifecycle != r.searched.lifecycle {
+		updates = append(updates, temporal.NewSearchAttributeKeyKeyword(SearchLifecycle).ValueSet(string(now.lifecycle)))
+	}
+	if now.score != r.searched.score {
+		updates = append(updates, temporal.NewSearchAttributeKeyInt64(SearchScore).ValueSet(int64(now.score)))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(r.ctx, updates...); err != nil {
+		return fmt.Errorf("update search attributes: %w", err)
+	}
+	r.searched = now
+	workflow.SetCurrentDetails(r.ctx, fmt.Sprintf("%s v%d, stage %s, %s, score %d", now.journey, now.version, now.stage, now.lifecycle, now.score))
+	return nil
+}
