@@ -1,9 +1,8 @@
 // Command starter is the CLI marketers and operators use: publish journeys,
 // enrol leads, record engagement, read a lead's status, pass on sales'
-// verdicts, and run the whole system on one machine with `starter demo`.
-//
-// Only the demo links the embedded Temporal server (through devstack); every
-// other command talks to the Temporal server at TEMPORAL_ADDRESS.
+// verdicts. Every command talks to the Temporal server at TEMPORAL_ADDRESS;
+// it does not link the Temporal server (the demo, which embeds one, is its
+// own program: go run ./dev).
 package main
 
 import (
@@ -39,7 +38,6 @@ type environment struct {
 func commands() map[string]command {
 	return map[string]command{
 		"diagram":         {"write a journey as a Mermaid flowchart", runDiagram},
-		"demo":            {"run the whole system on this machine and watch sample leads go through a journey", runDemo},
 		"publish":         {"validate journey files and publish each as a new immutable version", runPublish},
 		"enroll":          {"enrol a lead (by e-mail and profile fields) in a journey", runEnroll},
 		"event":           {"record an engagement event for a lead: stored, then signalled", runEvent},

@@ -12,8 +12,8 @@ import (
 
 func (d *demo) summary(ctx context.Context, results []workflows.Result) error {
 	elapsed := time.Since(d.started)
-	fmt.Fprintf(d.env.stdout, "\nsummary after %s (%.0f journey days):\n", elapsed.Round(time.Second), d.day())
-	fmt.Fprintf(d.env.stdout, "  %-24s %-13s %6s %7s  %s\n", "lead", "lifecycle", "score", "emails", "outcome")
+	fmt.Fprintf(d.stdout, "\nsummary after %s (%.0f journey days):\n", elapsed.Round(time.Second), d.day())
+	fmt.Fprintf(d.stdout, "  %-24s %-13s %6s %7s  %s\n", "lead", "lifecycle", "score", "emails", "outcome")
 	handoffs := 0
 	for i, l := range d.leads {
 		sends, err := store.CountSends(ctx, d.db, l.profile.ID)
@@ -34,10 +34,10 @@ func (d *demo) summary(ctx context.Context, results []workflows.Result) error {
 		if r := results[i].ExitReason; r != "" {
 			outcome = append(outcome, "exit: "+string(r))
 		}
-		fmt.Fprintf(d.env.stdout, "  %-24s %-13s %6d %7d  %s\n", l.profile.Email, results[i].Lifecycle, results[i].Score, sends, strings.Join(outcome, "; "))
+		fmt.Fprintf(d.stdout, "  %-24s %-13s %6d %7d  %s\n", l.profile.Email, results[i].Lifecycle, results[i].Score, sends, strings.Join(outcome, "; "))
 	}
 	d.mu.Lock()
-	fmt.Fprintf(d.env.stdout, "  %d journey emails and %d notices to sales (hand-offs, tasks) received by the SMTP sink; %d hand-offs\n", d.emails, d.notices, handoffs)
+	fmt.Fprintf(d.stdout, "  %d journey emails and %d notices to sales (hand-offs, tasks) received by the SMTP sink; %d hand-offs\n", d.emails, d.notices, handoffs)
 	d.mu.Unlock()
 	return nil
 }

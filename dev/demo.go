@@ -5,9 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"io/fs"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,11 +23,11 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
-	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/journeyworker"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
@@ -40,7 +41,7 @@ const day = 24 * time.Hour
 
 // demo is one run of the demo.
 type demo struct {
-	env     *environment
+	stdout  io.Writer
 	scale   float64
 	started time.Time
 	leads   []demoLead
@@ -61,8 +62,25 @@ type demo struct {
 	notices int
 }
 
-func runDemo(ctx context.Context, env *environment, args []string) error {
-	fs, cfg := flags(env, "demo", "", "Runs the whole system in this process: an embedded Temporal server (SQLite file,\nso journeys survive a restart), the worker, and an SMTP sink that keeps every\nmessage; then enrols sample leads in the shipped journey and feeds them\nengagement, printing mail, scores and hand-offs as they happen.")
+// about is what -h says the demo does.
+const about = `Runs the whole system in this process: an embedded Temporal server (SQLite file,
+so journeys survive a restart), the worker, the webhook receiver and the
+console, and an SMTP sink that keeps every message; then enrols sample leads
+in the shipped journey and feeds them engagement over HTTP, printing mail,
+scores and hand-offs as they happen. Every flag defaults to the environment
+variable named after it, where it has one.`
+
+// run runs the demo with the flags in args, reading settings through
+// getenv; it prints to stdout, and usage and flag mistakes to stderr.
+func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: go run ./dev [flags]\n\n%s\n\nflags:\n", about)
+		fs.PrintDefaults()
+	}
+	cfg := &config.Config{}
+	cfg.Register(fs, getenv)
 	dataDir := fs.String("data", ".nurture", "folder for the Temporal database, received mail and the log")
 	scale := fs.Float64("time-scale", 86400, "journey seconds per real second (86400: a day lasts a second)")
 	keep := fs.Bool("keep-running", false, "keep the system running after the sample leads are done, until interrupted")
@@ -72,13 +90,12 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	smtpAddr := fs.String("smtp-listen", "127.0.0.1:2525", "address of the SMTP sink")
 	receiverAddr := fs.String("receiver-listen", "127.0.0.1:8088", "address of the webhook receiver (the links in the demo's emails point at it)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up waiting for the sample leads after this long")
-	args, err := parse(fs, args)
-	if err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if len(args) > 0 {
+	if fs.NArg() > 0 {
 		fs.Usage()
-		return fmt.Errorf("demo takes no arguments, got %q", args)
+		return fmt.Errorf("the demo takes no arguments, got %q", fs.Args())
 	}
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
@@ -86,14 +103,16 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	if cfg.LinkSecret == "" {
 		// Kept in the data folder: after -resume, the links in the mail
 		// already sent still work.
-		if cfg.LinkSecret, err = keptSecret(filepath.Join(*dataDir, "link-secret")); err != nil {
+		secret, err := keptSecret(filepath.Join(*dataDir, "link-secret"))
+		if err != nil {
 			return err
 		}
+		cfg.LinkSecret = secret
 	}
 	if cfg.WebhookSecrets == "" {
 		cfg.WebhookSecrets = randomSecret()
 	}
-	if err := cfg.Check(env.getenv); err != nil {
+	if err := cfg.Check(getenv); err != nil {
 		return err
 	}
 	secrets, err := webhook.ParseSecrets(cfg.WebhookSecrets)
@@ -112,7 +131,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	}
 	defer receiverLn.Close()
 	cfg.PublicURL = "http://" + receiverLn.Addr().String()
-	out := &printer{w: env.stdout}
+	out := &printer{w: stdout}
 
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -127,7 +146,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	d := &demo{env: env, scale: *scale, byID: map[string]*demoLead{}, db: db, base: cfg.PublicURL, secret: secrets[0],
+	d := &demo{stdout: stdout, scale: *scale, byID: map[string]*demoLead{}, db: db, base: cfg.PublicURL, secret: secrets[0],
 		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	mailDir := filepath.Join(*dataDir, "mail")
 	sink, err := smtpsink.Start(smtpsink.Options{Addr: *smtpAddr, Dir: mailDir, Logger: log, OnMessage: func(m smtpsink.Message) { d.mailed(out, m) }})
@@ -169,7 +188,7 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	}
 	defer w.Stop()
 
-	j, pub, err := publishShipped(ctx, db)
+	j, pub, err := store.PublishShipped(ctx, db, cfg.DefaultJourney)
 	if err != nil {
 		return err
 	}
@@ -201,70 +220,45 @@ func runDemo(ctx context.Context, env *environment, args []string) error {
 	go func() { served <- webhook.Serve(serveCtx, receiverLn, receiver.Handler(), 5*time.Second, log) }()
 	defer func() { stopServing(); <-served }()
 
-	fmt.Fprintf(env.stdout, "nurture demo: one journey day lasts %s (time scale %g)\n\n", time.Duration(float64(day)/d.scale).Round(time.Millisecond), d.scale)
-	fmt.Fprintf(env.stdout, "  PostgreSQL   %s\n", redact(cfg.DatabaseURL))
-	fmt.Fprintf(env.stdout, "  Temporal     %s (SQLite %s)\n", temporal.Address, dbFile)
+	fmt.Fprintf(stdout, "nurture demo: one journey day lasts %s (time scale %g)\n\n", time.Duration(float64(day)/d.scale).Round(time.Millisecond), d.scale)
+	fmt.Fprintf(stdout, "  PostgreSQL   %s\n", redact(cfg.DatabaseURL))
+	fmt.Fprintf(stdout, "  Temporal     %s (SQLite %s)\n", temporal.Address, dbFile)
 	if temporal.UIURL != "" {
-		fmt.Fprintf(env.stdout, "  Web UI       %s/namespaces/%s/workflows\n", temporal.UIURL, cfg.TemporalNamespace)
+		fmt.Fprintf(stdout, "  Web UI       %s/namespaces/%s/workflows\n", temporal.UIURL, cfg.TemporalNamespace)
 	}
-	fmt.Fprintf(env.stdout, "  SMTP sink    %s, every message saved in %s/\n", sink.Addr, mailDir)
-	fmt.Fprintf(env.stdout, "  Receiver     %s (webhooks; the links in the emails)\n", cfg.PublicURL)
-	fmt.Fprintf(env.stdout, "  Console      %s%s/funnel?refresh=5 (%s)\n", cfg.PublicURL, console.Prefix, login)
-	fmt.Fprintf(env.stdout, "  Journey      %s version %d (hand-off at score %d, MQL at %d)\n", j.ID, pub.Version, j.Handoff.MinScore, j.Scoring.MQL)
-	fmt.Fprintf(env.stdout, "  Log          %s\n\n", logFile.Name())
+	fmt.Fprintf(stdout, "  SMTP sink    %s, every message saved in %s/\n", sink.Addr, mailDir)
+	fmt.Fprintf(stdout, "  Receiver     %s (webhooks; the links in the emails)\n", cfg.PublicURL)
+	fmt.Fprintf(stdout, "  Console      %s%s/funnel?refresh=5 (%s)\n", cfg.PublicURL, console.Prefix, login)
+	fmt.Fprintf(stdout, "  Journey      %s version %d (hand-off at score %d, MQL at %d)\n", j.ID, pub.Version, j.Handoff.MinScore, j.Scoring.MQL)
+	fmt.Fprintf(stdout, "  Log          %s\n\n", logFile.Name())
 
 	if *resume {
 		d.started = time.Now()
-		fmt.Fprintln(env.stdout, "resuming the journeys in the data folder; interrupt (Ctrl-C) to stop")
+		fmt.Fprintln(stdout, "resuming the journeys in the data folder; interrupt (Ctrl-C) to stop")
 		<-ctx.Done()
 		return nil
 	}
 
 	if err := d.run(ctx, out, *timeout); err != nil {
 		if errors.Is(err, context.Canceled) {
-			fmt.Fprintf(env.stdout, "\ninterrupted: the journeys keep their place in %s; run the demo with -resume to let them carry on\n", *dataDir)
+			fmt.Fprintf(stdout, "\ninterrupted: the journeys keep their place in %s; run the demo with -resume to let them carry on\n", *dataDir)
 			return nil
 		}
 		return err
 	}
-	fmt.Fprintf(env.stdout, "\nwhere to look:\n")
+	fmt.Fprintf(stdout, "\nwhere to look:\n")
 	if temporal.UIURL != "" {
-		fmt.Fprintf(env.stdout, "  each lead's workflow history   %s/namespaces/%s/workflows\n", temporal.UIURL, cfg.TemporalNamespace)
+		fmt.Fprintf(stdout, "  each lead's workflow history   %s/namespaces/%s/workflows\n", temporal.UIURL, cfg.TemporalNamespace)
 	}
-	fmt.Fprintf(env.stdout, "  the mail that went out         %s/ (open any .eml file)\n", mailDir)
-	fmt.Fprintf(env.stdout, "  the system of record           psql %q -c 'select lead_id, total, reason from score_snapshots order by id'\n", redact(cfg.DatabaseURL))
-	fmt.Fprintf(env.stdout, "  your own journey               README.md, \"Writing a journey\"\n")
+	fmt.Fprintf(stdout, "  the mail that went out         %s/ (open any .eml file)\n", mailDir)
+	fmt.Fprintf(stdout, "  the system of record           psql %q -c 'select lead_id, total, reason from score_snapshots order by id'\n", redact(cfg.DatabaseURL))
+	fmt.Fprintf(stdout, "  your own journey               README.md, \"Writing a journey\"\n")
 	if *keep {
-		fmt.Fprintf(env.stdout, "  the console                    %s%s/ (%s)\n", cfg.PublicURL, console.Prefix, login)
-		fmt.Fprintf(env.stdout, "\nstill running (try: go run ./starter status ada@analytical.test); interrupt (Ctrl-C) to stop\n")
+		fmt.Fprintf(stdout, "  the console                    %s%s/ (%s)\n", cfg.PublicURL, console.Prefix, login)
+		fmt.Fprintf(stdout, "\nstill running (try: go run ./starter status ada@analytical.test); interrupt (Ctrl-C) to stop\n")
 		<-ctx.Done()
 	}
 	return nil
-}
-
-// publishShipped publishes every shipped journey (a no-op for unchanged
-// ones) and returns the main one.
-func publishShipped(ctx context.Context, db store.DB) (*journeys.Journey, store.Published, error) {
-	names, err := fs.Glob(journeys.Shipped(), "*.yaml")
-	if err != nil {
-		return nil, store.Published{}, err
-	}
-	var main *journeys.Journey
-	var mainPub store.Published
-	for _, name := range names {
-		j, src, err := journeys.LoadShipped(name)
-		if err != nil {
-			return nil, store.Published{}, err
-		}
-		pub, err := store.PublishJourney(ctx, db, j, src)
-		if err != nil {
-			return nil, store.Published{}, err
-		}
-		if j.ID == "b2b-nurture" {
-			main, mainPub = j, pub
-		}
-	}
-	return main, mainPub, nil
 }
 
 func (d *demo) run(ctx context.Context, out *printer, timeout time.Duration) error {
@@ -393,7 +387,7 @@ func keptSecret(path string) (string, error) {
 	if err == nil && len(strings.TrimSpace(string(b))) >= links.MinSecret {
 		return strings.TrimSpace(string(b)), nil
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		return "", fmt.Errorf("read the demo's kept secret: %w", err)
 	}
 	secret := randomSecret()
