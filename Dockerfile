@@ -29,5 +29,8 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
 # carries; no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/worker /out/receiver /out/starter /usr/local/bin/
+# The shipped journeys, which docker-compose.yml's one-shot publish service
+# publishes: starter publish /usr/share/nurture/journeys/...
+COPY journeys/*.yaml /usr/share/nurture/journeys/
 USER nonroot
 CMD ["/usr/local/bin/worker"]
