@@ -29,6 +29,7 @@ import (
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
+	"github.com/nurture-dev/nurture/metrics"
 	"github.com/nurture-dev/nurture/progress"
 	"github.com/nurture-dev/nurture/scoring"
 	"github.com/nurture-dev/nurture/store"
@@ -64,6 +65,8 @@ type Activities struct {
 	// one).
 	CRM CRM
 	Log *slog.Logger
+	// Metrics counts emails, hand-offs and verdicts; nil counts nothing.
+	Metrics *metrics.Metrics
 
 	mu       sync.Mutex
 	journeys map[journeyKey]journeys.Journey
@@ -173,6 +176,20 @@ type SendResult struct {
 // suppression list is checked now, not when the step was scheduled, so an
 // unsubscribe that arrived during a wait stops the mail.
 func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResult, error) {
+	res, err := a.sendContent(ctx, req)
+	var app *temporal.ApplicationError
+	switch {
+	case err == nil:
+		a.Metrics.Email(res.Status)
+	case errors.As(err, &app) && app.Type() == ErrTypeHeld:
+		// Held by a pause: not a failure, and counted when it goes.
+	default:
+		a.Metrics.Email("failed")
+	}
+	return res, err
+}
+
+func (a *Activities) sendContent(ctx context.Context, req SendRequest) (SendResult, error) {
 	attempt := int32(1)
 	if activity.IsActivity(ctx) {
 		attempt = activity.GetInfo(ctx).Attempt
@@ -492,6 +509,9 @@ func (a *Activities) RecordHandoff(ctx context.Context, req HandOffRequest) (Han
 		return HandOffResult{}, err
 	}
 	a.log(ctx).Info("handed off", "lead", req.Lead.ID, "score", req.Score.Total(), "handoff", id, "team", h.Team)
+	// An activity retried after its reply was lost records the hand-off
+	// once (by its key) but counts it again.
+	a.Metrics.Handoff()
 	return HandOffResult{ID: id}, nil
 }
 
@@ -703,7 +723,11 @@ type VerdictRequest struct {
 
 // RecordVerdict stores sales' verdict on a hand-off.
 func (a *Activities) RecordVerdict(ctx context.Context, req VerdictRequest) error {
-	return store.SetVerdict(ctx, a.DB, req.HandoffID, req.Verdict, req.Reason, req.Owner)
+	if err := store.SetVerdict(ctx, a.DB, req.HandoffID, req.Verdict, req.Reason, req.Owner); err != nil {
+		return err
+	}
+	a.Metrics.Verdict(req.Verdict)
+	return nil
 }
 
 // TaskRequest asks a person to do something for a lead.

@@ -76,6 +76,12 @@ type Config struct {
 	// TemporalProfile names the profile of Temporal's client config file
 	// (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) to connect with.
 	TemporalProfile string
+	// TemporalMetrics, when the process sets it, receives the Temporal
+	// client's metrics.
+	TemporalMetrics client.MetricsHandler
+	// MetricsListenAddr is where the worker serves /metrics, /healthz and
+	// /readyz; empty serves none.
+	MetricsListenAddr string
 
 	// fs and getenv are where the settings came from: a Temporal setting
 	// given as a flag overrides the environment and the profile.
@@ -119,6 +125,7 @@ func (c *Config) Register(fs *flag.FlagSet, getenv Getenv) {
 	str(&c.EmailProvider, "email-provider", "EMAIL_PROVIDER", "", "the SMTP relay's provider, for its event webhook: empty or sendgrid")
 	str(&c.Tracking, "tracking", "TRACKING", "on", "track clicks and opens: on or off")
 	str(&c.ListenAddr, "listen", "LISTEN_ADDR", ":8088", "where the receiver listens (host:port)")
+	str(&c.MetricsListenAddr, "metrics-listen", "METRICS_LISTEN_ADDR", ":9464", "where the worker serves Prometheus /metrics, /healthz and /readyz (host:port); empty serves none")
 	str(&c.WebhookSecrets, "webhook-secrets", "WEBHOOK_SECRETS", secretFile(getenv, "WEBHOOK_SECRETS_FILE"), "secrets (32+ bytes, comma-separated) that sign machine requests to the receiver (or $WEBHOOK_SECRETS_FILE)")
 	str(&c.SendGridKey, "sendgrid-key", "SENDGRID_WEBHOOK_PUBLIC_KEY", secretFile(getenv, "SENDGRID_WEBHOOK_PUBLIC_KEY_FILE"), "public key of SendGrid's signed event webhook (base64), empty to refuse its events")
 	str(&c.DefaultJourney, "default-journey", "DEFAULT_JOURNEY", "b2b-nurture", "journey for leads a form or an event enrols when no entry rule names another")
@@ -181,6 +188,9 @@ func (c *Config) TemporalOptions(log *slog.Logger) (client.Options, error) {
 	// What the client reports, for this process's log lines.
 	c.TemporalAddress, c.TemporalNamespace = opts.HostPort, opts.Namespace
 	opts.Logger = sdklog.NewStructuredLogger(log)
+	if c.TemporalMetrics != nil {
+		opts.MetricsHandler = c.TemporalMetrics
+	}
 	return opts, nil
 }
 

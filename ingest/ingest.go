@@ -41,6 +41,7 @@ import (
 
 	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
+	"github.com/nurture-dev/nurture/metrics"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
@@ -63,6 +64,8 @@ type Intake struct {
 	// demo erases its sample leads before each run and sets it; nothing
 	// else does.
 	ErasedBefore bool
+	// Metrics counts the events stored; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 func (in *Intake) logf(format string, args ...any) {
@@ -290,6 +293,9 @@ func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 		return rec, err
 	}
 	rec.New = isNew
+	if isNew {
+		in.Metrics.EventReceived(string(ev.Type))
+	}
 	if suppresses(ev.Type) {
 		if err := store.Suppress(ctx, in.DB, addr, string(ev.Type)); err != nil {
 			return rec, err

@@ -30,6 +30,7 @@ import (
 	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/metrics"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/webhook"
 )
@@ -123,6 +124,12 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 	if err != nil {
 		return nil, nil, err
 	}
+	m, err := metrics.New()
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	cfg.TemporalMetrics = m.TemporalHandler(log)
 	c, err := cfg.DialTemporal(ctx, log)
 	if err != nil {
 		pool.Close()
@@ -130,8 +137,10 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 	}
 	srv := &webhook.Server{
 		DB: pool, Temporal: c, Links: signer, Secrets: secrets, SendGridKey: sendgridKey, MaxBody: cfg.MaxBodyBytes, Log: log,
-		Intake: &ingest.Intake{DB: pool, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: cfg.DefaultJourney,
+		Intake: &ingest.Intake{DB: pool, Temporal: c, TaskQueue: cfg.TaskQueue, DefaultJourney: cfg.DefaultJourney, Metrics: m,
 			Logf: func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) }},
+		Metrics:   m.Handler(),
+		OnRequest: func(_, route string, status int, took time.Duration) { m.Observe(route, status, took) },
 	}
 	cleanup := func() { c.Close(); pool.Close() }
 	if accounts != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/nurture-dev/nurture/journeyworker"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
+	"github.com/nurture-dev/nurture/metrics"
 	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/store/storetest"
@@ -41,6 +42,8 @@ type system struct {
 	version  int
 	// dynamic is the Temporal server's dynamic configuration.
 	dynamic map[string]any
+	// metrics, when set, counts what the worker and the client do.
+	metrics *metrics.Metrics
 	// cliEnv is the environment starter commands run with, when the
 	// system was started for them.
 	cliEnv map[string]string
@@ -81,11 +84,12 @@ func (s *system) startTemporal(t testing.TB, dbFile string) {
 	var err error
 	s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Logger: testLogger(), DynamicConfig: s.dynamic})
 	require.NoError(t, err)
-	s.client, err = client.Dial(client.Options{HostPort: s.temporal.Address, Logger: sdklog.NewStructuredLogger(testLogger())})
+	s.client, err = client.Dial(client.Options{HostPort: s.temporal.Address, Logger: sdklog.NewStructuredLogger(testLogger()),
+		MetricsHandler: s.metrics.TemporalHandler(testLogger())})
 	require.NoError(t, err)
 	mail, err := email.New(email.Config{Host: s.sink.Host(), Port: s.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
 	require.NoError(t, err)
-	s.worker = journeyworker.New(s.client, t.Name(), &activities.Activities{DB: s.db, Mail: mail, SalesEmail: "sales@acme.test", Log: testLogger(),
+	s.worker = journeyworker.New(s.client, t.Name(), &activities.Activities{DB: s.db, Mail: mail, SalesEmail: "sales@acme.test", Log: testLogger(), Metrics: s.metrics,
 		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}},
 		worker.Options{WorkerStopTimeout: 10 * time.Second})
 	require.NoError(t, s.worker.Start())

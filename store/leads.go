@@ -159,6 +159,25 @@ func ListActiveLeads(ctx context.Context, db DB, afterID string, limit int) ([]L
 	return queryLeads(ctx, db, `select `+leadColumns+` from leads where lifecycle in ('nurturing', 'mql', 'handed_off') and id > $1 order by id limit $2`, afterID, limit)
 }
 
+// CountByLifecycle counts the leads by lifecycle.
+func CountByLifecycle(ctx context.Context, db DB) (map[string]int, error) {
+	rows, err := db.Query(ctx, `select lifecycle, count(*) from leads group by lifecycle`)
+	if err != nil {
+		return nil, fmt.Errorf("count leads by lifecycle: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var l string
+		var n int
+		if err := rows.Scan(&l, &n); err != nil {
+			return nil, fmt.Errorf("count leads by lifecycle: %w", err)
+		}
+		out[l] = n
+	}
+	return out, rows.Err()
+}
+
 // ListRunningOn lists the leads the database shows running on a journey
 // version (nurturing, MQL or handed off), in ID order after the given ID.
 func ListRunningOn(ctx context.Context, db DB, journeyID string, version int, afterID string, limit int) ([]LeadRow, error) {

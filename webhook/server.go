@@ -72,6 +72,8 @@ type Server struct {
 	// OnRequest, when set, sees every request as it is answered (the demo
 	// prints them).
 	OnRequest func(method, route string, status int, took time.Duration)
+	// Metrics, when set, is served at /metrics (Prometheus).
+	Metrics http.Handler
 }
 
 func (s *Server) now() time.Time {
@@ -99,6 +101,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openAPI)

@@ -14,8 +14,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +27,7 @@ import (
 	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/journeyworker"
+	"github.com/nurture-dev/nurture/metrics"
 	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
@@ -72,6 +76,14 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	}
 	defer mail.Close()
 
+	m, err := metrics.New()
+	if err != nil {
+		return err
+	}
+	if err := m.Register(metrics.Leads(func(ctx context.Context) (map[string]int, error) { return store.CountByLifecycle(ctx, pool) }, log)); err != nil {
+		return err
+	}
+	cfg.TemporalMetrics = m.TemporalHandler(log)
 	c, err := cfg.DialTemporal(ctx, log)
 	if err != nil {
 		return err
@@ -89,14 +101,42 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	}
 	// On SIGTERM, running activities get this long to finish, so a deploy
 	// does not cut a send in half.
-	w := journeyworker.New(c, cfg.TaskQueue, journeyworker.Activities(&cfg, pool, mail, signer, log), worker.Options{WorkerStopTimeout: 30 * time.Second})
+	acts := journeyworker.Activities(&cfg, pool, mail, signer, log)
+	acts.Metrics = m
+	fatal := make(chan error, 1)
+	w := journeyworker.New(c, cfg.TaskQueue, acts, worker.Options{WorkerStopTimeout: 30 * time.Second,
+		OnFatalError: func(err error) { fatal <- err }})
 
-	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TaskQueue)
-	interrupt := make(chan any)
-	go func() { <-ctx.Done(); close(interrupt) }()
-	if err := w.Run(interrupt); err != nil {
+	var started atomic.Bool
+	if cfg.MetricsListenAddr != "" {
+		ready := func(ctx context.Context) error {
+			if !started.Load() {
+				return errors.New("the worker is not polling")
+			}
+			return pool.Ping(ctx)
+		}
+		ln, err := net.Listen("tcp", cfg.MetricsListenAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		srv := &http.Server{Handler: m.Mux(ready), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("serving metrics and health", "addr", ln.Addr().String())
+	}
+	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	started.Store(true)
+	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TaskQueue)
+	var stopped error
+	select {
+	case <-ctx.Done():
+	case err := <-fatal:
+		stopped = fmt.Errorf("worker: %w", err)
+	}
+	started.Store(false)
+	w.Stop()
 	log.Info("worker stopped")
-	return nil
+	return stopped
 }

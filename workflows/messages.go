@@ -152,6 +152,8 @@ func (r *run) engage(events []lead.Event, want []lead.EventType) (lead.EventType
 		r.st.remember(ev.ID)
 		r.st.EventsSeen++
 		r.st.EventCounts[ev.Type]++
+		// The SDK's handler counts nothing while a task replays.
+		workflow.GetMetricsHandler(r.ctx).WithTags(map[string]string{"type": string(ev.Type)}).Counter(MetricEventsProcessed).Inc(1)
 		// Scored at the time the journey receives it, in journey time:
 		// deterministic, and what decay, caps and combo windows count from.
 		r.j.Scoring.Apply(&r.st.Scoring, ev, r.journeyNow())

@@ -62,6 +62,12 @@ func CheckSearchAttributes(ctx context.Context, c client.Client, namespace strin
 	return nil
 }
 
+// MetricEventsProcessed counts, through the worker's metrics handler, the
+// events journeys scored, by type; Prometheus shows it as
+// nurture_events_processed_total (a gauge that only rises: the SDK counts
+// through OpenTelemetry up-down counters).
+const MetricEventsProcessed = "nurture_events_processed_total"
+
 // versionSearchAttributes guards the upserts of the search attributes: a
 // journey started before them replays without; its next run has them.
 const versionSearchAttributes = "search-attributes"
