@@ -176,11 +176,11 @@ type run struct {
 	// set when one moved the lead during the current step.
 	migrations []migrationMsg
 	migrated   bool
-	// searchable is 0 until publish has asked whether this run keeps
-	// search attributes, then 1 (no: an older journey) or 2 (yes);
-	// searched is what they say.
-	searchable int
-	searched   searchValues
+	// searchAsked is set once publish has asked whether this run keeps
+	// search attributes, searchable its answer (no for a journey started
+	// before them); searched is what they say.
+	searchAsked, searchable bool
+	searched                searchValues
 	// notices counts hand-off notices still being mailed; the run does
 	// not end or continue as new before they are done.
 	notices int

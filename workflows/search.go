@@ -84,13 +84,11 @@ type searchValues struct {
 // publish keeps the lead's search attributes and its one-line summary up to
 // date with its state; it upserts only what changed.
 func (r *run) publish() error {
-	if r.searchable == 0 {
-		r.searchable = 1
-		if workflow.GetVersion(r.ctx, versionSearchAttributes, workflow.DefaultVersion, 1) == 1 {
-			r.searchable = 2
-		}
+	if !r.searchAsked {
+		r.searchAsked = true
+		r.searchable = workflow.GetVersion(r.ctx, versionSearchAttributes, workflow.DefaultVersion, 1) == 1
 	}
-	if r.searchable != 2 {
+	if !r.searchable {
 		return nil
 	}
 	now := searchValues{journey: r.st.JourneyID, version: r.st.JourneyVersion, stage: r.st.BuyingStage, lifecycle: r.st.Lifecycle, score: r.st.Score.Total()}
