@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/nurture-dev/nurture/journeys"
@@ -203,7 +204,8 @@ func isOver(lifecycle workflows.Lifecycle) bool {
 // errorKind names an error for counting: without the wrapping that names
 // the lead, so the errors of many leads count together.
 func errorKind(err error) string {
-	if errors.Is(err, workflows.ErrNoJourney) {
+	var nf *serviceerror.NotFound
+	if errors.Is(err, workflows.ErrNoJourney) || errors.As(err, &nf) {
 		return "no journey running in Temporal"
 	}
 	if inner := errors.Unwrap(err); inner != nil {

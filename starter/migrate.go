@@ -177,7 +177,7 @@ func (m *migrator) version(journey string, from, to int, target *journeys.Journe
 	bar.done()
 	fmt.Fprintf(w, "moved %s to version %d (%d kept their place in a wait)\n", nLeads(s.Moved), to, s.KeptPlace)
 	if s.Waiting > 0 {
-		fmt.Fprintf(w, "took the migration in the middle of a send (a paused journey holds its sends), each moving when its send is done: %s\n", nLeads(s.Waiting))
+		fmt.Fprintf(w, "took the migration but were busy past -wait (a send in flight or held by a pause, or a dependency they retry), each moving when that is done: %s\n", nLeads(s.Waiting))
 	}
 	if s.Stayed > 0 {
 		fmt.Fprintf(w, "left on version %d, their steps not mapped: %s\n", from, nLeads(s.Stayed))

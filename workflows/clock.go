@@ -113,6 +113,11 @@ func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) 
 	for {
 		got, err := r.handleMessagesFor(want)
 		if err == nil && r.migrated {
+			// An event this wait wanted, taken in the same batch, is kept
+			// for the step the lead moved to.
+			if got != "" {
+				r.st.Matched = got
+			}
 			return waitResult{}, errMigrated
 		}
 		if err != nil || got != "" || !r.st.active() {

@@ -176,6 +176,9 @@ type run struct {
 	// set when one moved the lead during the current step.
 	migrations []migrationMsg
 	migrated   bool
+	// migrating is set while a migration is carried out (its activities
+	// run), so another is refused meanwhile.
+	migrating bool
 	// searchAsked is set once publish has asked whether this run keeps
 	// search attributes, searchable its answer (no for a journey started
 	// before them); searched is what they say.

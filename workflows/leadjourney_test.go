@@ -126,6 +126,8 @@ func setup(t *testing.T, opts ...func(*setupOptions)) *testBundle {
 			rec.mu.Unlock()
 			if v, ok := o.versions[ref.Version]; ok {
 				return activities.LoadedJourney{Version: ref.Version, Journey: v.WithoutBodies()}, nil
+			} else if o.versions != nil && ref.Version != 0 {
+				return activities.LoadedJourney{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("journey %q version %d is not published", ref.ID, ref.Version), activities.ErrTypeJourneyNotFound, nil)
 			}
 			got, ok := o.journeys[ref.ID]
 			if !ok {

@@ -1,13 +1,13 @@
 package workflows
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/nurture-dev/nurture/activities"
@@ -41,6 +41,17 @@ func (r *run) checkMigration(m Migration) error {
 	}
 	if _, ok := m.Steps[r.st.Step]; !ok && r.st.Step != "" {
 		return fmt.Errorf("lead %s is at step %q, which the migration does not map; it stays on version %d", r.st.Lead.Email, r.st.Step, m.From)
+	}
+	if loc, ok := r.j.Step(r.st.Step); ok && r.st.Entered && r.st.WaitUntil == 0 && loc.Step.Kind() == journeys.KindSend {
+		// In the middle of the send: the lead moves from the step after it.
+		if next := r.j.After(loc.Step.ID); next != "" {
+			if _, ok := m.Steps[next]; !ok {
+				return fmt.Errorf("lead %s is sending at step %q and goes on to step %q, which the migration does not map; it stays on version %d", r.st.Lead.Email, r.st.Step, next, m.From)
+			}
+		}
+	}
+	if r.migrating {
+		return errors.New("a migration of this lead is being taken already")
 	}
 	for _, q := range r.migrations {
 		if !q.ans.done {
@@ -85,12 +96,20 @@ func (r *run) migrate(q migrationMsg) error {
 		q.ans.give(err)
 		return nil
 	}
+	r.migrating = true
+	defer func() { r.migrating = false }()
 	m := q.m
 	fromStep := r.st.Step
 	fromLoc, _ := r.j.Step(fromStep)
 	toStep := m.Steps[fromStep]
 	old := r.j
 	if err := r.load(m.JourneyID, m.To); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == activities.ErrTypeJourneyNotFound {
+			// A refusal, not a dead end: the lead stays where it is.
+			q.ans.give(fmt.Errorf("%s version %d is not published; lead %s stays on version %d", m.JourneyID, m.To, r.st.Lead.Email, m.From))
+			return nil
+		}
 		return err
 	}
 	toLoc, ok := r.j.Step(toStep)
@@ -99,18 +118,27 @@ func (r *run) migrate(q migrationMsg) error {
 		q.ans.give(fmt.Errorf("step %q is not in %s version %d", toStep, m.JourneyID, m.To))
 		return nil
 	}
-	kept := r.st.Entered && toStep != "" && KeepsPlace(fromLoc.Step, toLoc.Step)
+	// A lead that left nurture in the same batch (a hand-off) is not in
+	// its wait any more: it keeps no place.
+	kept := r.st.active() && r.st.Entered && toStep != "" && KeepsPlace(fromLoc.Step, toLoc.Step)
 	if kept {
 		if toStep != fromStep {
 			r.st.Occurrences[toStep]++
 		}
-		r.st.WaitUntil = r.keptDeadline(toLoc.Step)
+		r.st.WaitUntil = r.keptDeadline(fromLoc.Step, toLoc.Step)
 		if toLoc.Stage != r.st.StepStage {
 			r.st.StepStage, r.st.BuyingStage = toLoc.Stage, toLoc.Stage
+			if err := r.progress(progress.Stage, "entered stage "+toLoc.Stage); err != nil {
+				return err
+			}
 		}
 	} else {
 		if r.st.TaskID != 0 {
-			req := activities.TaskOutcomeRequest{TaskID: r.st.TaskID, Outcome: cmp.Or(r.st.TaskResult, TaskMigrated), Note: fmt.Sprintf("the lead moved to %s version %d", m.JourneyID, m.To)}
+			note := fmt.Sprintf("the lead moved to %s version %d", m.JourneyID, m.To)
+			if r.st.TaskResult != "" {
+				note += fmt.Sprintf(" (the outcome %s, reported just before, was not followed)", r.st.TaskResult)
+			}
+			req := activities.TaskOutcomeRequest{TaskID: r.st.TaskID, Outcome: TaskMigrated, Note: note}
 			if err := workflow.ExecuteActivity(r.ctx, r.acts.RecordTaskOutcome, req).Get(r.ctx, nil); err != nil {
 				return fmt.Errorf("close task %d of the old step: %w", r.st.TaskID, err)
 			}
@@ -118,7 +146,7 @@ func (r *run) migrate(q migrationMsg) error {
 		}
 		r.st.Entered, r.st.WaitUntil = false, 0
 	}
-	r.st.Step, r.st.Matched = toStep, ""
+	r.st.Step = toStep
 	r.migrated = true
 	outcome := fmt.Sprintf("migrated to version %d, step %q", m.To, toStep)
 	r.st.record(StepRecord{Step: fromStep, Kind: string(fromLoc.Step.Kind()), Stage: fromLoc.Stage, At: workflow.Now(r.ctx).UTC().Format(time.RFC3339), Outcome: outcome})
@@ -132,23 +160,36 @@ func (r *run) migrate(q migrationMsg) error {
 
 // keptDeadline is when a wait the lead keeps its place in ends under the
 // new step: its duration counted from when the lead entered the old step.
-// Waits for a date or a send window are worked out afresh (0). A lead that
-// entered its step before the entry time was kept waits as long as it
-// would have.
-func (r *run) keptDeadline(to journeys.Step) int64 {
-	var d time.Duration
-	switch to.Kind() {
-	case journeys.KindWait:
-		d = to.Wait.Value()
-	case journeys.KindWaitFor:
-		d = to.WaitFor.Timeout.Value()
-	case journeys.KindTask:
-		d = to.Task.Timeout.Value()
-	default:
+// Waits for a date or a send window are worked out afresh (0). For a lead
+// that entered its step before the entry time was kept, the entry is
+// worked out from the old wait's deadline and duration (a deadline that
+// max_duration brought forward makes it earlier than it was).
+func (r *run) keptDeadline(from, to journeys.Step) int64 {
+	d := waitOf(to)
+	if d == 0 {
 		return 0
 	}
+	entered := time.UnixMilli(r.st.EnteredAt)
 	if r.st.EnteredAt == 0 {
-		return r.st.WaitUntil
+		old := waitOf(from)
+		if old == 0 || r.st.WaitUntil == 0 {
+			return r.st.WaitUntil
+		}
+		entered = time.UnixMilli(r.st.WaitUntil).Add(-r.scaled(old))
 	}
-	return r.clipped(time.UnixMilli(r.st.EnteredAt).Add(r.scaled(d))).UnixMilli()
+	return r.clipped(entered.Add(r.scaled(d))).UnixMilli()
+}
+
+// waitOf is how long a step of a kind that waits a duration waits; 0 for
+// the others.
+func waitOf(s journeys.Step) time.Duration {
+	switch s.Kind() {
+	case journeys.KindWait:
+		return s.Wait.Value()
+	case journeys.KindWaitFor:
+		return s.WaitFor.Timeout.Value()
+	case journeys.KindTask:
+		return s.Task.Timeout.Value()
+	}
+	return 0
 }

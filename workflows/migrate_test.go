@@ -231,4 +231,39 @@ func TestMigrationWaitsForASendAndRefusesWhatDoesNotFit(t *testing.T) {
 	require.Equal(t, workflows.MigrationResult{FromStep: "pause", ToStep: "nap", Stage: "one"}, res, "it moved once the send was done")
 	require.Equal(t, []string{"a", "c"}, b.rec.contents(), "the send in flight went once, as version 1's")
 
+	// A version that is not published is refused; the lead stays and
+	// goes on as before.
+	other := setup(t, withVersions(t, v1, v2))
+	other.input.JourneyID, other.input.JourneyVersion = "lang", 1
+	unpublished := other.updateAt(day, workflows.UpdateMigrate, workflows.Migration{JourneyID: "lang", From: 1, To: 9, Steps: map[string]string{"pause": "pause"}})
+	other.env.ExecuteWorkflow(workflows.LeadJourney, other.input)
+	r := other.result(t)
+	require.ErrorContains(t, unpublished.err, "lang version 9 is not published; lead ada@analytical.test stays on version 1")
+	require.EqualValues(t, "done", r.ExitReason, "not a dead end")
+
+}
+
+// An event the wait wanted, taken in the same batch as a migration, is
+// kept for the step the lead moves to: it is not lost to the timeout.
+func TestMigrationKeepsAnEventTakenWithIt(t *testing.T) {
+	t.Parallel()
+	listen := `stages:
+  - id: one
+    steps:
+      - id: listen
+        wait_for: {events: [demo_request], timeout: 10d, on_event: hot, on_timeout: cold}
+      - {id: hot, send: a, next: bye}
+      - {id: cold, send: b}
+      - {id: bye, exit: done}
+`
+	b := migrateSetup(t, listen, listen)
+	b.env.RegisterDelayedCallback(func() {
+		b.env.SignalWorkflow(workflows.SignalEngagement, lead.Event{ID: "d1", LeadID: b.input.Lead.ID, Type: lead.DemoRequest, OccurredAt: b.env.Now()})
+	}, day)
+	u := b.updateAt(day, workflows.UpdateMigrate, migration("listen", "listen", "hot", "hot", "cold", "cold", "bye", "bye"))
+	b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+	b.result(t)
+	require.True(t, u.done)
+	require.Equal(t, []string{"a"}, b.rec.contents(), "the demo request took the on_event branch")
+	require.Equal(t, day, b.rec.sendAt[0])
 }

@@ -60,10 +60,10 @@ type MigrationResult struct {
 	KeptPlace bool `json:"kept_place,omitempty"`
 }
 
-// ErrMigrationWaiting says the journey took the migration and is in the
-// middle of a send (a paused journey holds its sends): it moves when the
-// send is done.
-var ErrMigrationWaiting = errors.New("the journey took the migration and is in the middle of a send (a paused journey holds its sends); the lead moves when the send is done")
+// ErrMigrationWaiting says the journey took the migration and has not
+// carried it out within the wait: it is busy (a send, held by a pause, or a
+// dependency it retries) and moves when that is done.
+var ErrMigrationWaiting = errors.New("the journey took the migration and has not carried it out yet (it is busy: a send in flight or held by a pause, or a dependency it is waiting for); the lead moves when that is done")
 
 // MigrateLead asks a lead's journey to move to another version and waits
 // up to wait for it to have moved. A lead whose journey is elsewhere, has
