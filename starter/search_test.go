@@ -70,3 +70,19 @@ func TestWorkerNamesTheMissingSearchAttributes(t *testing.T) {
 	require.ErrorContains(t, err, "temporal operator search-attribute create --namespace default --name NurtureScore --type Int")
 	require.ErrorContains(t, err, "--name NurtureStage --type Keyword")
 }
+
+// TestAnUpdateNoWorkerTakesSaysSo: with no worker polling, a removal is
+// not accepted; the command says so within its wait instead of hanging.
+func TestAnUpdateNoWorkerTakesSaysSo(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := startSystem(t, "", 1)
+	p := lead.Profile{Email: "orphan@acme.test"}
+	require.NoError(t, p.Normalize())
+	_, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.WorkflowID(p.ID), TaskQueue: "no-worker-polls-this"},
+		workflows.LeadJourney, workflows.Input{Lead: p, JourneyID: "b2b-nurture"})
+	require.NoError(t, err)
+	_, err = workflows.RemoveLead(ctx, s.client, p.ID, workflows.Removal{Reason: "a test"}, time.Second)
+	require.ErrorContains(t, err, "remove-lead for lead "+p.ID+": the journey did not take it within 1s (is a worker running?)")
+}

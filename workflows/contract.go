@@ -207,9 +207,15 @@ func RemoveLead(ctx context.Context, c client.Client, leadID string, m Removal, 
 // waiting.
 func updateWithin[Out any](ctx context.Context, c client.Client, leadID, name string, arg any, wait time.Duration, waiting error) (Out, error) {
 	var res Out
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	// Acceptance needs a worker: with none polling it would wait forever.
+	acceptCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	h, err := c.UpdateWorkflow(acceptCtx, client.UpdateWorkflowOptions{
 		WorkflowID: WorkflowID(leadID), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
+	if err != nil && acceptCtx.Err() != nil && ctx.Err() == nil {
+		return res, fmt.Errorf("%s for lead %s: the journey did not take it within %s (is a worker running?); Temporal may still deliver it when one polls", name, leadID, wait)
+	}
 	if err == nil {
 		if err = awaitOutcome(ctx, h, wait, &res); errors.Is(err, errStillRunning) {
 			return res, fmt.Errorf("%w (lead %s)", waiting, leadID)
