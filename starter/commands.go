@@ -39,8 +39,15 @@ func (c *connection) Close() {
 	}
 }
 
+// connect opens the database, creating it only for a command that creates
+// (a command that reads refuses a mistyped DATABASE_URL), and connects to
+// Temporal when asked.
 func connect(ctx context.Context, env *environment, cfg *config.Config, withTemporal bool) (*connection, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	open := store.OpenExisting
+	if env.command.database == creates {
+		open = store.Open
+	}
+	db, err := open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +85,7 @@ func runPublish(ctx context.Context, env *environment, args []string) error {
 	}
 	if len(args) == 0 {
 		fs.Usage()
-		return errors.New("name at least one journey file")
+		return usageError{errors.New("name at least one journey file")}
 	}
 	type loaded struct {
 		j   *journeys.Journey
@@ -382,7 +389,7 @@ func runValidate(ctx context.Context, env *environment, args []string) error {
 	}
 	if len(args) == 0 {
 		fs.Usage()
-		return errors.New("name at least one journey file")
+		return usageError{errors.New("name at least one journey file")}
 	}
 	loaded := map[string]*journeys.Journey{}
 	bad, warned := 0, 0

@@ -6,13 +6,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -24,8 +28,37 @@ import (
 
 type command struct {
 	summary string
-	run     func(ctx context.Context, env *environment, args []string) error
+	// settings are the groups of settings the command reads: its flags,
+	// and what its -h lists.
+	settings config.Group
+	// database says what the command does with a database that does not
+	// exist.
+	database access
+	run      func(ctx context.Context, env *environment, args []string) error
 }
+
+// access is what a command does with a database that does not exist.
+type access int
+
+const (
+	// existing refuses it (store.OpenExisting): commands that read, or act
+	// on leads, sends and journeys already stored, for which a missing
+	// database can only be a mistyped DATABASE_URL.
+	existing access = iota
+	// creates creates it (store.Open): commands that bring journeys, leads
+	// or events in.
+	creates
+)
+
+// The settings commands read.
+const (
+	noSettings = config.Group(0)
+	database   = config.Database
+	// temporal is the connection and the log settings of the Temporal
+	// client's lines.
+	temporal = config.Database | config.Temporal | config.Logging
+	mail     = config.Database | config.Mail
+)
 
 // environment is what commands read and write instead of process globals.
 type environment struct {
@@ -33,33 +66,36 @@ type environment struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// command is the one dispatch runs.
+	command command
 }
 
 func commands() map[string]command {
 	return map[string]command{
-		"diagram":         {"write a journey as a Mermaid flowchart", runDiagram},
-		"publish":         {"validate journey files and publish each as a new immutable version", runPublish},
-		"enroll":          {"enrol a lead (by e-mail and profile fields) in a journey", runEnroll},
-		"event":           {"record an engagement event for a lead: stored, then signalled", runEvent},
-		"status":          {"show a lead's stage, score with its breakdown, and last steps", runStatus},
-		"feedback":        {"pass on sales' verdict on a hand-off: accepted, rejected or recycle", runFeedback},
-		"validate":        {"check journey files and report every mistake with its line and column", runValidate},
-		"journeys":        {"list published journeys, their versions and how many leads run each", runJourneys},
-		"schema":          {"print the JSON Schema of journey files, for editors", runSchema},
-		"task":            {"report what came of a task a journey gave (a call: reached, no_answer, ...)", runTask},
-		"sends":           {"list sends by status (ambiguous ones first of all) and resolve them: mark sent, or send again", runSends},
-		"preview":         {"render a content item for each persona with a sample lead; HTML to files", runPreview},
-		"test-send":       {"mail a content item to your own address, marked as a test, never counted", runTestSend},
-		"report":          {"the funnel, exits, touchpoints and costs of each journey version, from PostgreSQL", runReport},
-		"leads":           {"list and find leads by journey, stage, lifecycle, or words of their address, name and company", runLeads},
-		"remove":          {"take a lead out of its journey at once, with a reason kept as its exit", runRemove},
-		"migrate":         {"move the running leads of a journey version to another version: a dry run, then -apply", runMigrate},
-		"pause":           {"pause a journey: no email of it goes out until resume; timers keep their place", runPause},
-		"resume":          {"resume a paused journey: the sends that waited go out", runResume},
-		"import":          {"enrol the leads of a CSV file in a journey: per-row errors, progress, safe to run again", runImport},
-		"simulate":        {"run a journey for a made-up lead and a script of engagement, months in a second, with expectations", runSimulate},
-		"console-account": {"make a console account's line for CONSOLE_ACCOUNTS_FILE (the password read from standard input)", runConsoleAccount},
-		"reconcile":       {"repair what PostgreSQL and Temporal disagree on: pending enrolments, leads stored as running", runReconcile},
+		"diagram":         {"write a journey as a Mermaid flowchart", noSettings, existing, runDiagram},
+		"publish":         {"validate journey files and publish each as a new immutable version", database, creates, runPublish},
+		"enroll":          {"enrol a lead (by e-mail and profile fields) in a journey", temporal, creates, runEnroll},
+		"event":           {"record an engagement event for a lead: stored, then signalled", temporal, creates, runEvent},
+		"status":          {"show a lead's stage, score with its breakdown, and last steps", temporal, existing, runStatus},
+		"feedback":        {"pass on sales' verdict on a hand-off: accepted, rejected or recycle", temporal, existing, runFeedback},
+		"validate":        {"check journey files and report every mistake with its line and column", noSettings, existing, runValidate},
+		"journeys":        {"list published journeys, their versions and how many leads run each", database, existing, runJourneys},
+		"schema":          {"print the JSON Schema of journey files, for editors", noSettings, existing, runSchema},
+		"task":            {"report what came of a task a journey gave (a call: reached, no_answer, ...)", temporal, existing, runTask},
+		"sends":           {"list sends by status (ambiguous ones first of all) and resolve them: mark sent, or send again", mail, existing, runSends},
+		"preview":         {"render a content item for each persona with a sample lead; HTML to files", noSettings, existing, runPreview},
+		"test-send":       {"mail a content item to your own address, marked as a test, never counted", mail, creates, runTestSend},
+		"report":          {"the funnel, exits, touchpoints and costs of each journey version, from PostgreSQL", database, existing, runReport},
+		"leads":           {"list and find leads by journey, stage, lifecycle, or words of their address, name and company", database, existing, runLeads},
+		"remove":          {"take a lead out of its journey at once, with a reason kept as its exit", temporal, existing, runRemove},
+		"migrate":         {"move the running leads of a journey version to another version: a dry run, then -apply", temporal, existing, runMigrate},
+		"pause":           {"pause a journey: no email of it goes out until resume; timers keep their place", database, existing, runPause},
+		"resume":          {"resume a paused journey: the sends that waited go out", database, existing, runResume},
+		"import":          {"enrol the leads of a CSV file in a journey: per-row errors, progress, safe to run again", temporal, creates, runImport},
+		"simulate":        {"run a journey for a made-up lead and a script of engagement, months in a second, with expectations", noSettings, existing, runSimulate},
+		"console-account": {"make a console account's line for CONSOLE_ACCOUNTS_FILE (the password read from standard input)", noSettings, existing, runConsoleAccount},
+		"reconcile":       {"repair what PostgreSQL and Temporal disagree on: pending enrolments, leads stored as running", temporal, existing, runReconcile},
+		"version":         {"print the version and the VCS revision this starter was built from", noSettings, existing, runVersion},
 	}
 }
 
@@ -67,60 +103,133 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := &environment{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
-	if err := dispatch(ctx, env, os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
+	err := dispatch(ctx, env, os.Args[1:])
+	code := exitCode(err)
+	if code != 0 {
 		if hint := store.Hint(err); hint != "" {
 			fmt.Fprintln(os.Stderr, "starter:", hint)
 		} else {
 			fmt.Fprintln(os.Stderr, "starter:", err)
 		}
-		os.Exit(1)
+	}
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a mistake in how a command was called (an unknown command
+// or flag, a bad flag value, arguments missing or too many): the usage is
+// printed and the process exits 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitCode is the process's exit status for what dispatch returned: 0 for
+// success and -h, 2 for a usage error, 1 for any other failure.
+func exitCode(err error) int {
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usage):
+		return 2
+	default:
+		return 1
 	}
 }
 
 func dispatch(ctx context.Context, env *environment, args []string) error {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(env.stderr, cmds)
+		return usageError{errors.New("name a command")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
 		usage(env.stdout, cmds)
-		if len(args) == 0 {
-			return errors.New("name a command")
-		}
 		return nil
+	case "-version", "--version":
+		args = []string{"version"}
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
 		usage(env.stderr, cmds)
-		return fmt.Errorf("unknown command %q", args[0])
+		return usageError{fmt.Errorf("unknown command %q", args[0])}
 	}
-	return cmd.run(ctx, env, args[1:])
+	e := *env
+	e.command = cmd
+	return cmd.run(ctx, &e, args[1:])
 }
 
 func usage(w io.Writer, cmds map[string]command) {
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
+	names := slices.Sorted(maps.Keys(cmds))
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
 	}
-	sort.Strings(names)
 	fmt.Fprintln(w, "usage: starter COMMAND [flags] [args]\n\ncommands:")
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun starter COMMAND -h for a command's flags. Flags default to environment variables (DATABASE_URL, TEMPORAL_ADDRESS, ...).")
+	fmt.Fprintln(w, "\nRun starter COMMAND -h for a command's flags: each lists the settings it reads. Flags default to environment variables (DATABASE_URL, TEMPORAL_ADDRESS, ...).\nstarter --version prints the version. A mistake in how a command is called exits 2, any other failure 1.")
 }
 
-// flags makes a command's flag set with the shared configuration on it.
+// flags makes a command's flag set with the settings it reads on it.
 func flags(env *environment, name, argsUsage, about string) (*flag.FlagSet, *config.Config) {
 	fs := flag.NewFlagSet("starter "+name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	var cfg config.Config
-	cfg.Register(fs, env.getenv)
+	cfg.RegisterGroups(fs, env.getenv, env.command.settings)
 	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "usage: starter %s [flags] %s\n\n%s\n\nflags:\n", name, argsUsage, about)
-		fs.PrintDefaults()
+		fmt.Fprintf(env.stderr, "usage: starter %s [flags] %s\n\n%s\n", name, argsUsage, about)
+		if hasFlags(fs) {
+			fmt.Fprint(env.stderr, "\nflags:\n")
+			fs.PrintDefaults()
+		}
 	}
 	return fs, &cfg
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// runVersion prints the module version and the VCS revision of this build.
+func runVersion(_ context.Context, env *environment, args []string) error {
+	fs, _ := flags(env, "version", "", "Prints the module version and the VCS revision this starter was built from (as\nGo recorded them: a build from a work tree says (devel); one with -buildvcs=false\nrecords no revision).")
+	if _, err := positional(fs, args, 0, "version takes no arguments"); err != nil {
+		return err
+	}
+	bi, ok := debug.ReadBuildInfo()
+	fmt.Fprintln(env.stdout, version(bi, ok))
+	return nil
+}
+
+// version is the line starter --version prints: what the build recorded,
+// and says so when it recorded nothing.
+func version(bi *debug.BuildInfo, ok bool) string {
+	if !ok {
+		return "starter: no build information (a binary built without module support)"
+	}
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	line := fmt.Sprintf("starter %s %s, %s", cmp.Or(bi.Main.Path, "github.com/nurture-dev/nurture"), cmp.Or(bi.Main.Version, "(devel)"), bi.GoVersion)
+	rev, ok := settings["vcs.revision"]
+	if !ok {
+		return line + ", no VCS revision recorded (built with -buildvcs=false or outside a repository)"
+	}
+	line += ", " + settings["vcs"] + " revision " + rev
+	if t := settings["vcs.time"]; t != "" {
+		line += " of " + t
+	}
+	if settings["vcs.modified"] == "true" {
+		line += " with uncommitted changes"
+	}
+	return line
 }
 
 // profileFlags registers the flags that describe a lead's profile: names,
@@ -166,7 +275,10 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -186,7 +298,10 @@ func positional(fs *flag.FlagSet, args []string, n int, missing string) ([]strin
 	}
 	if len(args) != n {
 		fs.Usage()
-		return nil, errors.New(missing)
+		if len(args) > n {
+			return nil, usageError{fmt.Errorf("too many arguments: %s", strings.Join(args[n:], " "))}
+		}
+		return nil, usageError{errors.New(missing)}
 	}
 	return args, nil
 }

@@ -39,8 +39,33 @@ var migrations embed.FS
 var ErrUnreachable = errors.New("postgres is unreachable")
 
 // Open connects to the database at url, creating the database when it is
-// missing, and applies the migrations.
+// missing, and applies the migrations: what the worker, the receiver and
+// the commands that write do.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return open(ctx, url, true)
+}
+
+// OpenExisting is Open for commands that only read: a database that does
+// not exist is refused with a *MissingDatabaseError and nothing is
+// created, so a mistyped DATABASE_URL says so instead of leaving an empty
+// database behind. The migrations are applied to a database that exists.
+func OpenExisting(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return open(ctx, url, false)
+}
+
+// MissingDatabaseError is OpenExisting's error when the database the URL
+// names does not exist on the server.
+type MissingDatabaseError struct {
+	Database string
+	Host     string
+	Port     uint16
+}
+
+func (e *MissingDatabaseError) Error() string {
+	return fmt.Sprintf("database %q does not exist on the server at %s:%d; check DATABASE_URL", e.Database, e.Host, e.Port)
+}
+
+func open(ctx context.Context, url string, create bool) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
@@ -49,7 +74,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		// Fail in seconds, not minutes, when the server is not there.
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
-	if err := ensureDatabase(ctx, cfg); err != nil {
+	if err := ensureDatabase(ctx, cfg, create); err != nil {
 		return nil, err
 	}
 	return OpenConfig(ctx, cfg)
@@ -73,9 +98,10 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error)
 	return pool, nil
 }
 
-// ensureDatabase creates the configured database when it does not exist, by
-// way of the server's maintenance database.
-func ensureDatabase(ctx context.Context, cfg *pgxpool.Config) error {
+// ensureDatabase checks the configured database exists and, when it does
+// not and create is set, creates it by way of the server's maintenance
+// database.
+func ensureDatabase(ctx context.Context, cfg *pgxpool.Config, create bool) error {
 	name := cfg.ConnConfig.Database
 	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err == nil {
@@ -84,6 +110,9 @@ func ensureDatabase(ctx context.Context, cfg *pgxpool.Config) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
 		return fmt.Errorf("%w at %s:%d: %w", ErrUnreachable, cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	if !create {
+		return &MissingDatabaseError{Database: name, Host: cfg.ConnConfig.Host, Port: cfg.ConnConfig.Port}
 	}
 	admin := cfg.ConnConfig.Copy()
 	admin.Database = "postgres"
