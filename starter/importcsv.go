@@ -56,12 +56,12 @@ otherwise. Exits 1 when a row was refused.`)
 		return err
 	}
 	if *workers < 1 || *workers > 64 {
-		return fmt.Errorf("-concurrency %d: from 1 to 64", *workers)
+		return misused(fs, fmt.Errorf("-concurrency %d: from 1 to 64", *workers))
 	}
 	renames := map[string]string{}
 	for k, v := range rename {
 		if v != "" && leadcsv.ColumnName(v) != v {
-			return fmt.Errorf("-map %s=%s: name a field like first_name or bant_budget (or nothing, to skip the column)", k, v)
+			return misused(fs, fmt.Errorf("-map %s=%s: name a field like first_name or bant_budget (or nothing, to skip the column)", k, v))
 		}
 		renames[leadcsv.ColumnName(k)] = leadcsv.ColumnName(v)
 	}

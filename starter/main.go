@@ -305,3 +305,10 @@ func positional(fs *flag.FlagSet, args []string, n int, missing string) ([]strin
 	}
 	return args, nil
 }
+
+// misused prints the command's usage and makes err a usage error: a flag's
+// value that parsed but makes no sense.
+func misused(fs *flag.FlagSet, err error) error {
+	fs.Usage()
+	return usageError{err}
+}

@@ -46,17 +46,17 @@ func runMigrate(ctx context.Context, env *environment, args []string) error {
 	}
 	switch {
 	case *journey == "":
-		return errors.New("name the journey: -journey ID")
+		return misused(fs, errors.New("name the journey: -journey ID"))
 	case *from == 0 && !*contentOnly:
-		return errors.New("name the version the leads are on: -from N (or -content-only for every older version)")
+		return misused(fs, errors.New("name the version the leads are on: -from N (or -content-only for every older version)"))
 	case *contentOnly && len(named) > 0:
-		return errors.New("-content-only moves leads where they stand; it takes no -map")
+		return misused(fs, errors.New("-content-only moves leads where they stand; it takes no -map"))
 	case *workers < 1 || *workers > 64:
-		return fmt.Errorf("-concurrency %d: from 1 to 64", *workers)
+		return misused(fs, fmt.Errorf("-concurrency %d: from 1 to 64", *workers))
 	}
 	for k, v := range named {
 		if v == "" {
-			return fmt.Errorf("-map %s=: name the step of the new version leads at %q go to", k, k)
+			return misused(fs, fmt.Errorf("-map %s=: name the step of the new version leads at %q go to", k, k))
 		}
 	}
 	conn, err := connect(ctx, env, cfg, true)

@@ -162,7 +162,7 @@ func runLeads(ctx context.Context, env *environment, args []string) error {
 		for i, l := range all {
 			names[i] = string(l)
 		}
-		return fmt.Errorf("-lifecycle %q: use one of %s", f.Lifecycle, strings.Join(names, ", "))
+		return misused(fs, fmt.Errorf("-lifecycle %q: use one of %s", f.Lifecycle, strings.Join(names, ", ")))
 	}
 	conn, err := connect(ctx, env, cfg, false)
 	if err != nil {

@@ -136,8 +136,7 @@ func runTestSend(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if *to == "" {
-		fs.Usage()
-		return errors.New("-to: say where the test goes")
+		return misused(fs, errors.New("-to: say where the test goes"))
 	}
 	addr := lead.Profile{Email: *to}
 	if err := addr.Normalize(); err != nil {

@@ -39,7 +39,7 @@ hand-offs assisted) and the cost per lead, per hand-off and per accepted lead.`)
 		return err
 	}
 	if !slices.Contains([]string{formatTable, formatJSON, formatCSV}, *format) {
-		return fmt.Errorf("-format %q: use table, json or csv", *format)
+		return misused(fs, fmt.Errorf("-format %q: use table, json or csv", *format))
 	}
 	f := store.ReportFilter{JourneyID: *journey, Version: *version}
 	if *since != "" {
