@@ -18,12 +18,12 @@ import (
 
 // runStarter runs a command as main does, with the environment vars, and
 // returns what it wrote, its error and the exit status main would give.
-func runStarter(t *testing.T, vars map[string]string, args ...string) (string, error, int) {
+func runStarter(t *testing.T, vars map[string]string, args ...string) (string, int, error) {
 	t.Helper()
 	var out bytes.Buffer
 	env := &environment{getenv: func(k string) string { return vars[k] }, stdin: strings.NewReader(""), stdout: &out, stderr: &out}
 	err := dispatch(context.Background(), env, args)
-	return out.String(), err, exitCode(err)
+	return out.String(), exitCode(err), err
 }
 
 func TestHelpListsOnlyTheSettingsACommandReads(t *testing.T) {
@@ -41,7 +41,7 @@ func TestHelpListsOnlyTheSettingsACommandReads(t *testing.T) {
 		{"validate", nil, []string{"-database-url", "-temporal-address", "-smtp-host"}},
 		{"console-account", nil, []string{"-database-url", "-console-accounts"}},
 	} {
-		out, err, code := runStarter(t, nil, c.command, "-h")
+		out, code, err := runStarter(t, nil, c.command, "-h")
 		require.ErrorIs(t, err, flag.ErrHelp, c.command)
 		require.Equal(t, 0, code, c.command)
 		require.Contains(t, out, "usage: starter "+c.command, c.command)
@@ -85,7 +85,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		// A failure that is not a usage error.
 		{[]string{"validate", "../journeys/testdata/ten-mistakes.yaml"}, 1, "10 problem(s)"},
 	} {
-		out, err, code := runStarter(t, nil, c.args...)
+		out, code, err := runStarter(t, nil, c.args...)
 		require.Equal(t, c.code, code, "starter %s: %v\n%s", strings.Join(c.args, " "), err, out)
 		if c.says != "" {
 			require.ErrorContains(t, err, c.says)
@@ -98,7 +98,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	out, err, code := runStarter(t, nil, "--version")
+	out, code, err := runStarter(t, nil, "--version")
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	require.True(t, strings.HasPrefix(out, "starter "), out)
@@ -135,15 +135,15 @@ func TestReadOnlyCommandsCreateNoDatabase(t *testing.T) {
 	vars := map[string]string{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
 
 	for _, args := range [][]string{{"status", "x@y.test"}, {"report"}, {"leads"}, {"journeys"}, {"sends"}, {"pause", "b2b-nurture"}} {
-		_, err, code := runStarter(t, vars, args...)
+		_, code, err := runStarter(t, vars, args...)
 		require.EqualError(t, err, `database "`+name+`" does not exist on the server at `+u.Host+`; check DATABASE_URL`, "starter %s", strings.Join(args, " "))
 		require.Equal(t, 1, code)
 		require.False(t, exists(), "starter %s created the database", strings.Join(args, " "))
 	}
 
-	out, err, _ := runStarter(t, vars, "publish", "../journeys/b2b-nurture.yaml", "../journeys/recycle-nurture.yaml")
+	out, _, err := runStarter(t, vars, "publish", "../journeys/b2b-nurture.yaml", "../journeys/recycle-nurture.yaml")
 	require.NoError(t, err, out)
 	require.True(t, exists(), "publish creates the database")
-	_, err, _ = runStarter(t, vars, "journeys")
+	_, _, err = runStarter(t, vars, "journeys")
 	require.NoError(t, err, "a command that reads opens the database once it exists")
 }
