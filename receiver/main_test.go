@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -83,19 +81,6 @@ func TestSaysWhenPostgresIsUnreachable(t *testing.T) {
 	err := run(context.Background(), nil, env(map[string]string{"LINK_SECRET": goodLinkSecret, "WEBHOOK_SECRETS": goodLinkSecret,
 		"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nurture?sslmode=disable"}), &out, nil)
 	require.ErrorIs(t, err, store.ErrUnreachable)
-}
-
-// The receiver scales apart from the workers and must stay small: it
-// does not link the Temporal server.
-func TestDoesNotLinkTheTemporalServer(t *testing.T) {
-	t.Parallel()
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	for _, pkg := range strings.Fields(string(out)) {
-		require.False(t, strings.HasPrefix(pkg, "go.temporal.io/server") || strings.HasPrefix(pkg, "github.com/temporalio/cli"),
-			"the receiver links %s", pkg)
-	}
-	require.Contains(t, string(out), "github.com/nurture-dev/nurture/webhook", "the listing is real")
 }
 
 func TestCheck(t *testing.T) {

@@ -4,8 +4,8 @@
 // database migrations on start. Run as many as the load needs; they share
 // the task queue.
 //
-// It does not link the Temporal server: the embedded one is the starter's
-// demo, never production.
+// It does not link the Temporal server: the embedded one is the demo's
+// (go run ./dev), never production; dev/lean_test.go checks it.
 package main
 
 import (

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -38,17 +36,4 @@ func TestSaysWhenPostgresIsUnreachable(t *testing.T) {
 	}
 	err := run(context.Background(), nil, getenv, &out)
 	require.ErrorIs(t, err, store.ErrUnreachable)
-}
-
-// The production worker must not carry the Temporal server: that is the
-// demo's embedded dev server, linked only by the starter and tests.
-func TestDoesNotLinkTheTemporalServer(t *testing.T) {
-	t.Parallel()
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	for _, pkg := range strings.Fields(string(out)) {
-		require.False(t, strings.HasPrefix(pkg, "go.temporal.io/server") || strings.HasPrefix(pkg, "github.com/temporalio/cli"),
-			"the worker links %s", pkg)
-	}
-	require.Contains(t, string(out), "go.temporal.io/sdk/worker", "the listing is real")
 }
