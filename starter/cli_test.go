@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nurture-dev/nurture/store/storetest"
@@ -124,14 +123,7 @@ func TestReadOnlyCommandsCreateNoDatabase(t *testing.T) {
 	u, err := url.Parse(dbURL)
 	require.NoError(t, err)
 	name := strings.TrimPrefix(u.Path, "/")
-	exists := func() bool {
-		conn, err := pgx.Connect(ctx, storetest.URL())
-		require.NoError(t, err)
-		defer conn.Close(ctx)
-		var n int
-		require.NoError(t, conn.QueryRow(ctx, "select count(*) from pg_database where datname = $1", name).Scan(&n))
-		return n == 1
-	}
+	exists := func() bool { return storetest.DatabaseExists(ctx, t, dbURL) }
 	vars := map[string]string{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
 
 	for _, args := range [][]string{{"status", "x@y.test"}, {"report"}, {"leads"}, {"journeys"}, {"sends"}, {"pause", "b2b-nurture"}} {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nurture-dev/nurture/store"
@@ -23,14 +22,7 @@ func TestOpenExistingCreatesNothing(t *testing.T) {
 	u, err := url.Parse(dbURL)
 	require.NoError(t, err)
 	name := strings.TrimPrefix(u.Path, "/")
-	exists := func() bool {
-		conn, err := pgx.Connect(ctx, storetest.URL())
-		require.NoError(t, err)
-		defer conn.Close(ctx)
-		var n int
-		require.NoError(t, conn.QueryRow(ctx, "select count(*) from pg_database where datname = $1", name).Scan(&n))
-		return n == 1
-	}
+	exists := func() bool { return storetest.DatabaseExists(ctx, t, dbURL) }
 
 	_, err = store.OpenExisting(ctx, dbURL)
 	var missing *store.MissingDatabaseError
