@@ -71,9 +71,15 @@ func TestReplayCorpusPaths(t *testing.T) {
 			require.NoError(t, err)
 		}, workflows.Result{}},
 		{"unsubscribed", "", cto("unsubscribed@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			// After the first email, as a real unsubscribe comes: one sent
+			// before it would race the send, which then finds the address
+			// suppressed and exits "suppressed: unsubscribe" instead.
+			eventually(t, "the first email", func() bool { return len(s.sink.To(p.Email)) == 1 })
 			s.event(t, p, "u1", lead.Unsubscribe)
 		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "unsubscribe"}},
 		{"bounced", "", cto("bounced@analytical.test"), func(t *testing.T, s *system, p lead.Profile) {
+			// A bounce answers a send; one before it would race the send.
+			eventually(t, "the first email", func() bool { return len(s.sink.To(p.Email)) == 1 })
 			s.event(t, p, "b1", lead.HardBounce)
 		}, workflows.Result{Lifecycle: workflows.LifecycleExited, ExitReason: "hard_bounce"}},
 		{"no-engagement", "", lead.Profile{Email: "quiet@kernel.test", FirstName: "Linus"}, func(*testing.T, *system, lead.Profile) {},
