@@ -122,3 +122,7 @@ func (e Event) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// DataOwner says whose personal data an event is (package codec seals it
+// with the lead's own key): its properties may hold what a person typed.
+func (e Event) DataOwner() string { return e.LeadID }

@@ -175,3 +175,7 @@ func (p Profile) Field(name string) string {
 	}
 	return p.Fields[name]
 }
+
+// DataOwner says whose personal data a profile is (package codec seals it
+// with the lead's own key).
+func (p Profile) DataOwner() string { return p.ID }

@@ -27,11 +27,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nurture-dev/nurture/keyring"
 )
 
 // MinSecret is the shortest secret accepted: 32 bytes, the size of the
 // HMAC-SHA256 output, below which a secret is weaker than the MAC.
-const MinSecret = 32
+const MinSecret = keyring.MinSecret
 
 // MaxToken bounds a token before anything decodes it; a click token holds
 // its URL, and URLs in emails stay well under 2 KB.
@@ -58,50 +60,13 @@ const (
 )
 
 // Key is one signing secret with its ID.
-type Key struct {
-	ID     string
-	Secret []byte
-}
+type Key = keyring.Key
 
 // ParseKeys reads "id=secret,id2=secret2" (the first signs, all verify) or
 // a single secret, which gets the ID "1". Every secret must be at least
 // MinSecret bytes.
 func ParseKeys(s string) ([]Key, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, errors.New("no link secret: set LINK_SECRET to one secret, or to id=secret,id2=secret2 to rotate")
-	}
-	var keys []Key
-	seen := map[string]bool{}
-	for _, part := range strings.Split(s, ",") {
-		id, secret, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			id, secret = "1", strings.TrimSpace(part)
-		}
-		switch {
-		case !validKeyID(id):
-			return nil, fmt.Errorf("link key ID %q: use 1 to 16 letters, digits, - or _", id)
-		case seen[id]:
-			return nil, fmt.Errorf("link key ID %q is given twice", id)
-		case len(secret) < MinSecret:
-			return nil, fmt.Errorf("link secret %q is %d bytes; at least %d are needed (openssl rand -hex 32 makes one)", id, len(secret), MinSecret)
-		}
-		seen[id] = true
-		keys = append(keys, Key{ID: id, Secret: []byte(secret)})
-	}
-	return keys, nil
-}
-
-func validKeyID(id string) bool {
-	if id == "" || len(id) > 16 {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
+	return keyring.Setting{Env: "LINK_SECRET", What: "link"}.Parse(s)
 }
 
 // Signer makes and checks tokens.

@@ -24,7 +24,7 @@ func UpsertLead(ctx context.Context, db DB, p lead.Profile) error {
 	if fields == nil {
 		fields = map[string]string{}
 	}
-	_, err := db.Exec(ctx, `
+	tag, err := db.Exec(ctx, `
 insert into leads (id, email, first_name, last_name, company, title, time_zone, source, fields, external_id)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, ''))
 on conflict (id) do update set
@@ -36,7 +36,8 @@ on conflict (id) do update set
     time_zone  = coalesce(nullif(excluded.time_zone, ''), leads.time_zone),
     source     = coalesce(nullif(leads.source, ''), excluded.source),
     fields     = leads.fields || excluded.fields,
-    updated_at = now()`,
+    updated_at = now()
+where leads.erased_at is null`,
 		p.ID, p.Email, p.FirstName, p.LastName, p.Company, p.Title, p.TimeZone, p.Source, fields, p.ExternalID)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "leads_external_id_idx" {
@@ -44,6 +45,9 @@ on conflict (id) do update set
 	}
 	if err != nil {
 		return fmt.Errorf("store lead %s: %w", p.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("lead %s (%s) was erased (starter erase): it is not stored again: %w", p.ID, p.Email, ErrErased)
 	}
 	return nil
 }
@@ -65,11 +69,13 @@ type LeadRow struct {
 	PendingJourney string
 	PendingStage   string
 	PendingSince   *time.Time
+	// Erased is set once its personal data was erased (EraseLead).
+	Erased bool
 }
 
 const leadColumns = `id, email, first_name, last_name, company, title, time_zone, source, coalesce(external_id, ''), fields,
     coalesce(journey_id, ''), coalesce(journey_version, 0), buying_stage, lifecycle, score, exit_reason, ended_at, updated_at,
-    coalesce(pending_journey, ''), pending_stage, pending_since`
+    coalesce(pending_journey, ''), pending_stage, pending_since, erased_at is not null`
 
 func scanLead(row pgx.Row) (LeadRow, error) {
 	var l LeadRow
@@ -82,7 +88,7 @@ func leadDest(l *LeadRow) []any {
 	p := &l.Profile
 	return []any{&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Company, &p.Title, &p.TimeZone, &p.Source, &p.ExternalID, &p.Fields,
 		&l.JourneyID, &l.JourneyVersion, &l.BuyingStage, &l.Lifecycle, &l.Score, &l.ExitReason, &l.EndedAt, &l.UpdatedAt,
-		&l.PendingJourney, &l.PendingStage, &l.PendingSince}
+		&l.PendingJourney, &l.PendingStage, &l.PendingSince, &l.Erased}
 }
 
 // GetLead loads a lead by ID.
@@ -94,7 +100,16 @@ func GetLead(ctx context.Context, db DB, id string) (LeadRow, error) {
 	if err != nil {
 		return l, fmt.Errorf("load lead %s: %w", id, err)
 	}
-	return l, nil
+	return l, refuseErased(l)
+}
+
+// refuseErased makes an erased lead not found, saying why: nothing may
+// enrol it, signal it or show it again.
+func refuseErased(l LeadRow) error {
+	if l.Erased {
+		return fmt.Errorf("lead %s was erased (starter erase): %w (%w)", l.Profile.ID, ErrNotFound, ErrErased)
+	}
+	return nil
 }
 
 // LeadRef names a lead the ways a caller may know it; the first one set
@@ -120,7 +135,7 @@ func FindLead(ctx context.Context, db DB, ref LeadRef) (LeadRow, error) {
 		if err != nil {
 			return l, fmt.Errorf("load lead with external ID %q: %w", ref.ExternalID, err)
 		}
-		return l, nil
+		return l, refuseErased(l)
 	}
 	return LeadRow{}, errors.New("name the lead: lead_id, email or external_id")
 }

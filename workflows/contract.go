@@ -331,6 +331,9 @@ type Status struct {
 	LastSteps []StepRecord `json:"last_steps"`
 }
 
+// DataOwner says whose personal data a status is: it names the address.
+func (s Status) DataOwner() string { return s.LeadID }
+
 // Result is what a finished journey returns.
 type Result struct {
 	Lifecycle  Lifecycle  `json:"lifecycle"`
