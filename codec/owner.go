@@ -4,7 +4,9 @@ import (
 	"reflect"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 )
 
 // Owned is a value that carries a lead's personal data: DataOwner is the
@@ -101,4 +103,13 @@ func paths(t reflect.Type, depth int) [][]int {
 		}
 	}
 	return out
+}
+
+// Apply makes a client (and the workers made on it) seal every payload
+// with c, and failures' messages and stack traces too (they may quote an
+// address: an SMTP server's refusal does).
+func (c *Codec) Apply(opts *client.Options) {
+	opts.DataConverter = DataConverter(c)
+	opts.FailureConverter = temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+		DataConverter: opts.DataConverter, EncodeCommonAttributes: true})
 }

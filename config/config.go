@@ -21,7 +21,9 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/nurture-dev/nurture/codec"
 	"github.com/nurture-dev/nurture/email"
+	"github.com/nurture-dev/nurture/keyring"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/store"
 )
@@ -81,6 +83,13 @@ type Config struct {
 	// TemporalMetrics, when the process sets it, receives the Temporal
 	// client's metrics.
 	TemporalMetrics client.MetricsHandler
+	// PayloadKeys seal what Temporal stores (package codec):
+	// "id=secret,id2=secret2", the first sealing, all opening. Empty
+	// stores payloads in plain text, and the processes say so.
+	PayloadKeys string
+	// Codec is the payload codec DialTemporal made (nil without
+	// PayloadKeys): the console's codec endpoint opens payloads with it.
+	Codec *codec.Codec
 	// MetricsListenAddr is where the worker serves /metrics, /healthz and
 	// /readyz; empty serves none.
 	MetricsListenAddr string
@@ -160,6 +169,7 @@ func (c *Config) RegisterGroups(fs *flag.FlagSet, getenv Getenv, groups Group) {
 		str(&c.TemporalNamespace, "temporal-namespace", "TEMPORAL_NAMESPACE", defaultNamespace, "Temporal namespace")
 		str(&c.TemporalProfile, "temporal-profile", "TEMPORAL_PROFILE", "", "profile of Temporal's client config file (TEMPORAL_CONFIG_FILE, else temporal/temporal.toml in the user's config directory) to connect with")
 		str(&c.TaskQueue, "task-queue", "TEMPORAL_TASK_QUEUE", DefaultTaskQueue, "Temporal task queue of the nurture workers")
+		str(&c.PayloadKeys, "payload-keys", "PAYLOAD_KEYS", secretFile(getenv, "PAYLOAD_KEYS_FILE"), "keys that encrypt what Temporal stores: id=secret (32+ bytes; openssl rand -hex 32), the first encrypts, id2=secret2 after it still decrypt (or $PAYLOAD_KEYS_FILE); empty stores lead data in plain text")
 	}
 	if groups&Database != 0 {
 		str(&c.DatabaseURL, "database-url", "DATABASE_URL", store.DefaultURL, "PostgreSQL URL; the database is created when missing (commands that only read refuse one that does not exist)")
@@ -288,12 +298,29 @@ func (c *Config) TemporalOptions(log *slog.Logger) (client.Options, error) {
 	return opts, nil
 }
 
+func parsePayloadKeys(s string) ([]keyring.Key, error) {
+	return keyring.Setting{Env: "PAYLOAD_KEYS", What: "payload"}.Parse(s)
+}
+
 // DialTemporal connects to the Temporal frontend the settings name,
-// logging through log.
-func (c *Config) DialTemporal(ctx context.Context, log *slog.Logger) (client.Client, error) {
+// logging through log. With PAYLOAD_KEYS, every payload the client and
+// its workers write is sealed (package codec; failure messages too), with
+// the leads' data keys kept in db; without, lead data goes to Temporal in
+// plain text (the worker and the receiver warn of it).
+func (c *Config) DialTemporal(ctx context.Context, log *slog.Logger, db store.DB) (client.Client, error) {
 	opts, err := c.TemporalOptions(log)
 	if err != nil {
 		return nil, err
+	}
+	if c.PayloadKeys != "" {
+		keys, err := parsePayloadKeys(c.PayloadKeys)
+		if err != nil {
+			return nil, fmt.Errorf("PAYLOAD_KEYS: %w", err)
+		}
+		if c.Codec, err = codec.New(db, keys); err != nil {
+			return nil, err
+		}
+		c.Codec.Apply(&opts)
 	}
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
@@ -341,6 +368,7 @@ func (c *Config) Check(getenv Getenv) error {
 	}{
 		{"SMTP_PASSWORD_FILE", Mail}, {"LINK_SECRET_FILE", Links}, {"WEBHOOK_SECRETS_FILE", Receiver},
 		{"SENDGRID_WEBHOOK_PUBLIC_KEY_FILE", Receiver}, {"CONSOLE_ACCOUNTS_FILE", Console}, {"CRM_WEBHOOK_SECRET_FILE", CRM},
+		{"PAYLOAD_KEYS_FILE", Temporal},
 	} {
 		if groups&f.group == 0 {
 			continue
@@ -364,6 +392,11 @@ func (c *Config) Check(getenv Getenv) error {
 		}
 		if c.Tracking != "on" && c.Tracking != "off" {
 			problems = append(problems, fmt.Sprintf("TRACKING %q: use on or off", c.Tracking))
+		}
+	}
+	if groups&Temporal != 0 && c.PayloadKeys != "" {
+		if _, err := parsePayloadKeys(c.PayloadKeys); err != nil {
+			problems = append(problems, "PAYLOAD_KEYS: "+err.Error())
 		}
 	}
 	if groups&CRM != 0 {

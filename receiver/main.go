@@ -130,7 +130,10 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 		return nil, nil, err
 	}
 	cfg.TemporalMetrics = m.TemporalHandler(log)
-	c, err := cfg.DialTemporal(ctx, log)
+	if cfg.PayloadKeys == "" {
+		log.Warn("PAYLOAD_KEYS is not set: lead data goes to Temporal's histories in plain text")
+	}
+	c, err := cfg.DialTemporal(ctx, log, pool)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err

@@ -53,7 +53,7 @@ func connect(ctx context.Context, env *environment, cfg *config.Config, withTemp
 	}
 	conn := &connection{db: db}
 	if withTemporal {
-		conn.temporal, err = cfg.DialTemporal(ctx, cfg.Logger(env.stderr))
+		conn.temporal, err = cfg.DialTemporal(ctx, cfg.Logger(env.stderr), db)
 		if err != nil {
 			conn.Close()
 			return nil, err

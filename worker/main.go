@@ -84,7 +84,10 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 		return err
 	}
 	cfg.TemporalMetrics = m.TemporalHandler(log)
-	c, err := cfg.DialTemporal(ctx, log)
+	if cfg.PayloadKeys == "" {
+		log.Warn("PAYLOAD_KEYS is not set: lead data goes to Temporal's histories in plain text")
+	}
+	c, err := cfg.DialTemporal(ctx, log, pool)
 	if err != nil {
 		return err
 	}
