@@ -271,7 +271,7 @@ func Apply(ctx context.Context, c client.Client, p *Plan, concurrency int, wait 
 			s.Waiting++
 		case errors.Is(err, workflows.ErrRefused):
 			o.Err = err
-			s.Refused[refusal(err, l.Email)]++
+			s.Refused[refusal(err, l.ID)]++
 		default:
 			o.Err = err
 			s.Failed[errorKind(err)]++
@@ -284,10 +284,11 @@ func Apply(ctx context.Context, c client.Client, p *Plan, concurrency int, wait 
 	return s
 }
 
-// refusal is the journey's reason without the lead's address, so refusals
-// of many leads count together.
-func refusal(err error, email string) string {
-	return strings.ReplaceAll(err.Error(), "lead "+email, "the lead")
+// refusal is the journey's reason without the lead's ID (a journey names
+// its lead by ID, never by address, in what its history keeps), so
+// refusals of many leads count together.
+func refusal(err error, leadID string) string {
+	return strings.ReplaceAll(err.Error(), "lead "+leadID, "the lead")
 }
 
 func count(m map[string]int) int {

@@ -107,7 +107,7 @@ func (r *run) handleMessagesFor(want []lead.EventType) (lead.EventType, error) {
 // exits where it is, with the reason in its progress record.
 func (r *run) remove(m removalMsg) error {
 	if r.st.finished() {
-		m.ans.give(fmt.Errorf("lead %s's journey has ended: it is %s", r.st.Lead.Email, r.st.Lifecycle))
+		m.ans.give(fmt.Errorf("lead %s's journey has ended: it is %s", r.st.Lead.ID, r.st.Lifecycle))
 		return nil
 	}
 	m.ans.removal = RemovalResult{JourneyID: r.st.JourneyID, Step: r.st.Step, Stage: r.st.BuyingStage, Lifecycle: r.st.Lifecycle}
@@ -332,7 +332,7 @@ func (r *run) verdict(m feedbackMsg) error {
 	fb := m.fb
 	if r.st.Lifecycle != LifecycleHandedOff || (fb.HandoffID != 0 && fb.HandoffID != r.st.HandoffID) {
 		r.log.Warn("ignoring a verdict for no open hand-off", "verdict", fb.Verdict, "handoff", fb.HandoffID)
-		m.ans.give(fmt.Errorf("lead %s has no open hand-off %d any more (it is %s)", r.st.Lead.Email, fb.HandoffID, r.st.Lifecycle))
+		m.ans.give(fmt.Errorf("lead %s has no open hand-off %d any more (it is %s)", r.st.Lead.ID, fb.HandoffID, r.st.Lifecycle))
 		return nil
 	}
 	id := r.st.HandoffID

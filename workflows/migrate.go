@@ -34,19 +34,19 @@ func (r *run) checkMigration(m Migration) error {
 		return err
 	}
 	if r.st.finished() {
-		return fmt.Errorf("lead %s's journey has ended: it is %s", r.st.Lead.Email, r.st.Lifecycle)
+		return fmt.Errorf("lead %s's journey has ended: it is %s", r.st.Lead.ID, r.st.Lifecycle)
 	}
 	if r.st.JourneyID != m.JourneyID || r.st.JourneyVersion != m.From {
-		return fmt.Errorf("lead %s is on %s version %d, not %s version %d", r.st.Lead.Email, r.st.JourneyID, r.st.JourneyVersion, m.JourneyID, m.From)
+		return fmt.Errorf("lead %s is on %s version %d, not %s version %d", r.st.Lead.ID, r.st.JourneyID, r.st.JourneyVersion, m.JourneyID, m.From)
 	}
 	if _, ok := m.Steps[r.st.Step]; !ok && r.st.Step != "" {
-		return fmt.Errorf("lead %s is at step %q, which the migration does not map; it stays on version %d", r.st.Lead.Email, r.st.Step, m.From)
+		return fmt.Errorf("lead %s is at step %q, which the migration does not map; it stays on version %d", r.st.Lead.ID, r.st.Step, m.From)
 	}
 	if loc, ok := r.j.Step(r.st.Step); ok && r.st.Entered && r.st.WaitUntil == 0 && loc.Step.Kind() == journeys.KindSend {
 		// In the middle of the send: the lead moves from the step after it.
 		if next := r.j.After(loc.Step.ID); next != "" {
 			if _, ok := m.Steps[next]; !ok {
-				return fmt.Errorf("lead %s is sending at step %q and goes on to step %q, which the migration does not map; it stays on version %d", r.st.Lead.Email, r.st.Step, next, m.From)
+				return fmt.Errorf("lead %s is sending at step %q and goes on to step %q, which the migration does not map; it stays on version %d", r.st.Lead.ID, r.st.Step, next, m.From)
 			}
 		}
 	}
@@ -107,7 +107,7 @@ func (r *run) migrate(q migrationMsg) error {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) && app.Type() == activities.ErrTypeJourneyNotFound {
 			// A refusal, not a dead end: the lead stays where it is.
-			q.ans.give(fmt.Errorf("%s version %d is not published; lead %s stays on version %d", m.JourneyID, m.To, r.st.Lead.Email, m.From))
+			q.ans.give(fmt.Errorf("%s version %d is not published; lead %s stays on version %d", m.JourneyID, m.To, r.st.Lead.ID, m.From))
 			return nil
 		}
 		return err
