@@ -44,8 +44,14 @@ const (
 )
 
 // ErrTypeHeld is a send held back, retried until it may go: its journey is
-// paused, or (a retry after the window closed) the send window is shut.
+// paused, its recipient's domain has had its share (DomainLimit), or (a
+// retry after the window closed) the send window is shut.
 const ErrTypeHeld = "SendHeld"
+
+// queuedLate is how long a send may wait in the send queue before it is
+// late enough to check the send window again: the queue's wait is usually
+// seconds; past a minute the window may have shut.
+const queuedLate = time.Minute
 
 // Activities holds what the side effects need.
 type Activities struct {
@@ -67,6 +73,9 @@ type Activities struct {
 	Log *slog.Logger
 	// Metrics counts emails, hand-offs and verdicts; nil counts nothing.
 	Metrics *metrics.Metrics
+	// DomainLimit caps journey emails per recipient domain and window
+	// (SEND_RATE_PER_DOMAIN); the zero value is no cap.
+	DomainLimit DomainLimit
 
 	mu       sync.Mutex
 	journeys map[journeyKey]journeys.Journey
@@ -182,7 +191,8 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 	case err == nil:
 		a.Metrics.Email(res.Status)
 	case errors.As(err, &app) && app.Type() == ErrTypeHeld:
-		// Held by a pause: not a failure, and counted when it goes.
+		// Held by a pause, the per-domain limit or a shut window: not
+		// a failure, and counted when it goes.
 	default:
 		a.Metrics.Email("failed")
 	}
@@ -190,11 +200,15 @@ func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResu
 }
 
 func (a *Activities) sendContent(ctx context.Context, req SendRequest) (SendResult, error) {
-	attempt := int32(1)
+	recheck := false
 	if activity.IsActivity(ctx) {
-		attempt = activity.GetInfo(ctx).Attempt
+		info := activity.GetInfo(ctx)
+		// A retry, or a first attempt that waited its turn in the send
+		// queue (SEND_RATE), comes later than the workflow chose: it
+		// checks the send window again.
+		recheck = info.Attempt > 1 || info.StartedTime.Sub(info.ScheduledTime) > queuedLate
 	}
-	if err := a.held(ctx, req, attempt, time.Now()); err != nil {
+	if err := a.held(ctx, req, recheck, time.Now()); err != nil {
 		return SendResult{}, err
 	}
 	if reason, ok, err := store.IsSuppressed(ctx, a.DB, req.Lead.Email); err != nil {
@@ -239,6 +253,11 @@ func (a *Activities) sendContent(ctx context.Context, req SendRequest) (SendResu
 		Key: req.Key, LeadID: req.Lead.ID, JourneyID: req.Journey.ID, Version: req.Journey.Version,
 		StepID: req.StepID, ContentID: item.ID, To: req.Lead.Email, Subject: body.Subject, MessageID: msgID, Cost: item.Cost,
 	}
+	// Last before the send: a suppressed lead or content that cannot be
+	// rendered takes no slot.
+	if err := a.slot(ctx, req, time.Now()); err != nil {
+		return SendResult{}, err
+	}
 	res, err := delivery.Send(ctx, a.DB, a.Mail, send, raw, deliveryOptions(ctx))
 	if err != nil {
 		return SendResult{}, err
@@ -261,11 +280,12 @@ func (a *Activities) sendContent(ctx context.Context, req SendRequest) (SendResu
 // held keeps a send back while its journey is paused: the activity fails
 // and Temporal retries it (at most a minute apart) until the journey is
 // resumed, so the lead's timers keep their place and nothing is lost. A
-// retry that comes when the journey's send window is shut (the pause
-// outlasted it) waits for it to open: a send that fell due in the window
-// goes out in the window.
-// attempt is the activity's attempt (1 for the first), now its time.
-func (a *Activities) held(ctx context.Context, req SendRequest, attempt int32, now time.Time) error {
+// retry that comes when the journey's send window is shut (the pause, the
+// per-domain limit or the send queue outlasted it) waits for it to open: a
+// send that fell due in the window goes out in the window.
+// recheck is set for an attempt later than the workflow chose (a retry, or
+// one that waited in the send queue), now is its time.
+func (a *Activities) held(ctx context.Context, req SendRequest, recheck bool, now time.Time) error {
 	p, paused, err := store.JourneyPaused(ctx, a.DB, req.Journey.ID)
 	if err != nil {
 		return err
@@ -274,7 +294,7 @@ func (a *Activities) held(ctx context.Context, req SendRequest, attempt int32, n
 		return temporal.NewApplicationError(fmt.Sprintf("journey %s is paused (since %s: %s); the send waits for starter resume",
 			req.Journey.ID, p.Since.UTC().Format(time.RFC3339), p.Reason), ErrTypeHeld)
 	}
-	if attempt < 2 || req.TimeScale > 1 {
+	if !recheck || req.TimeScale > 1 {
 		return nil
 	}
 	j, _, err := a.journey(ctx, req.Journey.ID, req.Journey.Version)

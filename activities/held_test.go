@@ -15,9 +15,9 @@ import (
 )
 
 // TestHeldSendsWaitForResumeAndTheWindow: a paused journey's send is held;
-// after the pause, a retry (attempt 2 on) that comes while the journey's
-// send window is shut waits for it; a first attempt (the workflow chose its
-// moment) and a time-scaled journey (demo, QA) are not held by the window.
+// after the pause, a late attempt (a retry, or one that waited in the send
+// queue) that comes while the journey's send window is shut waits for it;
+// a first attempt on time (the workflow chose its moment) and a time-scaled journey (demo, QA) are not held by the window.
 func TestHeldSendsWaitForResumeAndTheWindow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -33,7 +33,7 @@ func TestHeldSendsWaitForResumeAndTheWindow(t *testing.T) {
 
 	_, err = store.PauseJourney(ctx, db, j.ID, "new prices next week")
 	require.NoError(t, err)
-	err = a.held(ctx, req, 1, tuesday)
+	err = a.held(ctx, req, false, tuesday)
 	require.ErrorContains(t, err, "journey recycle-nurture is paused (since ")
 	require.ErrorContains(t, err, "new prices next week); the send waits for starter resume")
 	var app *temporal.ApplicationError
@@ -43,10 +43,10 @@ func TestHeldSendsWaitForResumeAndTheWindow(t *testing.T) {
 
 	_, err = store.ResumeJourney(ctx, db, j.ID)
 	require.NoError(t, err)
-	require.NoError(t, a.held(ctx, req, 1, saturday), "a first attempt goes when the workflow says")
-	require.NoError(t, a.held(ctx, req, 5, tuesday), "a retry inside the window goes")
-	err = a.held(ctx, req, 5, saturday)
+	require.NoError(t, a.held(ctx, req, false, saturday), "a first attempt goes when the workflow says")
+	require.NoError(t, a.held(ctx, req, true, tuesday), "a retry inside the window goes")
+	err = a.held(ctx, req, true, saturday)
 	require.ErrorContains(t, err, "the send window of journey recycle-nurture is shut; the send waits until 2026-11-30T09:00:00+01:00")
 	req.TimeScale = 86400
-	require.NoError(t, a.held(ctx, req, 5, saturday), "a time-scaled journey's window is the workflow's to keep")
+	require.NoError(t, a.held(ctx, req, true, saturday), "a time-scaled journey's window is the workflow's to keep")
 }

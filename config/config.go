@@ -69,6 +69,14 @@ type Config struct {
 	CRMURL    string
 	CRMSecret string
 
+	// The rate of journey emails (the worker's; see package
+	// journeyworker): SendRate emails a second across every worker,
+	// SendRatePerWorker from each, SendRatePerDomain a minute to one
+	// recipient domain. Zero is no limit.
+	SendRate          float64
+	SendRatePerWorker float64
+	SendRatePerDomain int
+
 	// The console's settings (package console): the accounts file, and
 	// the header a single sign-on proxy names the signed-in user in.
 	ConsoleAccountsFile string
@@ -133,9 +141,12 @@ const (
 	Logging
 	// Metrics is where the worker serves /metrics, /healthz and /readyz.
 	Metrics
+	// Sending is the rate of journey emails: across the cluster, per
+	// worker, per recipient domain.
+	Sending
 
 	// All is every setting: the worker, the receiver and the demo.
-	All = Database | Temporal | Mail | Links | Receiver | Console | CRM | Logging | Metrics
+	All = Database | Temporal | Mail | Links | Receiver | Console | CRM | Logging | Metrics | Sending
 )
 
 // Register declares every setting's flag on fs with defaults from the
@@ -218,6 +229,9 @@ func (c *Config) RegisterGroups(fs *flag.FlagSet, getenv Getenv, groups Group) {
 	if groups&CRM != 0 {
 		str(&c.CRMURL, "crm-url", "CRM_WEBHOOK_URL", "", "the CRM endpoint every hand-off is posted to (JSON, signed); empty posts none unless a journey names one")
 		str(&c.CRMSecret, "crm-secret", "CRM_WEBHOOK_SECRET", secretFile(getenv, "CRM_WEBHOOK_SECRET_FILE"), "secret (32+ bytes) that signs the posts to the CRM (or $CRM_WEBHOOK_SECRET_FILE)")
+	}
+	if groups&Sending != 0 {
+		c.registerSending(fs, getenv)
 	}
 	if groups&Console != 0 {
 		str(&c.ConsoleAccountsFile, "console-accounts", "CONSOLE_ACCOUNTS_FILE", "", "file of console accounts (NAME ROLE BCRYPT-HASH a line; starter console-account makes one); empty serves no console")
@@ -302,6 +316,19 @@ func parsePayloadKeys(s string) ([]keyring.Key, error) {
 	return keyring.Setting{Env: "PAYLOAD_KEYS", What: "payload"}.Parse(s)
 }
 
+// PayloadCodec is the payload codec PAYLOAD_KEYS describes, keeping lead
+// data keys in db; nil when PAYLOAD_KEYS is empty.
+func (c *Config) PayloadCodec(db store.DB) (*codec.Codec, error) {
+	if c.PayloadKeys == "" {
+		return nil, nil
+	}
+	keys, err := parsePayloadKeys(c.PayloadKeys)
+	if err != nil {
+		return nil, fmt.Errorf("PAYLOAD_KEYS: %w", err)
+	}
+	return codec.New(db, keys)
+}
+
 // DialTemporal connects to the Temporal frontend the settings name,
 // logging through log. With PAYLOAD_KEYS, every payload the client and
 // its workers write is sealed (package codec; failure messages too), with
@@ -312,14 +339,10 @@ func (c *Config) DialTemporal(ctx context.Context, log *slog.Logger, db store.DB
 	if err != nil {
 		return nil, err
 	}
-	if c.PayloadKeys != "" {
-		keys, err := parsePayloadKeys(c.PayloadKeys)
-		if err != nil {
-			return nil, fmt.Errorf("PAYLOAD_KEYS: %w", err)
-		}
-		if c.Codec, err = codec.New(db, keys); err != nil {
-			return nil, err
-		}
+	if c.Codec, err = c.PayloadCodec(db); err != nil {
+		return nil, err
+	}
+	if c.Codec != nil {
 		c.Codec.Apply(&opts)
 	}
 	tc, err := client.DialContext(ctx, opts)
@@ -411,6 +434,9 @@ func (c *Config) Check(getenv Getenv) error {
 		if c.CRMURL != "" && c.CRMSecret == "" {
 			problems = append(problems, "CRM_WEBHOOK_URL is set but CRM_WEBHOOK_SECRET is not: posts to the CRM are signed (openssl rand -hex 32)")
 		}
+	}
+	if groups&Sending != 0 {
+		problems = append(problems, c.checkSending(getenv)...)
 	}
 	if groups&Logging != 0 {
 		if _, err := parseLevel(c.LogLevel); err != nil {

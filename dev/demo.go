@@ -182,7 +182,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return err
 	}
 	d.signer, d.salesEmail = signer, cfg.SalesEmail
-	w := journeyworker.New(c, cfg.TaskQueue, journeyworker.Activities(cfg, db, mail, signer, log), worker.Options{WorkerStopTimeout: 10 * time.Second})
+	w := journeyworker.New(c, cfg.TaskQueue, journeyworker.Activities(cfg, db, mail, signer, log), worker.Options{WorkerStopTimeout: 10 * time.Second}, journeyworker.SendRates(cfg))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -150,7 +150,7 @@ type harness struct {
 	leads              []lead.Profile
 	// expected lists the contents each lead must receive, by lead ID.
 	expected map[string][]string
-	workers  []worker.Worker
+	workers  []*journeyworker.Workers
 }
 
 type harnessOptions struct {
@@ -232,7 +232,7 @@ func (h *harness) startWorker() {
 	t.Cleanup(mail.Close)
 	w := journeyworker.New(h.client, h.queue, &activities.Activities{DB: pool, Mail: mail, SalesEmail: "sales@acme.test", Log: quietLogger(),
 		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}},
-		worker.Options{WorkerStopTimeout: 5 * time.Second})
+		worker.Options{WorkerStopTimeout: 5 * time.Second}, journeyworker.Rates{})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	h.workers = append(h.workers, w)
@@ -250,7 +250,11 @@ func (h *harness) startWorkerProcess() *workerProcess {
 		"DATABASE_URL="+storetest.URLFor(t, h.pgProxy.Addr, h.schema),
 		"SMTP_HOST="+host, "SMTP_PORT="+strconv.Itoa(port), "SMTP_TLS=none",
 		"MAIL_FROM=Acme <marketing@acme.test>", "SALES_EMAIL=sales@acme.test",
-		"LINK_SECRET="+testLinkSecret, "PUBLIC_URL=https://hooks.acme.test", "LOG_LEVEL=error")
+		"LINK_SECRET="+testLinkSecret, "PUBLIC_URL=https://hooks.acme.test", "LOG_LEVEL=error",
+		// Every lead is @fault.test and the journeys run fast: the suite
+		// is about what survives what, not the send rate (starter's
+		// TestSendRate... tests are).
+		"SEND_RATE=0", "SEND_RATE_PER_DOMAIN=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())
 	p := &workerProcess{cmd: cmd}

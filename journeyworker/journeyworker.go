@@ -1,12 +1,17 @@
-// Package journeyworker wires a Temporal worker that runs lead journeys:
-// the LeadJourney workflow and every activity it calls, on one task queue.
-// The worker binary, the demo and the integration tests all make their
-// workers here, so they run the same registrations.
+// Package journeyworker wires the Temporal workers that run lead journeys:
+// the LeadJourney workflow and every activity it calls on the deployment's
+// task queue, and journey emails on its send queue
+// (workflows.SendTaskQueue), where their rate is limited. The worker
+// binary, the demo and the integration tests all make their workers here,
+// so they run the same registrations.
 package journeyworker
 
 import (
+	"fmt"
 	"log/slog"
+	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -18,12 +23,67 @@ import (
 	"github.com/nurture-dev/nurture/workflows"
 )
 
-// New makes (and does not start) a worker of lead journeys.
-func New(c client.Client, taskQueue string, acts *activities.Activities, opts worker.Options) worker.Worker {
+// Rates limit journey emails (SEND_RATE, SEND_RATE_PER_WORKER): emails a
+// second across every worker of the deployment, and from this worker.
+// Zero is no limit.
+type Rates struct {
+	// Cluster is the send queue's rate, enforced by the Temporal server
+	// for all its workers (TaskQueueActivitiesPerSecond). Every worker
+	// should be given the same: the server takes the one the latest poll
+	// carried.
+	Cluster float64
+	// Worker is this worker's own rate (WorkerActivitiesPerSecond), for
+	// an SMTP relay per worker or a host's share.
+	Worker float64
+}
+
+// Workers are the two workers of one process: journeys (workflows and
+// every activity) on the task queue, sends on the send queue.
+type Workers struct {
+	Journeys, Sends worker.Worker
+}
+
+// New makes (and does not start) the workers of lead journeys on
+// taskQueue and its send queue. opts are both workers' options; rates are
+// the send queue's.
+func New(c client.Client, taskQueue string, acts *activities.Activities, opts worker.Options, rates Rates) *Workers {
 	w := worker.New(c, taskQueue, opts)
 	workflows.Register(w)
+	// Every activity stays registered here, SendContent too: journeys
+	// started before the send queue send on this queue until they
+	// continue as new.
 	activities.Register(w, acts)
-	return w
+
+	sendOpts := opts
+	sendOpts.TaskQueueActivitiesPerSecond = rates.Cluster
+	sendOpts.WorkerActivitiesPerSecond = rates.Worker
+	s := worker.New(c, workflows.SendTaskQueue(taskQueue), sendOpts)
+	// Only the send: nothing else waits behind the rate.
+	s.RegisterActivityWithOptions(acts.SendContent, activity.RegisterOptions{Name: sendContent})
+	return &Workers{Journeys: w, Sends: s}
+}
+
+// sendContent is the activity name the workflow schedules sends under:
+// the method's name, as worker.RegisterActivity registers it.
+const sendContent = "SendContent"
+
+// Start starts both workers; if the second fails, the first is stopped.
+func (w *Workers) Start() error {
+	if err := w.Journeys.Start(); err != nil {
+		return fmt.Errorf("start the journey worker: %w", err)
+	}
+	if err := w.Sends.Start(); err != nil {
+		w.Journeys.Stop()
+		return fmt.Errorf("start the send worker: %w", err)
+	}
+	return nil
+}
+
+// Stop stops both workers: sends first, so no email starts while the
+// journeys drain.
+func (w *Workers) Stop() {
+	w.Sends.Stop()
+	w.Journeys.Stop()
 }
 
 // Activities are the activities the settings describe, on the database
@@ -32,6 +92,12 @@ func Activities(cfg *config.Config, db store.DB, mail *email.Sender, signer link
 	return &activities.Activities{
 		DB: db, Mail: mail, SalesEmail: cfg.SalesEmail, Log: log, Links: signer,
 		Track: cfg.Tracking == "on", Provider: cfg.EmailProvider,
-		CRM: activities.CRM{URL: cfg.CRMURL, Secret: []byte(cfg.CRMSecret)},
+		CRM:         activities.CRM{URL: cfg.CRMURL, Secret: []byte(cfg.CRMSecret)},
+		DomainLimit: activities.DomainLimit{Sends: cfg.SendRatePerDomain, Per: time.Minute},
 	}
+}
+
+// SendRates are the send queue's rates the settings describe.
+func SendRates(cfg *config.Config) Rates {
+	return Rates{Cluster: cfg.SendRate, Worker: cfg.SendRatePerWorker}
 }

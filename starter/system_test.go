@@ -36,7 +36,7 @@ type system struct {
 	db       *pgxpool.Pool
 	temporal *devstack.Temporal
 	client   client.Client
-	worker   worker.Worker
+	worker   *journeyworker.Workers
 	sink     *smtpsink.Sink
 	intake   *ingest.Intake
 	version  int
@@ -47,6 +47,10 @@ type system struct {
 	// cliEnv is the environment starter commands run with, when the
 	// system was started for them.
 	cliEnv map[string]string
+	// rates and domainLimit limit the workers' journey emails (none
+	// unless a test sets them).
+	rates       journeyworker.Rates
+	domainLimit activities.DomainLimit
 }
 
 func testLogger() *slog.Logger {
@@ -90,8 +94,9 @@ func (s *system) startTemporal(t testing.TB, dbFile string) {
 	mail, err := email.New(email.Config{Host: s.sink.Host(), Port: s.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
 	require.NoError(t, err)
 	s.worker = journeyworker.New(s.client, t.Name(), &activities.Activities{DB: s.db, Mail: mail, SalesEmail: "sales@acme.test", Log: testLogger(), Metrics: s.metrics,
-		Links: links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"}},
-		worker.Options{WorkerStopTimeout: 10 * time.Second})
+		Links:       links.Signer{Keys: []links.Key{{ID: "t", Secret: []byte(testLinkSecret)}}, BaseURL: "https://hooks.acme.test"},
+		DomainLimit: s.domainLimit},
+		worker.Options{WorkerStopTimeout: 10 * time.Second}, s.rates)
 	require.NoError(t, s.worker.Start())
 	if s.intake != nil {
 		s.intake.Temporal = s.client

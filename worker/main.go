@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	acts.Metrics = m
 	fatal := make(chan error, 1)
 	w := journeyworker.New(c, cfg.TaskQueue, acts, worker.Options{WorkerStopTimeout: 30 * time.Second,
-		OnFatalError: func(err error) { fatal <- err }})
+		OnFatalError: func(err error) { fatal <- err }}, journeyworker.SendRates(&cfg))
 
 	var started atomic.Bool
 	if cfg.MetricsListenAddr != "" {
@@ -131,7 +131,9 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 		return fmt.Errorf("worker: %w", err)
 	}
 	started.Store(true)
-	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TaskQueue)
+	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TaskQueue,
+		"send_queue", workflows.SendTaskQueue(cfg.TaskQueue), "send_rate", cfg.SendRate, "send_rate_per_worker", cfg.SendRatePerWorker,
+		"send_rate_per_domain", cfg.SendRatePerDomain)
 	var stopped error
 	select {
 	case <-ctx.Done():

@@ -236,7 +236,7 @@ func (r *run) journeyRef() activities.JourneyRef {
 func (r *run) send(step journeys.Step) (activities.SendResult, error) {
 	var res activities.SendResult
 	req := activities.SendRequest{Key: r.key(step.ID), Lead: r.st.Lead, Journey: r.journeyRef(), StepID: step.ID, ContentID: step.Send, TimeScale: r.st.TimeScale}
-	if err := workflow.ExecuteActivity(mailOptions(r.ctx), r.acts.SendContent, req).Get(r.ctx, &res); err != nil {
+	if err := workflow.ExecuteActivity(r.sendOptions(), r.acts.SendContent, req).Get(r.ctx, &res); err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) && app.Type() == activities.ErrTypeTemplate {
 			// How workers before content errors became results said it.

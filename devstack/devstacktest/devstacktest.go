@@ -62,11 +62,11 @@ func Sink(t testing.TB) (*smtpsink.Sink, *email.Sender) {
 	return sink, mail
 }
 
-// Worker runs a worker of nurture's workflows and the activities on a task
-// queue of the test's own.
+// Worker runs the workers of nurture's workflows and the activities on a
+// task queue of the test's own (and its send queue, with no rate limit).
 func Worker(t testing.TB, c client.Client, taskQueue string, acts *activities.Activities) {
 	t.Helper()
-	w := journeyworker.New(c, taskQueue, acts, worker.Options{})
+	w := journeyworker.New(c, taskQueue, acts, worker.Options{}, journeyworker.Rates{})
 	if err := w.Start(); err != nil {
 		t.Fatalf("start the worker: %v", err)
 	}
