@@ -87,6 +87,8 @@ func commands() map[string]command {
 		"test-send":       {"mail a content item to your own address, marked as a test, never counted", mail, creates, runTestSend},
 		"report":          {"the funnel, exits, touchpoints and costs of each journey version, from PostgreSQL", database, existing, runReport},
 		"leads":           {"list and find leads by journey, stage, lifecycle, or words of their address, name and company", database, existing, runLeads},
+		"erase":           {"erase a lead's personal data for good: PostgreSQL, its journey's runs in Temporal, its data key", temporal, existing, runErase},
+		"keys":            {"after a payload key rotation, rewrap every lead's data key with the new key", config.Database | config.Temporal, existing, runKeys},
 		"remove":          {"take a lead out of its journey at once, with a reason kept as its exit", temporal, existing, runRemove},
 		"migrate":         {"move the running leads of a journey version to another version: a dry run, then -apply", temporal, existing, runMigrate},
 		"pause":           {"pause a journey: no email of it goes out until resume; timers keep their place", database, existing, runPause},

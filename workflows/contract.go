@@ -294,6 +294,10 @@ const (
 	// ExitRejected: sales rejected the hand-off (the lead is
 	// disqualified). (Before it was spelled so, "rejected by sales".)
 	ExitRejected ExitReason = "rejected"
+	// ExitErased: the lead's personal data was erased (starter erase),
+	// its journey with it. Only PostgreSQL records it: the workflow is
+	// deleted.
+	ExitErased ExitReason = "erased"
 )
 
 // With is the reason followed by its detail: "suppressed: unsubscribe".
