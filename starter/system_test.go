@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/nurture-dev/nurture/activities"
+	"github.com/nurture-dev/nurture/codec"
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
@@ -47,6 +48,8 @@ type system struct {
 	// cliEnv is the environment starter commands run with, when the
 	// system was started for them.
 	cliEnv map[string]string
+	// codec, when set, seals what the client and the worker write.
+	codec *codec.Codec
 	// rates and domainLimit limit the workers' journey emails (none
 	// unless a test sets them).
 	rates       journeyworker.Rates
@@ -88,8 +91,12 @@ func (s *system) startTemporal(t testing.TB, dbFile string) {
 	var err error
 	s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Logger: testLogger(), DynamicConfig: s.dynamic})
 	require.NoError(t, err)
-	s.client, err = client.Dial(client.Options{HostPort: s.temporal.Address, Logger: sdklog.NewStructuredLogger(testLogger()),
-		MetricsHandler: s.metrics.TemporalHandler(testLogger())})
+	opts := client.Options{HostPort: s.temporal.Address, Logger: sdklog.NewStructuredLogger(testLogger()),
+		MetricsHandler: s.metrics.TemporalHandler(testLogger())}
+	if s.codec != nil {
+		s.codec.Apply(&opts)
+	}
+	s.client, err = client.Dial(opts)
 	require.NoError(t, err)
 	mail, err := email.New(email.Config{Host: s.sink.Host(), Port: s.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
 	require.NoError(t, err)
