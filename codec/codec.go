@@ -89,8 +89,9 @@ type Codec struct {
 	// timeout bounds each lookup of a lead's data key.
 	timeout time.Duration
 
-	// now is the clock of the cache of data keys.
-	now func() time.Time
+	// now is the clock of the cache of data keys; uncached skips it.
+	now      func() time.Time
+	uncached bool
 
 	mu    sync.Mutex
 	leads map[string]cachedKey
@@ -129,6 +130,13 @@ func New(db store.DB, keys []keyring.Key) (*Codec, error) {
 		c.keys[k.ID] = aead
 	}
 	return c, nil
+}
+
+// Uncached is c reading every lead's data key from the database each
+// time: what serves people (the codec endpoint) must refuse an erased
+// lead at once, not when a cached key expires.
+func (c *Codec) Uncached() *Codec {
+	return &Codec{db: c.db, keys: c.keys, current: c.current, timeout: c.timeout, now: c.now, uncached: true, leads: map[string]cachedKey{}}
 }
 
 // Current is the ID of the payload key that seals.
@@ -233,7 +241,7 @@ func (c *Codec) leadKey(leadID string, create bool) (cipher.AEAD, error) {
 	c.mu.Lock()
 	cached, ok := c.leads[leadID]
 	c.mu.Unlock()
-	if ok && c.now().Before(cached.until) {
+	if ok && !c.uncached && c.now().Before(cached.until) {
 		return cached.aead, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
@@ -258,6 +266,9 @@ func (c *Codec) leadKey(leadID string, create bool) (cipher.AEAD, error) {
 	aead, err := newAEAD(raw)
 	if err != nil {
 		return nil, err
+	}
+	if c.uncached {
+		return aead, nil
 	}
 	c.mu.Lock()
 	if len(c.leads) >= maxCachedLeads {

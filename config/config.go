@@ -84,6 +84,9 @@ type Config struct {
 	// ConsoleProxyTrusted are the proxy's addresses: the header is
 	// believed only from them.
 	ConsoleProxyTrusted string
+	// ConsoleCodecOrigins are the Temporal UI origins the console's codec
+	// endpoint answers (comma-separated).
+	ConsoleCodecOrigins string
 
 	// TemporalProfile names the profile of Temporal's client config file
 	// (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) to connect with.
@@ -237,6 +240,7 @@ func (c *Config) RegisterGroups(fs *flag.FlagSet, getenv Getenv, groups Group) {
 		str(&c.ConsoleAccountsFile, "console-accounts", "CONSOLE_ACCOUNTS_FILE", "", "file of console accounts (NAME ROLE BCRYPT-HASH a line; starter console-account makes one); empty serves no console")
 		str(&c.ConsoleProxyHeader, "console-proxy-header", "CONSOLE_PROXY_HEADER", "", "header in which a single sign-on proxy in front of the receiver names the signed-in console user (only when nothing else reaches the receiver)")
 		str(&c.ConsoleProxyTrusted, "console-proxy-trusted", "CONSOLE_PROXY_TRUSTED", "", "addresses (IPs or CIDR prefixes, comma-separated) the single sign-on proxy connects from; the proxy header is believed from them only")
+		str(&c.ConsoleCodecOrigins, "console-codec-origins", "CONSOLE_CODEC_ORIGINS", "", "origins of Temporal UIs (comma-separated, https://temporal.example.com) that may ask the console's codec endpoint, /console/codec, to decode payloads for admins (needs PAYLOAD_KEYS)")
 	}
 }
 

@@ -50,6 +50,9 @@ const (
 	// operate: pause and resume journeys, remove leads, check for
 	// journeys that should run.
 	operate
+	// readHistories: see leads' Temporal histories decoded, personal
+	// data included (the codec endpoint); admins only.
+	readHistories
 )
 
 func (p permission) String() string {
@@ -60,6 +63,8 @@ func (p permission) String() string {
 		return "see journeys, the funnel and what needs attention"
 	case giveVerdicts:
 		return "give sales' verdicts and task outcomes"
+	case readHistories:
+		return "read leads' Temporal histories decoded"
 	}
 	return "pause journeys, remove leads or run checks"
 }
@@ -69,7 +74,7 @@ func (r Role) may(p permission) bool {
 	case RoleAdmin:
 		return true
 	case RoleMarketer:
-		return p != giveVerdicts
+		return p != giveVerdicts && p != readHistories
 	case RoleSales:
 		return p == seeLeads || p == giveVerdicts
 	}

@@ -37,6 +37,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/nurture-dev/nurture/codec"
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/links"
 )
@@ -85,6 +86,11 @@ type Options struct {
 	// is believed only on a connection from one of them (anyone else could
 	// send it). Required with ProxyHeader.
 	ProxyTrusted []netip.Prefix
+	// Codec, when set, serves Temporal's codec server protocol at
+	// /console/codec for admins, from the CodecOrigins (Temporal UI
+	// origins, "https://temporal.example.com"); see codecServer.
+	Codec        *codec.Codec
+	CodecOrigins []string
 	// Secure marks cookies Secure (the console is served over HTTPS).
 	Secure bool
 	// ReportTTL is how long a computed funnel report is shown before it is
@@ -188,6 +194,9 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"/inbox", c.signedIn(seeLeads, c.inbox))
 	mux.HandleFunc("GET "+Prefix+"/attention", c.signedIn(seeMarketing, c.attention))
 	mux.HandleFunc("POST "+Prefix+"/attention/check", c.signedIn(operate, c.check))
+	if c.opt.Codec != nil {
+		mux.HandleFunc(Prefix+"/codec/", c.codecServer())
+	}
 	return secured(mux)
 }
 

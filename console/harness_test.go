@@ -20,10 +20,12 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/nurture-dev/nurture/activities"
+	"github.com/nurture-dev/nurture/codec"
 	"github.com/nurture-dev/nurture/console"
 	"github.com/nurture-dev/nurture/devstack/devstacktest"
 	"github.com/nurture-dev/nurture/email"
 	"github.com/nurture-dev/nurture/ingest"
+	"github.com/nurture-dev/nurture/keyring"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/links"
 	"github.com/nurture-dev/nurture/smtpsink"
@@ -102,6 +104,8 @@ type bundle struct {
 	// accounts by role: "marketer", "sales", "admin" (and "sso", which
 	// signs in only through the proxy).
 	accounts console.Accounts
+	// codec seals payloads, when the options gave payload keys.
+	codec *codec.Codec
 }
 
 func quiet() *slog.Logger { return devstacktest.Quiet() }
@@ -109,6 +113,9 @@ func quiet() *slog.Logger { return devstacktest.Quiet() }
 type options struct {
 	proxyHeader  string
 	proxyTrusted string
+	// payloadKeys, when set, serve the codec endpoint to codecOrigins.
+	payloadKeys  []keyring.Key
+	codecOrigins []string
 }
 
 func setup(t testing.TB, opts ...options) *bundle {
@@ -148,8 +155,12 @@ func setup(t testing.TB, opts ...options) *bundle {
 	b.in = &ingest.Intake{DB: b.db, Temporal: b.client, TaskQueue: t.Name(), DefaultJourney: "b2b-nurture", Now: b.clock.Now}
 	trusted, err := console.ParseTrusted(opt.proxyTrusted)
 	require.NoError(t, err)
+	if opt.payloadKeys != nil {
+		b.codec, err = codec.New(b.db, opt.payloadKeys)
+		require.NoError(t, err)
+	}
 	con, err := console.New(console.Options{DB: b.db, Temporal: b.client, Intake: b.in, Accounts: b.accounts, LinkKeys: keys,
-		ProxyHeader: opt.proxyHeader, ProxyTrusted: trusted, Log: quiet(), Now: b.clock.Now})
+		ProxyHeader: opt.proxyHeader, ProxyTrusted: trusted, Log: quiet(), Now: b.clock.Now, Codec: b.codec, CodecOrigins: opt.codecOrigins})
 	require.NoError(t, err)
 	t.Cleanup(con.Close)
 	srv := &webhook.Server{DB: b.db, Temporal: b.client, Links: signer, Log: quiet(), Intake: b.in, Console: con.Handler(), Now: b.clock.Now}

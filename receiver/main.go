@@ -148,7 +148,8 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*webhook.
 	cleanup := func() { c.Close(); pool.Close() }
 	if accounts != nil {
 		con, err := console.New(console.Options{DB: pool, Temporal: c, Intake: srv.Intake, Accounts: accounts, LinkKeys: signer.Keys,
-			ProxyHeader: cfg.ConsoleProxyHeader, ProxyTrusted: trusted, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log})
+			ProxyHeader: cfg.ConsoleProxyHeader, ProxyTrusted: trusted, Secure: strings.HasPrefix(cfg.PublicURL, "https://"), Log: log,
+			Codec: cfg.Codec, CodecOrigins: splitList(cfg.ConsoleCodecOrigins)})
 		if err != nil {
 			cleanup()
 			return nil, nil, err
@@ -182,4 +183,15 @@ func checkURL(ctx context.Context, u string) error {
 		return fmt.Errorf("check %s: %s", u, resp.Status)
 	}
 	return nil
+}
+
+// splitList is a comma-separated setting's values, blanks dropped.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
