@@ -225,11 +225,18 @@ func TestComposeServices(t *testing.T) {
 	top := filepath.Dir(p.ComposeFiles[0])
 	worker, receiver := p.Services["worker"], p.Services["receiver"]
 
-	for _, k := range []string{"LINK_SECRET_FILE", "PUBLIC_URL", "DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE"} {
+	for _, k := range []string{"LINK_SECRET_FILE", "PAYLOAD_KEYS_FILE", "PUBLIC_URL", "DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE"} {
 		require.Equal(t, env(t, worker, k), env(t, receiver, k), "the worker and the receiver must agree on %s", k)
 	}
 	require.Equal(t, "https://hooks.acme.test", env(t, receiver, "PUBLIC_URL"))
 	require.Equal(t, "/run/secrets/webhook_secrets", env(t, receiver, "WEBHOOK_SECRETS_FILE"))
+	require.Equal(t, "/run/secrets/payload_keys", env(t, worker, "PAYLOAD_KEYS_FILE"))
+	// Temporal's UI decodes payloads through the console, which answers
+	// the UI's origin.
+	ui := p.Services["temporal-ui"]
+	require.Equal(t, "http://localhost:8088/console/codec", env(t, ui, "TEMPORAL_CODEC_ENDPOINT"))
+	require.Equal(t, "true", env(t, ui, "TEMPORAL_CODEC_INCLUDE_CREDENTIALS"))
+	require.Equal(t, "http://localhost:8080", env(t, receiver, "CONSOLE_CODEC_ORIGINS"))
 	require.Equal(t, env(t, worker, "DATABASE_URL"), env(t, p.Services["publish"], "DATABASE_URL"))
 
 	// The receiver's health check asks the port it listens on.
@@ -594,7 +601,7 @@ func TestComposeOverrideExample(t *testing.T) {
 	for _, s := range worker.Secrets {
 		mounted = append(mounted, s.Source)
 	}
-	require.ElementsMatch(t, []string{"pgpass", "link_secret", "crm_webhook_secret"}, mounted)
+	require.ElementsMatch(t, []string{"pgpass", "link_secret", "payload_keys", "crm_webhook_secret"}, mounted)
 	require.Equal(t, filepath.Join(top, "secrets", "crm_webhook_secret"), p.Secrets["crm_webhook_secret"].File)
 	require.Equal(t, "/run/secrets/link_secret", env(t, worker, "LINK_SECRET_FILE"), "the rest of the worker's settings stay")
 }

@@ -16,7 +16,7 @@ set -eu
 dir=${1:-secrets}
 mkdir -p "$dir"
 chmod 700 "$dir"
-for name in link_secret webhook_secrets postgres_password grafana_admin_password; do
+for name in link_secret webhook_secrets payload_keys postgres_password grafana_admin_password; do
 	if [ ! -s "$dir/$name" ]; then
 		openssl rand -hex 32 >"$dir/$name"
 		echo "made $dir/$name"
@@ -24,4 +24,4 @@ for name in link_secret webhook_secrets postgres_password grafana_admin_password
 done
 # hostname:port:database:username:password; * matches any.
 printf '*:*:*:*:%s\n' "$(cat "$dir/postgres_password")" >"$dir/pgpass"
-chmod 644 "$dir/link_secret" "$dir/webhook_secrets" "$dir/postgres_password" "$dir/grafana_admin_password" "$dir/pgpass"
+chmod 644 "$dir/link_secret" "$dir/webhook_secrets" "$dir/payload_keys" "$dir/postgres_password" "$dir/grafana_admin_password" "$dir/pgpass"
