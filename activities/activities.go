@@ -291,8 +291,8 @@ func (a *Activities) held(ctx context.Context, req SendRequest, recheck bool, no
 		return err
 	}
 	if paused {
-		return temporal.NewApplicationError(fmt.Sprintf("journey %s is paused (since %s: %s); the send waits for starter resume",
-			req.Journey.ID, p.Since.UTC().Format(time.RFC3339), p.Reason), ErrTypeHeld)
+		return heldError(fmt.Sprintf("journey %s is paused (since %s: %s); the send waits for starter resume",
+			req.Journey.ID, p.Since.UTC().Format(time.RFC3339), p.Reason), 0)
 	}
 	if !recheck || req.TimeScale > 1 {
 		return nil
@@ -303,7 +303,7 @@ func (a *Activities) held(ctx context.Context, req SendRequest, recheck bool, no
 	}
 	now = now.In(zones.First(req.Lead.TimeZone, j.TimeZone))
 	if open := j.SendWindow.NextOpen(now); open.After(now) {
-		return temporal.NewApplicationError(fmt.Sprintf("the send window of journey %s is shut; the send waits until %s", req.Journey.ID, open.Format(time.RFC3339)), ErrTypeHeld)
+		return heldError(fmt.Sprintf("the send window of journey %s is shut; the send waits until %s", req.Journey.ID, open.Format(time.RFC3339)), 0)
 	}
 	return nil
 }

@@ -59,9 +59,15 @@ func (a *Activities) slot(ctx context.Context, req SendRequest, now time.Time) e
 	if wait <= 0 {
 		return nil
 	}
-	return temporal.NewApplicationErrorWithOptions(
-		fmt.Sprintf("%d emails to %s a %s have gone or are booked; the send waits for its slot at %s", limit.Sends, domain, limit.Per, start.Format(time.RFC3339)),
-		ErrTypeHeld, temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+	return heldError(fmt.Sprintf("%d emails to %s a %s have gone or are booked; the send waits for its slot at %s", limit.Sends, domain, limit.Per, start.Format(time.RFC3339)), wait)
+}
+
+// heldError holds a send back: retryable, after wait when it is set (else
+// as the retry policy says), and benign, so the Temporal SDK neither logs
+// it as an error nor counts it as a failed activity.
+func heldError(msg string, wait time.Duration) error {
+	return temporal.NewApplicationErrorWithOptions(msg, ErrTypeHeld,
+		temporal.ApplicationErrorOptions{NextRetryDelay: wait, Category: temporal.ApplicationErrorCategoryBenign})
 }
 
 // RecipientDomain is the domain an address's mail goes to, lower case:

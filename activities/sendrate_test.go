@@ -31,6 +31,7 @@ func TestSendsOverTheDomainLimitWaitForTheirSlot(t *testing.T) {
 	require.ErrorAs(t, err, &app)
 	require.Equal(t, ErrTypeHeld, app.Type())
 	require.False(t, app.NonRetryable())
+	require.Equal(t, temporal.ApplicationErrorCategoryBenign, app.Category(), "not logged nor counted as a failure by the SDK")
 	require.Equal(t, 45*time.Second, app.NextRetryDelay(), "retried at 09:01, when its slot's window opens")
 	require.ErrorContains(t, err, "2 emails to gmail.test a 1m0s have gone or are booked; the send waits for its slot at 2026-11-23T09:01:00Z")
 	require.NoError(t, a.slot(ctx, send("3", "c@gmail.test"), now.Add(45*time.Second)), "its retry goes")
