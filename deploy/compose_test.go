@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nurture-dev/nurture/config"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -245,6 +247,11 @@ func TestComposeServices(t *testing.T) {
 	require.Equal(t, []string{"CMD", "/usr/local/bin/receiver", "-check", "http://127.0.0.1:9464/readyz"}, []string(worker.HealthCheck.Test))
 	require.Equal(t, ":9464", env(t, worker, "METRICS_LISTEN_ADDR"))
 	require.Equal(t, "/etc/nurture/console-accounts", env(t, receiver, "CONSOLE_ACCOUNTS_FILE"))
+	// The send rate's defaults are the worker's own, written out so an
+	// operator sees them.
+	require.Equal(t, strconv.Itoa(config.DefaultSendRate), env(t, worker, "SEND_RATE"))
+	require.Equal(t, strconv.Itoa(config.DefaultSendRatePerWorker), env(t, worker, "SEND_RATE_PER_WORKER"))
+	require.Equal(t, strconv.Itoa(config.DefaultSendRatePerDomain), env(t, worker, "SEND_RATE_PER_DOMAIN"))
 
 	// The namespace: the one the worker polls, its retention, and nurture's
 	// search attributes, each with its type.
