@@ -109,6 +109,15 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		}
 		cfg.LinkSecret = secret
 	}
+	if cfg.PayloadKeys == "" {
+		// Lead data in the embedded server's histories is sealed as in
+		// production; the key is kept for -resume's sake.
+		secret, err := keptSecret(filepath.Join(*dataDir, "payload-key"))
+		if err != nil {
+			return err
+		}
+		cfg.PayloadKeys = secret
+	}
 	if cfg.WebhookSecrets == "" {
 		cfg.WebhookSecrets = randomSecret()
 	}
@@ -163,7 +172,13 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	}
 	defer temporal.Stop()
 
-	c, err := client.DialContext(ctx, client.Options{HostPort: temporal.Address, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(log)})
+	sealer, err := cfg.PayloadCodec(db)
+	if err != nil {
+		return err
+	}
+	copts := client.Options{HostPort: temporal.Address, Namespace: cfg.TemporalNamespace, Logger: sdklog.NewStructuredLogger(log)}
+	sealer.Apply(&copts)
+	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		return fmt.Errorf("connect to embedded temporal: %w", err)
 	}
