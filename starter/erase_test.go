@@ -81,6 +81,7 @@ func TestEraseLeavesNothingReadable(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "erased lead "+ada.ID+": its profile, the details of 1 events, the address and subject of 1 emails")
 	require.Contains(t, out, "deleted 1 journey runs from Temporal")
+	t.Log(out)
 
 	// PostgreSQL: nothing of hers in any table; what reports count stays.
 	for _, table := range []string{"leads", "events", "sends", "score_snapshots", "handoffs", "tasks", "suppressions", "lead_keys", "crm_posts"} {
