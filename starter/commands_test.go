@@ -27,11 +27,17 @@ import (
 // against it; vars add or change environment variables.
 func startSystemForCLI(t testing.TB, ctx context.Context, vars ...string) (*system, func(args ...string) (string, error)) {
 	t.Helper()
+	return startSystemForCLIWith(t, ctx, nil, vars...)
+}
+
+// startSystemForCLIWith is startSystemForCLI with options for the system.
+func startSystemForCLIWith(t testing.TB, ctx context.Context, opts []func(*system), vars ...string) (*system, func(args ...string) (string, error)) {
+	t.Helper()
 	url := storetest.NewDatabase(t)
 	db, err := store.Open(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
-	s := startSystemOn(t, db, "", 1)
+	s := startSystemOn(t, db, "", 1, opts...)
 	env := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(), "LINK_SECRET": testLinkSecret,
 		"SMTP_HOST": s.sink.Host(), "SMTP_PORT": strconv.Itoa(s.sink.Port()), "SMTP_TLS": "none"}
 	s.cliEnv = env

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/nurture-dev/nurture/keyring"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/store"
-	"github.com/nurture-dev/nurture/store/storetest"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -38,17 +36,15 @@ func TestEraseLeavesNothingReadable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	url := storetest.NewDatabase(t)
-	db, err := store.Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(db.Close)
 	keys, err := keyring.Setting{Env: "PAYLOAD_KEYS", What: "payload"}.Parse(testPayloadKeys)
 	require.NoError(t, err)
-	sealer, err := codec.New(db, keys)
-	require.NoError(t, err)
-	s := startSystemOn(t, db, "", 1, func(s *system) { s.codec = sealer })
-	starter := cli(ctx, map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": s.temporal.Address, "TEMPORAL_TASK_QUEUE": t.Name(),
-		"PAYLOAD_KEYS": testPayloadKeys, "LINK_SECRET": testLinkSecret, "SMTP_HOST": s.sink.Host(), "SMTP_PORT": strconv.Itoa(s.sink.Port()), "SMTP_TLS": "none"})
+	var sealer *codec.Codec
+	s, starter := startSystemForCLIWith(t, ctx, []func(*system){func(s *system) {
+		sealer, err = codec.New(s.db, keys)
+		require.NoError(t, err)
+		s.codec = sealer
+	}}, "PAYLOAD_KEYS", testPayloadKeys)
+	db := s.db
 
 	ada, err := s.enroll(ctx, lead.Profile{Email: "ada@analytical.test", FirstName: "Ada", LastName: "Lovelace", Company: "Analytical Engines", Title: "CTO"})
 	require.NoError(t, err)
