@@ -60,6 +60,8 @@ func TestCheckSaysEverythingThatIsWrong(t *testing.T) {
 		{map[string]string{"CRM_WEBHOOK_URL": "crm.acme.test/hooks"}, `CRM_WEBHOOK_URL "crm.acme.test/hooks" is not an http(s) URL`},
 		{map[string]string{"CRM_WEBHOOK_URL": "https://crm.acme.test/hooks"}, "CRM_WEBHOOK_URL is set but CRM_WEBHOOK_SECRET is not"},
 		{map[string]string{"CRM_WEBHOOK_SECRET": "short"}, "CRM_WEBHOOK_SECRET is 5 bytes; at least 32"},
+		{map[string]string{"PAYLOAD_KEYS": "k1=short"}, `PAYLOAD_KEYS: payload secret "k1" is 5 bytes; at least 32 are needed`},
+		{map[string]string{"PAYLOAD_KEYS_FILE": "/no/such/keys"}, "PAYLOAD_KEYS_FILE: open /no/such/keys"},
 	} {
 		e := env(c.env)
 		var cfg config.Config
