@@ -46,9 +46,12 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 }
 
 // OpenExisting is Open for commands that only read: a database that does
-// not exist is refused with a *MissingDatabaseError and nothing is
-// created, so a mistyped DATABASE_URL says so instead of leaving an empty
-// database behind. The migrations are applied to a database that exists.
+// not exist is refused with a *MissingDatabaseError, and one that exists
+// but holds no nurture schema (DATABASE_URL naming another application's
+// database, or the server's "postgres") with a *MissingDatabaseError too;
+// nothing is created in either, so a mistyped DATABASE_URL says so instead
+// of leaving tables behind. A nurture database is migrated to this
+// version, as Open does.
 func OpenExisting(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return open(ctx, url, false)
 }
@@ -59,9 +62,17 @@ type MissingDatabaseError struct {
 	Database string
 	Host     string
 	Port     uint16
+
+	// NoSchema is set when the database exists but nurture never wrote
+	// to it.
+	NoSchema bool
 }
 
 func (e *MissingDatabaseError) Error() string {
+	if e.NoSchema {
+		return fmt.Sprintf("database %q on the server at %s:%d holds no nurture data (no %s table); check DATABASE_URL (the worker, the receiver and the commands that write set a new one up)",
+			e.Database, e.Host, e.Port, schemaVersionTable)
+	}
 	return fmt.Sprintf("database %q does not exist on the server at %s:%d; check DATABASE_URL", e.Database, e.Host, e.Port)
 }
 
@@ -77,12 +88,19 @@ func open(ctx context.Context, url string, create bool) (*pgxpool.Pool, error) {
 	if err := ensureDatabase(ctx, cfg, create); err != nil {
 		return nil, err
 	}
-	return OpenConfig(ctx, cfg)
+	return openConfig(ctx, cfg, create)
 }
 
 // OpenConfig connects with a parsed config (tests set a search_path on it)
 // and applies the migrations.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
+	return openConfig(ctx, cfg, true)
+}
+
+// schemaVersionTable is where the migrator keeps the schema's version.
+const schemaVersionTable = "nurture_schema_version"
+
+func openConfig(ctx context.Context, cfg *pgxpool.Config, create bool) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)
@@ -90,6 +108,17 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error)
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("%w at %s:%d: %w", ErrUnreachable, cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	if !create {
+		var ours bool
+		if err := pool.QueryRow(ctx, `select to_regclass($1) is not null`, schemaVersionTable).Scan(&ours); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("look for nurture's schema: %w", err)
+		}
+		if !ours {
+			pool.Close()
+			return nil, &MissingDatabaseError{Database: cfg.ConnConfig.Database, Host: cfg.ConnConfig.Host, Port: cfg.ConnConfig.Port, NoSchema: true}
+		}
 	}
 	if err := Migrate(ctx, pool); err != nil {
 		pool.Close()
@@ -142,7 +171,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("migrate: acquire connection: %w", err)
 	}
 	defer conn.Release()
-	m, err := migrate.NewMigrator(ctx, conn.Conn(), "nurture_schema_version")
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), schemaVersionTable)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
