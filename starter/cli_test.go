@@ -139,3 +139,22 @@ func TestReadOnlyCommandsCreateNoDatabase(t *testing.T) {
 	_, _, err = runStarter(t, vars, "journeys")
 	require.NoError(t, err, "a command that reads opens the database once it exists")
 }
+
+// A setting the command reads that makes no sense is named before anything
+// is opened.
+func TestBadSettingsAreNamed(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		vars map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"LOG_LEVEL": "loud"}, []string{"status", "x@y.test"}, `configuration: LOG_LEVEL "loud": use debug, info, warn or error`},
+		{map[string]string{"PAYLOAD_KEYS": "k1=short"}, []string{"erase", "x@y.test"}, `PAYLOAD_KEYS: payload secret "k1" is 5 bytes`},
+	} {
+		c.vars["DATABASE_URL"] = "postgres://127.0.0.1:1/nowhere"
+		_, code, err := runStarter(t, c.vars, c.args...)
+		require.ErrorContains(t, err, c.want)
+		require.Equal(t, 1, code)
+	}
+}

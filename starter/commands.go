@@ -43,6 +43,11 @@ func (c *connection) Close() {
 // (a command that reads refuses a mistyped DATABASE_URL), and connects to
 // Temporal when asked.
 func connect(ctx context.Context, env *environment, cfg *config.Config, withTemporal bool) (*connection, error) {
+	// The settings the command reads, checked before anything is opened:
+	// a mistyped LOG_LEVEL or a short PAYLOAD_KEYS is named, not ignored.
+	if err := cfg.Check(env.getenv); err != nil {
+		return nil, err
+	}
 	open := store.OpenExisting
 	if env.command.database == creates {
 		open = store.Open
