@@ -306,6 +306,30 @@ func TestComposeServices(t *testing.T) {
 	dockerfile, err := os.ReadFile(filepath.Join(top, "Dockerfile"))
 	require.NoError(t, err)
 	require.Regexp(t, `(?m)^COPY journeys/\*\.yaml `+regexp.QuoteMeta(inImage)+`$`, string(dockerfile))
+
+	// Every program the services run is in the image: the one binary, or
+	// a link to it by the program's name (starter/main.go's programs).
+	inBin := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?:-o /out/|ln -s starter /out/)(\w+)`).FindAllStringSubmatch(string(dockerfile), -1) {
+		inBin[m[1]] = true
+	}
+	require.Regexp(t, `(?m)^COPY --from=build /out/ /usr/local/bin/$`, string(dockerfile))
+	for name, svc := range p.Services {
+		for _, args := range [][]string{svc.Command, healthTest(svc)} {
+			for _, a := range args {
+				if prog, ok := strings.CutPrefix(a, "/usr/local/bin/"); ok {
+					require.True(t, inBin[prog], "%s runs %s, which the Dockerfile does not put in the image", name, a)
+				}
+			}
+		}
+	}
+}
+
+func healthTest(s types.ServiceConfig) []string {
+	if s.HealthCheck == nil {
+		return nil
+	}
+	return s.HealthCheck.Test
 }
 
 // TestComposePorts checks that every published port moves with its variable.

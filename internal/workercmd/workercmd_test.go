@@ -1,4 +1,4 @@
-package main
+package workercmd
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out)
+	err := Run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	for _, want := range []string{"-temporal-address", "$TEMPORAL_ADDRESS", "-database-url", "$DATABASE_URL", "-smtp-host", "-link-secret"} {
 		require.Contains(t, out.String(), want)
@@ -24,7 +24,7 @@ func TestHelp(t *testing.T) {
 func TestRefusesToStartMisconfigured(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	err := run(context.Background(), nil, func(string) string { return "" }, &out)
+	err := Run(context.Background(), nil, func(string) string { return "" }, &out)
 	require.ErrorContains(t, err, "LINK_SECRET is empty")
 }
 
@@ -34,6 +34,6 @@ func TestSaysWhenPostgresIsUnreachable(t *testing.T) {
 	getenv := func(k string) string {
 		return map[string]string{"LINK_SECRET": "0123456789abcdef0123456789abcdef", "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nurture?sslmode=disable"}[k]
 	}
-	err := run(context.Background(), nil, getenv, &out)
+	err := Run(context.Background(), nil, getenv, &out)
 	require.ErrorIs(t, err, store.ErrUnreachable)
 }

@@ -1,4 +1,4 @@
-package main
+package receivercmd
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, env(nil), &out, nil)
+	err := Run(context.Background(), []string{"-h"}, env(nil), &out, nil)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	for _, want := range []string{"-listen", "$LISTEN_ADDR", "-webhook-secrets", "-sendgrid-key", "-max-body-bytes", "-public-url"} {
 		require.Contains(t, out.String(), want)
@@ -42,7 +42,7 @@ func TestRefusesToStartMisconfigured(t *testing.T) {
 		"bad sendgrid key": {map[string]string{"LINK_SECRET": goodLinkSecret, "WEBHOOK_SECRETS": goodLinkSecret, "SENDGRID_WEBHOOK_PUBLIC_KEY": "nope"}, "SENDGRID_WEBHOOK_PUBLIC_KEY"},
 	} {
 		var out bytes.Buffer
-		err := run(context.Background(), nil, env(tc.env), &out, nil)
+		err := Run(context.Background(), nil, env(tc.env), &out, nil)
 		require.ErrorContains(t, err, tc.want, name)
 	}
 }
@@ -58,27 +58,27 @@ func TestRefusesAConsoleMisconfigured(t *testing.T) {
 		return m
 	}
 	var out bytes.Buffer
-	err := run(context.Background(), nil, env(with("CONSOLE_PROXY_HEADER", "X-Forwarded-User")), &out, nil)
+	err := Run(context.Background(), nil, env(with("CONSOLE_PROXY_HEADER", "X-Forwarded-User")), &out, nil)
 	require.ErrorContains(t, err, "CONSOLE_PROXY_HEADER is set but CONSOLE_ACCOUNTS_FILE is not")
 	accounts := filepath.Join(t.TempDir(), "good")
 	require.NoError(t, os.WriteFile(accounts, []byte("ada sales -\n"), 0o600))
 	noTrust := with("CONSOLE_ACCOUNTS_FILE", accounts)
 	noTrust["CONSOLE_PROXY_HEADER"] = "X-Forwarded-User"
-	err = run(context.Background(), nil, env(noTrust), &out, nil)
+	err = Run(context.Background(), nil, env(noTrust), &out, nil)
 	require.ErrorContains(t, err, "CONSOLE_PROXY_TRUSTED is not")
 	noTrust["CONSOLE_PROXY_TRUSTED"] = "the proxy"
-	err = run(context.Background(), nil, env(noTrust), &out, nil)
+	err = Run(context.Background(), nil, env(noTrust), &out, nil)
 	require.ErrorContains(t, err, `CONSOLE_PROXY_TRUSTED: proxy address "the proxy"`)
 	bad := filepath.Join(t.TempDir(), "accounts")
 	require.NoError(t, os.WriteFile(bad, []byte("ada boss -\n"), 0o600))
-	err = run(context.Background(), nil, env(with("CONSOLE_ACCOUNTS_FILE", bad)), &out, nil)
+	err = Run(context.Background(), nil, env(with("CONSOLE_ACCOUNTS_FILE", bad)), &out, nil)
 	require.ErrorContains(t, err, `accounts line 1: role "boss": use sales, marketer or admin`)
 }
 
 func TestSaysWhenPostgresIsUnreachable(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	err := run(context.Background(), nil, env(map[string]string{"LINK_SECRET": goodLinkSecret, "WEBHOOK_SECRETS": goodLinkSecret,
+	err := Run(context.Background(), nil, env(map[string]string{"LINK_SECRET": goodLinkSecret, "WEBHOOK_SECRETS": goodLinkSecret,
 		"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nurture?sslmode=disable"}), &out, nil)
 	require.ErrorIs(t, err, store.ErrUnreachable)
 }
@@ -90,6 +90,6 @@ func TestCheck(t *testing.T) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
 	defer down.Close()
 	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), []string{"-check", ok.URL}, env(nil), &out, nil))
-	require.ErrorContains(t, run(context.Background(), []string{"-check", down.URL}, env(nil), &out, nil), "503 Service Unavailable")
+	require.NoError(t, Run(context.Background(), []string{"-check", ok.URL}, env(nil), &out, nil))
+	require.ErrorContains(t, Run(context.Background(), []string{"-check", down.URL}, env(nil), &out, nil), "503 Service Unavailable")
 }
