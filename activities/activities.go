@@ -186,6 +186,7 @@ type SendResult struct {
 // unsubscribe that arrived during a wait stops the mail.
 func (a *Activities) SendContent(ctx context.Context, req SendRequest) (SendResult, error) {
 	res, err := a.sendContent(ctx, req)
+	err = redact(err, req.Lead.Email)
 	var app *temporal.ApplicationError
 	switch {
 	case err == nil:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -107,6 +108,10 @@ func (a *Activities) PostToCRM(ctx context.Context, req CRMRequest) (CRMResult, 
 		return CRMResult{}, err
 	}
 	status, failure := a.postCRM(ctx, url, req.Handoff.Key, body)
+	if email := req.Handoff.Lead.Email; email != "" {
+		// The CRM's answer may quote what it was sent (see redact).
+		failure = strings.ReplaceAll(failure, email, theAddress)
+	}
 	if err := store.RecordCRMAttempt(ctx, a.DB, req.HandoffID, url, status, failure); err != nil {
 		return CRMResult{}, err
 	}

@@ -159,7 +159,9 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 		aead := c.keys[c.current]
 		if owner := string(p.GetMetadata()[MetadataOwner]); owner != "" {
 			var err error
-			if aead, err = c.leadKey(owner, true); err != nil {
+			// The codec endpoint (Uncached) makes no keys: a request
+			// naming any lead ID would otherwise add rows.
+			if aead, err = c.leadKey(owner, !c.uncached); err != nil {
 				return nil, err
 			}
 			keyID = leadKeyPrefix + owner
@@ -310,6 +312,21 @@ func (c *Codec) unwrap(leadID string, k store.LeadKey) ([]byte, error) {
 // by batch, and says how many it rewrapped: after it, payload keys other
 // than the current one open only payloads they sealed themselves.
 func (c *Codec) Rewrap(ctx context.Context, progress func(done int)) (int, error) {
+	// Passes until one finds nothing: a process still on the old setting
+	// may add keys wrapped by the old key behind a pass.
+	total := 0
+	for {
+		n, err := c.rewrapPass(ctx, total, progress)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// rewrapPass rewraps, in lead ID order, the data keys not wrapped by the
+// current key.
+func (c *Codec) rewrapPass(ctx context.Context, before int, progress func(done int)) (int, error) {
 	done, after := 0, ""
 	for {
 		keys, order, err := store.LeadKeysNotWrappedBy(ctx, c.db, c.current, after, 500)
@@ -335,7 +352,7 @@ func (c *Codec) Rewrap(ctx context.Context, progress func(done int)) (int, error
 			after = id
 		}
 		if progress != nil {
-			progress(done)
+			progress(before + done)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/nurture-dev/nurture/codec"
 	"github.com/nurture-dev/nurture/keyring"
@@ -69,12 +70,21 @@ func TestLeadDataIsSealedWithTheLeadsOwnKey(t *testing.T) {
 	require.NoError(t, b.dc.FromPayload(payload, &back))
 	require.Equal(t, p, back.Lead)
 
-	// Everything else is sealed with the payload key.
+	// Anything written about the lead is the lead's (a client call that
+	// names it; its workflow and activities likewise, by their IDs).
+	about := b.dc.(workflow.ContextAware).WithContext(lead.WithID(context.Background(), p.ID))
+	payload, err = about.ToPayload(workflows.Removal{Reason: "asked by phone"})
+	require.NoError(t, err)
+	require.Equal(t, "lead:"+p.ID, string(payload.Metadata[codec.MetadataKeyID]))
+	var r workflows.Removal
+	require.NoError(t, b.dc.FromPayload(payload, &r))
+	require.Equal(t, "asked by phone", r.Reason)
+
+	// The rest is sealed with the payload key.
 	payload, err = b.dc.ToPayload(workflows.Removal{Reason: "asked by phone"})
 	require.NoError(t, err)
 	require.Equal(t, "a", string(payload.Metadata[codec.MetadataKeyID]))
 	require.NotContains(t, string(payload.Data), "phone")
-	var r workflows.Removal
 	require.NoError(t, b.dc.FromPayload(payload, &r))
 	require.Equal(t, "asked by phone", r.Reason)
 }

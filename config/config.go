@@ -8,6 +8,7 @@ package config
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -322,8 +323,15 @@ func parsePayloadKeys(s string) ([]keyring.Key, error) {
 
 // PayloadCodec is the payload codec PAYLOAD_KEYS describes, keeping lead
 // data keys in db; nil when PAYLOAD_KEYS is empty.
-func (c *Config) PayloadCodec(db store.DB) (*codec.Codec, error) {
+func (c *Config) PayloadCodec(ctx context.Context, db store.DB) (*codec.Codec, error) {
 	if c.PayloadKeys == "" {
+		// One process without the keys would write lead data in plain
+		// text where the others seal it.
+		if sealed, err := store.HasLeadKeys(ctx, db); err != nil {
+			return nil, err
+		} else if sealed {
+			return nil, errors.New("PAYLOAD_KEYS is not set, but this database's leads are encrypted in Temporal (it holds their data keys): set PAYLOAD_KEYS (or PAYLOAD_KEYS_FILE) as the other processes have it")
+		}
 		return nil, nil
 	}
 	keys, err := parsePayloadKeys(c.PayloadKeys)
@@ -343,7 +351,7 @@ func (c *Config) DialTemporal(ctx context.Context, log *slog.Logger, db store.DB
 	if err != nil {
 		return nil, err
 	}
-	if c.Codec, err = c.PayloadCodec(db); err != nil {
+	if c.Codec, err = c.PayloadCodec(ctx, db); err != nil {
 		return nil, err
 	}
 	if c.Codec != nil {

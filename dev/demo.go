@@ -172,7 +172,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	}
 	defer temporal.Stop()
 
-	sealer, err := cfg.PayloadCodec(db)
+	sealer, err := cfg.PayloadCodec(ctx, db)
 	if err != nil {
 		return err
 	}

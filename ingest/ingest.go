@@ -176,7 +176,9 @@ func (in *Intake) enroll(ctx context.Context, p lead.Profile, j *journeys.Journe
 		}
 		reenter = true
 	}
-	if err := store.UpsertLead(ctx, in.DB, p); err != nil {
+	if err := store.UpsertLead(ctx, in.DB, p); errors.Is(err, store.ErrErased) {
+		return res, fmt.Errorf("%w: %w", ErrConflict, err)
+	} else if err != nil {
 		return res, err
 	}
 	if err := store.SetEnrolPending(ctx, in.DB, p.ID, j.ID, startStage); err != nil {
@@ -286,6 +288,9 @@ func (in *Intake) Record(ctx context.Context, ev lead.Event) (Recorded, error) {
 	}
 	// One round trip: the lead must be known, and the event is stored.
 	addr, isNew, err := store.StoreEvent(ctx, in.DB, ev)
+	if errors.Is(err, store.ErrErased) {
+		return rec, fmt.Errorf("%w: %w", ErrUnknownLead, err)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return rec, fmt.Errorf("%w: lead %s is unknown; enrol it first", ErrUnknownLead, ev.LeadID)
 	}

@@ -7,6 +7,7 @@
 package lead
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -179,3 +180,29 @@ func (p Profile) Field(name string) string {
 // DataOwner says whose personal data a profile is (package codec seals it
 // with the lead's own key).
 func (p Profile) DataOwner() string { return p.ID }
+
+// WorkflowID is the Temporal workflow ID of a lead's journey: one a lead,
+// so a second enrolment finds the first.
+func WorkflowID(leadID string) string { return workflowPrefix + leadID }
+
+// OfWorkflow is the lead whose journey a workflow ID names.
+func OfWorkflow(workflowID string) (string, bool) {
+	return strings.CutPrefix(workflowID, workflowPrefix)
+}
+
+const workflowPrefix = "lead-"
+
+type callKey struct{}
+
+// WithID marks a context as a call about one lead (a signal, an update or
+// a query of its journey), so what the call carries is sealed with the
+// lead's own key (package codec).
+func WithID(ctx context.Context, leadID string) context.Context {
+	return context.WithValue(ctx, callKey{}, leadID)
+}
+
+// IDFrom is the lead a context is about (see WithID).
+func IDFrom(ctx context.Context) (string, bool) {
+	id, ok := ctx.Value(callKey{}).(string)
+	return id, ok && id != ""
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -52,7 +53,7 @@ again finishes an erase that was cut short.`)
 	if err != nil {
 		return err
 	}
-	runs, err := workflows.DeleteLeadRuns(ctx, conn.temporal, cfg.TemporalNamespace, id)
+	runs, err := workflows.DeleteLeadRuns(ctx, conn.temporal, cfg.TemporalNamespace, id, time.Minute)
 	if err != nil {
 		return fmt.Errorf("%w; its data in PostgreSQL is erased, run starter erase %s again to finish", err, id)
 	}
@@ -93,7 +94,7 @@ rotation (the namespace's retention after the last of them closed).`)
 		return err
 	}
 	defer conn.Close()
-	c, err := cfg.PayloadCodec(conn.db)
+	c, err := cfg.PayloadCodec(ctx, conn.db)
 	if err != nil {
 		return err
 	}

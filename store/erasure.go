@@ -45,6 +45,17 @@ func AddLeadKey(ctx context.Context, db DB, leadID string, k LeadKey) (LeadKey, 
 	return GetLeadKey(ctx, db, leadID)
 }
 
+// HasLeadKeys says whether any lead's data key is stored: the deployment
+// encrypts lead data, and a process without the payload keys must not
+// write it in plain text.
+func HasLeadKeys(ctx context.Context, db DB) (bool, error) {
+	var yes bool
+	if err := db.QueryRow(ctx, `select exists (select 1 from lead_keys where wrapped is not null)`).Scan(&yes); err != nil {
+		return false, fmt.Errorf("look for lead data keys: %w", err)
+	}
+	return yes, nil
+}
+
 // LeadKeysNotWrappedBy lists up to limit data keys wrapped by another key
 // than keyID, after the lead ID afterID: those a rotation rewraps.
 func LeadKeysNotWrappedBy(ctx context.Context, db DB, keyID, afterID string, limit int) (map[string]LeadKey, []string, error) {
@@ -95,9 +106,10 @@ type Erasure struct {
 
 // EraseLead removes a lead's personal data, in one transaction: its
 // profile (address, names, company, title, fields, CRM ID), its events'
-// details, the addresses, subjects and kept copies of its emails, its
-// tasks' notes, sales' free-text verdict reasons, its suppression entry,
-// and its data key. What remains is what reports count — the lead's ID,
+// details, the addresses, subjects, kept copies and SMTP replies of its
+// emails, its tasks' titles and notes, sales' free-text verdict reasons,
+// the CRM's answers, the reasons of its score history, its suppression
+// entry, and its data key. What remains is what reports count — the lead's ID,
 // lifecycle, stage, score, its sends' dates, costs and statuses, its
 // hand-offs and score history — and none of it names the person. The lead
 // ID is a name-based UUID of the address: whoever already knows the
@@ -137,9 +149,19 @@ where id = $1`, leadID, lifecycle, exitReason); err != nil {
 			q string
 		}{
 			{&e.Events, `update events set properties = '{}' where lead_id = $1 and properties <> '{}'`},
-			{&e.Sends, `update sends set to_address = '', subject = '', raw_message = null where lead_id = $1 and (to_address <> '' or subject <> '' or raw_message is not null)`},
-			{&e.Tasks, `update tasks set note = null where lead_id = $1 and note is not null`},
+			// The SMTP server's words (error, resolution) may quote the
+			// address.
+			{&e.Sends, `update sends set to_address = '', subject = '', raw_message = null, error = '', resolution = ''
+where lead_id = $1 and (to_address <> '' or subject <> '' or raw_message is not null or error <> '' or resolution <> '')`},
+			// A task's title is a template of the journey's: it may name
+			// the lead ("Call {{.FirstName}} at {{.Company}}").
+			{&e.Tasks, `update tasks set note = null, title = '' where lead_id = $1 and (note is not null or title <> '')`},
 			{nil, `update handoffs set verdict_reason = null where lead_id = $1 and verdict_reason is not null`},
+			// The CRM's answer may quote what it was sent.
+			{nil, `update crm_posts set last_error = '' where handoff_id in (select id from handoffs where lead_id = $1) and last_error <> ''`},
+			// A score's reason may carry an operator's words ("exited:
+			// removed: asked by phone").
+			{nil, `update score_snapshots set reason = kind where lead_id = $1 and reason <> kind`},
 			{nil, `insert into lead_keys (lead_id, key_id, wrapped, erased_at) values ($1, '', null, now())
 on conflict (lead_id) do update set wrapped = null, erased_at = coalesce(lead_keys.erased_at, now())`},
 		}

@@ -31,28 +31,32 @@ on conflict (lead_id, id) do nothing`,
 
 // StoreEvent stores an event for a lead nurture knows, in one round
 // trip: it reports the lead's address (for suppression) and whether the
-// event is new; ErrNotFound when there is no such lead, and then nothing
-// is stored.
+// event is new; ErrNotFound when there is no such lead, or (with
+// ErrErased) when it was erased, and then nothing is stored.
 func StoreEvent(ctx context.Context, db DB, ev lead.Event) (email string, isNew bool, err error) {
 	props := ev.Properties
 	if props == nil {
 		props = map[string]string{}
 	}
+	var erased bool
 	err = db.QueryRow(ctx, `
-with l as (select id, email from leads where id = $2),
+with l as (select id, email, erased_at is not null as erased from leads where id = $2),
 ins as (
     insert into events (id, lead_id, type, occurred_at, source, properties)
-    select $1, l.id, $3, $4, $5, $6 from l
+    select $1, l.id, $3, $4, $5, $6 from l where not l.erased
     on conflict (lead_id, id) do nothing
     returning 1
 )
-select l.email, exists (select 1 from ins) from l`,
-		ev.ID, ev.LeadID, string(ev.Type), ev.OccurredAt, ev.Source, props).Scan(&email, &isNew)
+select l.email, exists (select 1 from ins), l.erased from l`,
+		ev.ID, ev.LeadID, string(ev.Type), ev.OccurredAt, ev.Source, props).Scan(&email, &isNew, &erased)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, fmt.Errorf("lead %s: %w", ev.LeadID, ErrNotFound)
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("store event %s: %w", ev.ID, err)
+	}
+	if erased {
+		return "", false, refuseErased(LeadRow{Profile: lead.Profile{ID: ev.LeadID}, Erased: true})
 	}
 	return email, isNew, nil
 }

@@ -47,7 +47,7 @@ where leads.erased_at is null`,
 		return fmt.Errorf("store lead %s: %w", p.ID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("lead %s (%s) was erased (starter erase): it is not stored again: %w", p.ID, p.Email, ErrErased)
+		return fmt.Errorf("lead %s was erased (starter erase): it is not enrolled again: %w", p.ID, ErrErased)
 	}
 	return nil
 }
@@ -226,7 +226,9 @@ func ForgetLead(ctx context.Context, db DB, id string) error {
 		for _, q := range []string{
 			`delete from suppressions where email = (select email from leads where id = $1)`,
 			`delete from tasks where lead_id = $1`,
+			`delete from crm_posts where handoff_id in (select id from handoffs where lead_id = $1)`,
 			`delete from handoffs where lead_id = $1`,
+			`delete from lead_keys where lead_id = $1`,
 			`delete from sends where lead_id = $1`,
 			`delete from score_snapshots where lead_id = $1`,
 			`delete from events where lead_id = $1`,

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/nurture-dev/nurture/lead"
 )
 
 // Send is one email sent to a lead (or about a lead, to sales).
@@ -261,10 +263,14 @@ func CountSends(ctx context.Context, db DB, leadID string) (int, error) {
 	return n, nil
 }
 
-// IsSuppressed reports whether an address may not be mailed, and why.
+// IsSuppressed reports whether an address may not be mailed, and why: it
+// is on the suppression list, or its lead was erased ("erased": a send
+// already queued when the lead was erased goes nowhere).
 func IsSuppressed(ctx context.Context, db DB, email string) (string, bool, error) {
 	var reason string
-	err := db.QueryRow(ctx, `select reason from suppressions where email = $1`, email).Scan(&reason)
+	err := db.QueryRow(ctx, `select reason from suppressions where email = $1
+union all select 'erased' from leads where id = $2 and erased_at is not null
+limit 1`, email, lead.IDForEmail(email)).Scan(&reason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -274,9 +280,13 @@ func IsSuppressed(ctx context.Context, db DB, email string) (string, bool, error
 	return reason, true, nil
 }
 
-// Suppress stops all mail to an address; the first reason is kept.
+// Suppress stops all mail to an address; the first reason is kept. The
+// address of an erased lead is not written back (a late bounce from the
+// provider would): nothing is mailed to it anyway (see EraseLead).
 func Suppress(ctx context.Context, db DB, email, reason string) error {
-	_, err := db.Exec(ctx, `insert into suppressions (email, reason) values ($1, $2) on conflict (email) do nothing`, email, reason)
+	_, err := db.Exec(ctx, `insert into suppressions (email, reason)
+select $1, $2 where not exists (select 1 from leads where id = $3 and erased_at is not null)
+on conflict (email) do nothing`, email, reason, lead.IDForEmail(email))
 	if err != nil {
 		return fmt.Errorf("suppress %s: %w", email, err)
 	}

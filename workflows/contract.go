@@ -48,7 +48,7 @@ const (
 )
 
 // WorkflowID is the ID of a lead's workflow: one per lead, the lead's entity.
-func WorkflowID(leadID string) string { return "lead-" + leadID }
+func WorkflowID(leadID string) string { return lead.WorkflowID(leadID) }
 
 // Input starts a lead's journey. A journey version of 0 means the latest
 // published one; the workflow pins the version it loaded.
@@ -207,6 +207,7 @@ func RemoveLead(ctx context.Context, c client.Client, leadID string, m Removal, 
 // waiting.
 func updateWithin[Out any](ctx context.Context, c client.Client, leadID, name string, arg any, wait time.Duration, waiting error) (Out, error) {
 	var res Out
+	ctx = lead.WithID(ctx, leadID)
 	// Acceptance needs a worker: with none polling it would wait forever.
 	acceptCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
@@ -374,7 +375,7 @@ func Enroll(ctx context.Context, c client.Client, taskQueue string, in Input, re
 	if reenter {
 		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	}
-	run, err := c.SignalWithStartWorkflow(ctx, WorkflowID(in.Lead.ID), SignalEnroll, en, opts, LeadJourney, in)
+	run, err := c.SignalWithStartWorkflow(lead.WithID(ctx, in.Lead.ID), WorkflowID(in.Lead.ID), SignalEnroll, en, opts, LeadJourney, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil, fmt.Errorf("enrol lead %s in %q: %w (Temporal keeps the earlier run, and the re-entry rule does not allow another)", in.Lead.ID, in.JourneyID, ErrJourneyEnded)
@@ -391,7 +392,7 @@ func Enroll(ctx context.Context, c client.Client, taskQueue string, in Input, re
 // racing the journey's end is thus either taken by the journey or refused,
 // never the start of a new one.
 func DeliverEvent(ctx context.Context, c client.Client, leadID string, ev lead.Event) error {
-	err := c.SignalWorkflow(ctx, WorkflowID(leadID), "", SignalEngagement, ev)
+	err := c.SignalWorkflow(lead.WithID(ctx, leadID), WorkflowID(leadID), "", SignalEngagement, ev)
 	if isNotFound(err) {
 		return ErrNoJourney
 	}
@@ -424,6 +425,7 @@ func SendTaskOutcome(ctx context.Context, c client.Client, leadID string, o Task
 }
 
 func update(ctx context.Context, c client.Client, leadID, name string, arg, result any) error {
+	ctx = lead.WithID(ctx, leadID)
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: WorkflowID(leadID), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
@@ -462,7 +464,7 @@ func isNotFound(err error) bool {
 // QueryLead asks a lead's workflow for its status.
 func QueryLead(ctx context.Context, c client.Client, leadID string) (Status, error) {
 	var st Status
-	v, err := c.QueryWorkflow(ctx, WorkflowID(leadID), "", QueryStatus)
+	v, err := c.QueryWorkflow(lead.WithID(ctx, leadID), WorkflowID(leadID), "", QueryStatus)
 	if err != nil {
 		return st, fmt.Errorf("query lead %s: %w", leadID, err)
 	}
