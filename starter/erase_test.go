@@ -126,8 +126,19 @@ func TestEraseLeavesNothingReadable(t *testing.T) {
 	// She cannot come back in, by enrolment or by event.
 	_, err = s.enroll(ctx, lead.Profile{Email: "ada@analytical.test"})
 	require.ErrorIs(t, err, store.ErrErased)
-	_, err = s.intake.Record(ctx, lead.Event{ID: "late", LeadID: ada.ID, Type: lead.EmailOpen, OccurredAt: time.Now().UTC()})
+	_, err = s.intake.Record(ctx, lead.Event{ID: "late", LeadID: ada.ID, Type: lead.ContactForm, OccurredAt: time.Now().UTC(),
+		Properties: map[string]string{"phone": "+44 20 7946 0000"}})
 	require.ErrorIs(t, err, store.ErrErased)
+	var events int
+	require.NoError(t, db.QueryRow(ctx, `select count(*) from events where lead_id = $1`, ada.ID).Scan(&events))
+	require.Equal(t, 1, events, "the late event is not stored")
+	_, suppressed, err := store.IsSuppressed(ctx, db, "ada@analytical.test")
+	require.NoError(t, err)
+	require.True(t, suppressed, "nothing is mailed to her")
+	require.NoError(t, store.Suppress(ctx, db, "ada@analytical.test", "hard_bounce"))
+	var entries int
+	require.NoError(t, db.QueryRow(ctx, `select count(*) from suppressions where email = 'ada@analytical.test'`).Scan(&entries))
+	require.Zero(t, entries, "a late bounce does not write her address back")
 
 	// Again: nothing more to do, and it says so; an unknown lead is an
 	// error.
