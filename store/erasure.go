@@ -159,6 +159,9 @@ where lead_id = $1 and (to_address <> '' or subject <> '' or raw_message is not 
 			{nil, `update handoffs set verdict_reason = null where lead_id = $1 and verdict_reason is not null`},
 			// The CRM's answer may quote what it was sent.
 			{nil, `update crm_posts set last_error = '' where handoff_id in (select id from handoffs where lead_id = $1) and last_error <> ''`},
+			// A send's reserved slot names the recipient's domain (a
+			// personal domain names the person); the key holds the lead.
+			{nil, `delete from send_slots where send_key like 'lead-' || $1 || '/%'`},
 			// A score's reason may carry an operator's words ("exited:
 			// removed: asked by phone").
 			{nil, `update score_snapshots set reason = kind where lead_id = $1 and reason <> kind`},
