@@ -496,3 +496,18 @@ func (c *Config) Logger(w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// ExitCode is a server program's exit status for what it returned, after
+// saying on stderr what failed: 0 for nothing or -h, 1 otherwise (with
+// the store's hint for a database it cannot reach).
+func ExitCode(program string, err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if hint := store.Hint(err); hint != "" {
+		fmt.Fprintln(stderr, program+":", hint)
+	} else {
+		fmt.Fprintln(stderr, program+":", err)
+	}
+	return 1
+}

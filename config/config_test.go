@@ -1,10 +1,12 @@
 package config_test
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,4 +70,14 @@ func TestCheckSaysEverythingThatIsWrong(t *testing.T) {
 		cfg.Register(flag.NewFlagSet("z", flag.ContinueOnError), e)
 		require.ErrorContains(t, cfg.Check(e), c.want)
 	}
+}
+
+func TestExitCode(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	require.Zero(t, config.ExitCode("worker", nil, &out))
+	require.Zero(t, config.ExitCode("worker", flag.ErrHelp, &out))
+	require.Empty(t, out.String())
+	require.Equal(t, 1, config.ExitCode("worker", errors.New("boom"), &out))
+	require.Equal(t, "worker: boom\n", out.String())
 }

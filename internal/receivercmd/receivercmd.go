@@ -44,18 +44,7 @@ import (
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, args, os.Getenv, os.Stderr, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		if hint := store.Hint(err); hint != "" {
-			fmt.Fprintln(os.Stderr, "receiver:", hint)
-		} else {
-			fmt.Fprintln(os.Stderr, "receiver:", err)
-		}
-		return 1
-	}
-	return 0
+	return config.ExitCode("receiver", Run(ctx, args, os.Getenv, os.Stderr, nil), os.Stderr)
 }
 
 // Run serves until ctx ends; listening, when not nil, gets the address

@@ -40,18 +40,7 @@ import (
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, args, os.Getenv, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		if hint := store.Hint(err); hint != "" {
-			fmt.Fprintln(os.Stderr, "worker:", hint)
-		} else {
-			fmt.Fprintln(os.Stderr, "worker:", err)
-		}
-		return 1
-	}
-	return 0
+	return config.ExitCode("worker", Run(ctx, args, os.Getenv, os.Stderr), os.Stderr)
 }
 
 func Run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Writer) error {
