@@ -23,7 +23,7 @@ type Owned interface {
 
 // DataConverter is Temporal's default data converter with every payload
 // sealed by c. A payload is the lead's, and sealed with its data key, when
-// its value holds the lead's data (Owned, see OwnerOf) or when it is
+// its value holds the lead's data (Owned, see ownerOf) or when it is
 // written about the lead: in its journey's workflow or one of its
 // activities, or by a client call that names the lead (lead.WithID, which
 // package workflows sets on every call about a lead). So every payload of
@@ -157,14 +157,14 @@ func (o ownerConverter) ToPayload(v any) (*commonpb.Payload, error) {
 	if err != nil || p == nil {
 		return p, err
 	}
-	if id := OwnerOf(v); id != "" {
+	if id := ownerOf(v); id != "" {
 		p.Metadata[MetadataOwner] = []byte(id)
 	}
 	return p, nil
 }
 
-// OwnerOf is the lead whose data v carries, or "".
-func OwnerOf(v any) string {
+// ownerOf is the lead whose data v carries, or "".
+func ownerOf(v any) string {
 	if o, ok := v.(Owned); ok {
 		return o.DataOwner()
 	}

@@ -184,16 +184,3 @@ on conflict (lead_id) do update set wrapped = null, erased_at = coalesce(lead_ke
 	}
 	return e, nil
 }
-
-// LeadErased says whether a lead was erased, and when.
-func LeadErased(ctx context.Context, db DB, leadID string) (*time.Time, error) {
-	var at *time.Time
-	err := db.QueryRow(ctx, `select erased_at from leads where id = $1`, leadID).Scan(&at)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("is lead %s erased: %w", leadID, err)
-	}
-	return at, nil
-}

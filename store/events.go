@@ -56,7 +56,7 @@ select l.email, exists (select 1 from ins), l.erased from l`,
 		return "", false, fmt.Errorf("store event %s: %w", ev.ID, err)
 	}
 	if erased {
-		return "", false, refuseErased(LeadRow{Profile: lead.Profile{ID: ev.LeadID}, Erased: true})
+		return "", false, erasedError(ev.LeadID)
 	}
 	return email, isNew, nil
 }

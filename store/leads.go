@@ -107,9 +107,15 @@ func GetLead(ctx context.Context, db DB, id string) (LeadRow, error) {
 // enrol it, signal it or show it again.
 func refuseErased(l LeadRow) error {
 	if l.Erased {
-		return fmt.Errorf("lead %s was erased (starter erase): %w (%w)", l.Profile.ID, ErrNotFound, ErrErased)
+		return erasedError(l.Profile.ID)
 	}
 	return nil
+}
+
+// erasedError is what every way in says of an erased lead: not found,
+// because erased.
+func erasedError(leadID string) error {
+	return fmt.Errorf("lead %s was erased (starter erase): %w (%w)", leadID, ErrNotFound, ErrErased)
 }
 
 // LeadRef names a lead the ways a caller may know it; the first one set
