@@ -2,27 +2,29 @@
 // lead's personal data is not in plain text in any workflow history, and is
 // gone from every copy of it once the lead is erased.
 //
-// Every payload is sealed with AES-256-GCM. A payload that carries a lead's
-// personal data — a value holding its profile (lead.Profile) or one of its
-// events (lead.Event), or that says whose it is (Owned) — is sealed with
-// the lead's own data key: a random 256-bit key made on first use, kept in
-// PostgreSQL (lead_keys) wrapped by the payload key in use. Every other
-// payload (journey definitions, step progress, scores, verdicts, answers)
-// is sealed with the payload key itself. The key's ID travels in the
-// payload's metadata ("encryption-key-id": "lead:<lead ID>" or the payload
-// key's ID), bound to the ciphertext as associated data, so each payload
-// says which key opens it and a payload moved under another ID does not
-// open.
+// Every payload is sealed with AES-256-GCM. A lead's payloads are sealed
+// with the lead's own data key: a random 256-bit key made on first use,
+// kept in PostgreSQL (lead_keys) wrapped by the payload key in use. Whose a
+// payload is comes from where it is written (the lead's journey workflow,
+// one of its activities, a client call naming the lead) or from the value
+// (one holding its profile or events: Owned); see DataConverter. The rest
+// (failure messages, whatever is about no lead) is sealed with the payload
+// key itself. The key's ID travels in the payload's metadata
+// ("encryption-key-id": "lead:<lead ID>" or the payload key's ID), bound
+// to the ciphertext as associated data, so each payload says which key
+// opens it and a payload moved under another ID does not open.
 //
 // Payload keys come from PAYLOAD_KEYS ("id=secret,id2=secret2", package
-// keyring): the first seals, all open, so a rotation adds a key in front,
-// and `starter keys rewrap` then rewraps every lead's data key under it, so
-// the old one can go once no history sealed with it is kept. Each 256-bit
-// AES key is derived from its secret by HKDF-SHA256.
+// keyring): the first seals, all open. A rotation adds the new key, then
+// puts it in front (two rollouts: see the README), and `starter keys
+// rewrap` rewraps every lead's data key under it, so the old one can go
+// once no history sealed with it is kept. Each 256-bit AES key is derived
+// from its secret by HKDF-SHA256.
 //
 // Erasing a lead (store.EraseLead) deletes its wrapped data key: whatever
 // Temporal or a backup still keeps of its payloads cannot be opened by
-// anyone, this codec included, and no new data key is ever made for it.
+// anyone, this codec included (a process that cached the key forgets it
+// within a minute), and no new data key is ever made for it.
 //
 // Payloads written before the codec (no "binary/encrypted" encoding) are
 // passed through as they are, so existing histories keep replaying.
