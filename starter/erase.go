@@ -17,19 +17,21 @@ func runErase(ctx context.Context, env *environment, args []string) error {
 	fs, cfg := flags(env, "erase", "EMAIL|LEAD-ID", `Erases a lead's personal data, for good (a right-to-erasure request):
 
   PostgreSQL  its address, names, company, title, time zone, source, profile
-              fields and CRM ID; its events' details; the address, subject
-              and kept copy of each email sent to it; its tasks' notes; sales'
-              free-text verdict reasons; its suppression entry; and its data
-              key. What reports count stays, naming no one: the lead's ID,
-              lifecycle, stage, score, dates, costs and hand-offs.
+              fields and CRM ID; its events' details; the address, subject,
+              kept copy and SMTP replies of each email sent to it and its
+              reserved send slots; its tasks' titles and notes; sales'
+              free-text verdict reasons; the CRM's answers; its score
+              reasons; its suppression entry; and its data key. What reports
+              count stays, naming no one: the lead's ID, lifecycle, stage,
+              score, dates, costs and hand-offs.
   Temporal    every run of its journey (the running one is stopped) with its
-              history.
-  Elsewhere   copies of its histories (backups, archives) keep its profile
-              and events sealed with its data key, now destroyed: nobody can
-              read them. (Set PAYLOAD_KEYS; without it they are plain text.)
+              history; the command waits until Temporal has them gone.
+  Elsewhere   copies of its histories (backups, archives) hold its journey
+              sealed with its data key, now destroyed: nobody can read it.
+              (Set PAYLOAD_KEYS; without it they are plain text.)
 
-An erased lead is never enrolled again and takes no events. Running it
-again finishes an erase that was cut short.`)
+An erased lead is never enrolled again, takes no events and is mailed
+nothing. Running it again finishes an erase that was cut short.`)
 	args, err := positional(fs, args, 1, "name the lead: its address or lead ID")
 	if err != nil {
 		return err
