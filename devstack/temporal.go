@@ -41,7 +41,7 @@ type TemporalOptions struct {
 
 // Temporal is a running embedded Temporal server.
 type Temporal struct {
-	server  *devserver.Server
+	stop    func()
 	Address string
 	UIURL   string
 }
@@ -111,10 +111,10 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded Temporal server: %w", err)
 	}
-	t.server = server
+	t.stop = server.Stop
 	return t, nil
 }
 
 // Stop shuts the server down; a file-backed server resumes its workflows on
 // the next start.
-func (t *Temporal) Stop() { t.server.Stop() }
+func (t *Temporal) Stop() { t.stop() }

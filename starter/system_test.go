@@ -54,6 +54,9 @@ type system struct {
 	// unless a test sets them).
 	rates       journeyworker.Rates
 	domainLimit activities.DomainLimit
+	// temporalDB, when set, persists the Temporal server to that database
+	// of the local PostgreSQL (made afresh) instead of SQLite.
+	temporalDB string
 }
 
 func testLogger() *slog.Logger {
@@ -89,7 +92,13 @@ func startSystemOn(t testing.TB, db *pgxpool.Pool, dbFile string, scale float64,
 func (s *system) startTemporal(t testing.TB, dbFile string) {
 	t.Helper()
 	var err error
-	s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Logger: testLogger(), DynamicConfig: s.dynamic})
+	if s.temporalDB != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		s.temporal, err = devstack.StartTemporalPostgres(ctx, devstack.PostgresOptions{Database: s.temporalDB, User: "postgres", DynamicConfig: s.dynamic})
+	} else {
+		s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{DatabaseFile: dbFile, Logger: testLogger(), DynamicConfig: s.dynamic})
+	}
 	require.NoError(t, err)
 	opts := client.Options{HostPort: s.temporal.Address, Logger: sdklog.NewStructuredLogger(testLogger()),
 		MetricsHandler: s.metrics.TemporalHandler(testLogger())}

@@ -110,6 +110,8 @@ func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) 
 		return waitResult{event: got}, nil
 	}
 	r.st.Matched = ""
+	var timer *waitTimer
+	defer func() { timer.stop() }()
 	for {
 		got, err := r.handleMessagesFor(want)
 		if err == nil && r.migrated {
@@ -133,9 +135,60 @@ func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) 
 		if left <= 0 {
 			return waitResult{}, nil
 		}
-		if _, err := workflow.AwaitWithTimeout(r.ctx, left, func() bool { return r.hasMessages() || r.canSuggested() }); err != nil {
+		if !r.oneTimerPerWait() {
+			// Recorded before versionOneTimer: a fresh timer on every
+			// wake-up, the earlier ones left pending.
+			if _, err := workflow.AwaitWithTimeout(r.ctx, left, func() bool { return r.hasMessages() || r.canSuggested() }); err != nil {
+				return waitResult{}, err
+			}
+			continue
+		}
+		if timer == nil {
+			timer = r.startTimer(left)
+		}
+		if err := workflow.Await(r.ctx, func() bool { return timer.fired() || r.hasMessages() || r.canSuggested() }); err != nil {
 			return waitResult{}, err
 		}
+		if timer.fired() && !r.hasMessages() {
+			return waitResult{}, nil
+		}
+	}
+}
+
+// versionOneTimer guards the wait's single timer. Before it, every
+// engagement event during a timed wait started one more timer and left the
+// earlier ones pending, all firing together at the deadline: three history
+// events per event (started, fired, and a share of the task that took the
+// firing) for nothing.
+const versionOneTimer = "one-timer-per-wait"
+
+// oneTimerPerWait reports whether this run's waits use one timer each.
+func (r *run) oneTimerPerWait() bool {
+	if !r.timerAsked {
+		r.timerAsked = true
+		r.oneTimer = workflow.GetVersion(r.ctx, versionOneTimer, workflow.DefaultVersion, 1) == 1
+	}
+	return r.oneTimer
+}
+
+// waitTimer is a wait's one timer, cancelled when the wait ends before it
+// fires, so no timer outlives its wait.
+type waitTimer struct {
+	f      workflow.Future
+	cancel workflow.CancelFunc
+}
+
+func (r *run) startTimer(d time.Duration) *waitTimer {
+	ctx, cancel := workflow.WithCancel(r.ctx)
+	return &waitTimer{f: workflow.NewTimer(ctx, d), cancel: cancel}
+}
+
+func (t *waitTimer) fired() bool { return t.f.IsReady() }
+
+// stop cancels the timer unless it fired; nil is a wait that started none.
+func (t *waitTimer) stop() {
+	if t != nil && !t.f.IsReady() {
+		t.cancel()
 	}
 }
 

@@ -140,12 +140,38 @@ func (r *run) start(in Input) (Result, error) {
 func (r *run) load(id string, version int) error {
 	var loaded activities.LoadedJourney
 	ref := activities.JourneyRef{ID: id, Version: version}
-	if err := workflow.ExecuteActivity(r.ctx, r.acts.LoadJourney, r.st.Lead.ID, ref).Get(r.ctx, &loaded); err != nil {
+	var f workflow.Future
+	if workflow.GetVersion(r.ctx, versionLoadLocal, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		f = workflow.ExecuteActivity(r.ctx, r.acts.LoadJourney, r.st.Lead.ID, ref)
+	} else {
+		f = workflow.ExecuteLocalActivity(r.local(), r.acts.LoadJourney, r.st.Lead.ID, ref)
+	}
+	if err := f.Get(r.ctx, &loaded); err != nil {
 		return fmt.Errorf("load journey %q version %d: %w", id, version, err)
 	}
 	r.j = loaded.Journey
 	r.st.JourneyID, r.st.JourneyVersion = id, loaded.Version
 	return nil
+}
+
+// versionLoadLocal guards the journey's load as a local activity: one
+// read of PostgreSQL inside the workflow task, where a regular activity
+// took a round trip through the server, a workflow task more and three
+// history events more, on every enrolment and every run.
+const versionLoadLocal = "load-journey-local"
+
+// local is the context of the local activities: short reads and writes of
+// PostgreSQL, retried for as long as it is away (the lead waits
+// meanwhile); a dead end (a journey that is gone) is not retried.
+func (r *run) local() workflow.Context {
+	return workflow.WithLocalActivityOptions(r.ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: forever,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: maxRetryInterval,
+			NonRetryableErrorTypes: []string{activities.ErrTypeTemplate, activities.ErrTypeJourneyNotFound},
+		},
+	})
 }
 
 // enrollmentID names this enrolment in send keys: the first run of the
@@ -184,6 +210,9 @@ type run struct {
 	// before them); searched is what they say.
 	searchAsked, searchable bool
 	searched                searchValues
+	// timerAsked is set once a wait has asked whether this run's waits
+	// use one timer each (oneTimer, see versionOneTimer).
+	timerAsked, oneTimer bool
 	// notices counts hand-off notices still being mailed; the run does
 	// not end or continue as new before they are done.
 	notices int

@@ -425,3 +425,43 @@ func TestAHandoffThatEndsAWaitIsNotATimeout(t *testing.T) {
 	require.Equal(t, "await-interest", last.Step)
 	require.Equal(t, "interrupted: handed_off", last.Outcome)
 }
+
+// TestAWaitKeepsOneTimerHoweverMuchEngagementArrives: thirty opens during
+// the 3-day wait wake the journey thirty times; it keeps the one timer it
+// started, and the reminder still goes when the 3 days are up. A history
+// from before versionOneTimer replays the way it was recorded: a timer per
+// wake-up.
+func TestAWaitKeepsOneTimerHoweverMuchEngagementArrives(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		before bool
+	}{{"new", false}, {"before one timer per wait", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			if tc.before {
+				b.env.OnGetVersion("one-timer-per-wait", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			var mu sync.Mutex
+			started := 0
+			b.env.SetOnTimerScheduledListener(func(string, time.Duration) {
+				mu.Lock()
+				defer mu.Unlock()
+				started++
+			})
+			for n := range 30 {
+				b.signalAt(time.Hour+time.Duration(n)*time.Hour, fmt.Sprintf("open-%d", n), lead.EmailOpen)
+			}
+			b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+			r := b.result(t)
+			require.EqualValues(t, "no_engagement", r.ExitReason)
+			require.Equal(t, 3*day, b.rec.sendAt[1], "the reminder goes when the 3-day wait times out")
+			if tc.before {
+				require.Greater(t, started, 30, "a timer per wake-up, as recorded")
+			} else {
+				require.Equal(t, 2, started, "one timer for each of the two waits")
+			}
+		})
+	}
+}

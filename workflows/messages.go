@@ -472,11 +472,7 @@ func (r *run) progress(kind progress.Kind, reason string) error {
 		Ended: r.st.finished(), ExitReason: cmp.Or(r.st.Goal, string(r.st.ExitReason)),
 		Reason: reason, At: workflow.Now(r.ctx),
 	}
-	ctx := workflow.WithLocalActivityOptions(r.ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: forever,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: maxRetryInterval},
-	})
+	ctx := r.local()
 	if err := workflow.ExecuteLocalActivity(ctx, r.acts.RecordProgress, snap).Get(ctx, nil); err != nil {
 		return fmt.Errorf("record progress: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
@@ -39,15 +40,12 @@ func TestJourneyEmailsGoThroughTheSendQueue(t *testing.T) {
 				}
 				queues[info.ActivityType.Name][info.TaskQueue] = true
 			})
+			const own = "journeys"
+			b.env.SetStartWorkflowOptions(client.StartWorkflowOptions{TaskQueue: own})
 			b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
 			b.result(t)
 			require.Len(t, b.rec.sends, 2, "the email and its reminder")
 
-			require.Len(t, queues["LoadJourney"], 1)
-			var own string
-			for q := range queues["LoadJourney"] {
-				own = q
-			}
 			want := workflows.SendTaskQueue(own)
 			if tc.before {
 				want = own
