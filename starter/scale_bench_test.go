@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -32,7 +33,7 @@ import (
 // same run (the floor), then through nurture, in rounds that alternate which
 // goes first. Shapes:
 //
-//   - dense: a few leads with many engagement events each (8 senders), so
+//   - dense: two leads with 500 engagement events each (8 senders), so
 //     signals batch into few workflow tasks;
 //   - sparse: many running leads with two events each, 32 senders spread
 //     over the leads, so nearly every signal is a workflow task of its own;
@@ -255,6 +256,9 @@ func newScaleHarness(b *testing.B) *scaleHarness {
 	bw := worker.New(h.s.client, bareQueueName, worker.Options{})
 	bw.RegisterWorkflowWithOptions(func(ctx workflow.Context, in workflows.Input) error {
 		seen := map[string]bool{}
+		if !workflow.IsReplaying(ctx) {
+			h.seen.Store(workflow.GetInfo(ctx).WorkflowExecution.ID, time.Now())
+		}
 		ch := workflow.GetSignalChannel(ctx, workflows.SignalEngagement)
 		for {
 			var ev lead.Event
@@ -345,7 +349,7 @@ func (h *scaleHarness) settle(b *testing.B) {
 
 // scaleShapes run one side (nurture when ours) of a shape.
 var scaleShapes = map[string]func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult{
-	"dense":  func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult { return h.engagement(b, ours, round, 5, 200, 8) },
+	"dense":  func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult { return h.engagement(b, ours, round, 2, 500, 8) },
 	"sparse": func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult { return h.engagement(b, ours, round, 500, 2, 32) },
 	"enrol": func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult {
 		return h.firstEmails(b, ours, round, benchInt(b, "NURTURE_BENCH_ENROL", 1000), false)
@@ -477,6 +481,7 @@ func (h *scaleHarness) engagement(b *testing.B, ours bool, round, n, each, sende
 	}
 	r.processed = last.Sub(start)
 	after := h.histories(b, ours, leads)
+	b.Logf("%s %s: the first lead's history by event type: %s", side, prefix, h.historyKinds(b, ours, leads[0]))
 	for i := range leads {
 		r.histEvents += after[i].events - before[i].events
 		r.histBytes += after[i].bytes - before[i].bytes
@@ -560,6 +565,16 @@ func (h *scaleHarness) enrolWaiting(b *testing.B, ours bool, prefix string, n in
 		h.awaitMail(b, before+n, 10*time.Minute)
 		// The first email's send is followed by the wait's own progress.
 		time.Sleep(time.Second)
+		return leads
+	}
+	// The floor's workflows mark their first task.
+	for _, l := range leads {
+		for {
+			if _, ok := h.seen.Load("bare-" + l.ID); ok {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	return leads
 }
@@ -577,6 +592,26 @@ func (h *scaleHarness) awaitMail(b *testing.B, want int, within time.Duration) {
 }
 
 type historySize struct{ events, bytes int }
+
+// historyKinds counts a lead's history events by type.
+func (h *scaleHarness) historyKinds(b *testing.B, ours bool, l lead.Profile) string {
+	id := "bare-" + l.ID
+	if ours {
+		id = workflows.WorkflowID(l.ID)
+	}
+	kinds := map[string]int{}
+	it := h.s.client.GetWorkflowHistory(context.Background(), id, "", false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(b, err)
+		kinds[strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")]++
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		out = append(out, fmt.Sprintf("%s %d", k, kinds[k]))
+	}
+	return strings.Join(out, ", ")
+}
 
 // histories measures the leads' workflow histories (none yet: zero).
 func (h *scaleHarness) histories(b *testing.B, ours bool, leads []lead.Profile) []historySize {

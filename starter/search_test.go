@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,6 +54,27 @@ func TestLeadsCanBeFoundInTemporal(t *testing.T) {
 	var meta sdk.WorkflowMetadata
 	require.NoError(t, v.Get(&meta))
 	require.Regexp(t, `^b2b-nurture v1, stage interest, (nurturing|mql), score \d+$`, meta.GetCurrentDetails())
+
+	// NurtureScore is the stored score in tens; the summary has it exact.
+	// A case study (5 points) leaves a score that no multiple of ten.
+	var score int
+	require.NoError(t, s.db.QueryRow(ctx, `select score from leads where id = $1`, hot.ID).Scan(&score))
+	require.Zero(t, score%10, "the case study below makes the score end in 5")
+	s.event(t, hot, "c1", lead.CaseStudyView)
+	eventually(t, "the case study scored", func() bool {
+		require.NoError(t, s.db.QueryRow(ctx, `select score from leads where id = $1`, hot.ID).Scan(&score))
+		return score%10 == 5
+	})
+	eventually(t, "the summary with the exact score", func() bool {
+		v, err := s.client.QueryWorkflow(ctx, workflows.WorkflowID(hot.ID), "", "__temporal_workflow_metadata")
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&meta))
+		return meta.GetCurrentDetails() == fmt.Sprintf("b2b-nurture v1, stage interest, mql, score %d", score)
+	})
+	eventually(t, "the hot lead found by its score in tens", func() bool {
+		ids := find(fmt.Sprintf(`NurtureScore = %d`, workflows.Tens(score)))
+		return len(ids) == 1 && ids[0] == workflows.WorkflowID(hot.ID)
+	})
 }
 
 // TestWorkerNamesTheMissingSearchAttributes: a namespace without them is

@@ -164,11 +164,7 @@ const versionOneTimer = "one-timer-per-wait"
 
 // oneTimerPerWait reports whether this run's waits use one timer each.
 func (r *run) oneTimerPerWait() bool {
-	if !r.timerAsked {
-		r.timerAsked = true
-		r.oneTimer = workflow.GetVersion(r.ctx, versionOneTimer, workflow.DefaultVersion, 1) == 1
-	}
-	return r.oneTimer
+	return r.has(versionOneTimer)
 }
 
 // waitTimer is a wait's one timer, cancelled when the wait ends before it

@@ -51,6 +51,9 @@ var errContinueAsNew = errors.New("continue as new")
 // workflow and leaving the two to disagree.
 func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 	r := &run{ctx: ctx, log: workflow.GetLogger(ctx), seen: map[string]bool{}}
+	// First, before any command: a run recorded before the engine version
+	// replays without it.
+	r.engine = workflow.GetVersion(ctx, versionEngine, workflow.DefaultVersion, engineVersion)
 	if in.Carried != nil {
 		r.st = *in.Carried
 	} else {
@@ -77,6 +80,9 @@ func LeadJourney(ctx workflow.Context, in Input) (Result, error) {
 	}
 	if err := r.listen(); err != nil {
 		return Result{}, err
+	}
+	if r.engine >= 1 {
+		r.publishLater()
 	}
 
 	r.ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -141,7 +147,7 @@ func (r *run) load(id string, version int) error {
 	var loaded activities.LoadedJourney
 	ref := activities.JourneyRef{ID: id, Version: version}
 	var f workflow.Future
-	if workflow.GetVersion(r.ctx, versionLoadLocal, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !r.has(versionLoadLocal) {
 		f = workflow.ExecuteActivity(r.ctx, r.acts.LoadJourney, r.st.Lead.ID, ref)
 	} else {
 		f = workflow.ExecuteLocalActivity(r.local(), r.acts.LoadJourney, r.st.Lead.ID, ref)
@@ -152,6 +158,31 @@ func (r *run) load(id string, version int) error {
 	r.j = loaded.Journey
 	r.st.JourneyID, r.st.JourneyVersion = id, loaded.Version
 	return nil
+}
+
+// versionEngine is the one version marker a run records. Each change to
+// the workflow's commands once had a marker of its own, and the SDK
+// records every marker with an upsert of the TemporalChangeVersion search
+// attribute: a write of Temporal's visibility store for each, in every run
+// (five at each enrolment). A run that records engine version 1 has every
+// change listed below (has); one recorded before asks each change's own
+// marker, as it was recorded then. A new change takes the next engine
+// version and asks has(change) like the others.
+const versionEngine = "engine"
+
+// engineVersion is the engine version new runs record.
+const engineVersion workflow.Version = 1
+
+// has reports whether this run has a change to its commands: with engine
+// version 1, all of versionSearchAttributes, versionNoticeApart,
+// versionCRMHook, versionCapAcrossJourneys, versionSetStageHolds,
+// versionSendQueue, versionLoadLocal, versionOneTimer and
+// versionScoreInTens; before it, what the change's own marker says.
+func (r *run) has(change string) bool {
+	if r.engine >= 1 {
+		return true
+	}
+	return workflow.GetVersion(r.ctx, change, workflow.DefaultVersion, 1) == 1
 }
 
 // versionLoadLocal guards the journey's load as a local activity: one
@@ -210,9 +241,12 @@ type run struct {
 	// before them); searched is what they say.
 	searchAsked, searchable bool
 	searched                searchValues
-	// timerAsked is set once a wait has asked whether this run's waits
-	// use one timer each (oneTimer, see versionOneTimer).
-	timerAsked, oneTimer bool
+	// engine is this run's engine version (see has).
+	engine workflow.Version
+	// writing counts progress writes under way; unpublished is set when
+	// one changed what publish has not yet published (publishLater).
+	writing     int
+	unpublished bool
 	// notices counts hand-off notices still being mailed; the run does
 	// not end or continue as new before they are done.
 	notices int
@@ -505,6 +539,9 @@ func (r *run) complete() (Result, error) {
 	if err := r.settle(); err != nil {
 		return Result{}, err
 	}
+	if err := r.flushPublish(); err != nil {
+		return Result{}, err
+	}
 	return r.result(), nil
 }
 
@@ -513,6 +550,9 @@ func (r *run) complete() (Result, error) {
 // that arrived, so no message is lost.
 func (r *run) continueAsNew() (Result, error) {
 	if err := r.settle(); err != nil {
+		return Result{}, err
+	}
+	if err := r.flushPublish(); err != nil {
 		return Result{}, err
 	}
 	if r.st.finished() {

@@ -441,6 +441,9 @@ func TestAWaitKeepsOneTimerHoweverMuchEngagementArrives(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			if tc.before {
+				// A run recorded before the engine version, and before
+				// the change.
+				b.env.OnGetVersion("engine", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 				b.env.OnGetVersion("one-timer-per-wait", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 			}
 			var mu sync.Mutex

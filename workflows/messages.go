@@ -235,7 +235,7 @@ func (r *run) handoff(reason string) error {
 		Score: r.st.Score, Reason: reason, SalesEmail: r.j.Handoff.SalesEmail,
 	}
 	var res activities.HandOffResult
-	if workflow.GetVersion(r.ctx, versionNoticeApart, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !r.has(versionNoticeApart) {
 		// Recorded before the notice went apart: one activity for both.
 		if err := workflow.ExecuteActivity(r.ctx, r.acts.HandOff, req).Get(r.ctx, &res); err != nil {
 			return fmt.Errorf("hand off: %w", err)
@@ -245,7 +245,7 @@ func (r *run) handoff(reason string) error {
 			return fmt.Errorf("hand off: %w", err)
 		}
 		r.notifySales(req, res.ID)
-		if workflow.GetVersion(r.ctx, versionCRMHook, workflow.DefaultVersion, 1) == 1 {
+		if r.has(versionCRMHook) {
 			r.postToCRM(req, res.ID)
 		}
 	}
@@ -399,7 +399,7 @@ func (r *run) recycle() error {
 		// frequency cap counts the emails the lead got from the last one
 		// (before versionCapAcrossJourneys, it started afresh).
 		r.st.StartedAt = workflow.Now(r.ctx).UnixMilli()
-		if workflow.GetVersion(r.ctx, versionCapAcrossJourneys, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		if !r.has(versionCapAcrossJourneys) {
 			r.st.RecentSends = nil
 		}
 	}
@@ -473,8 +473,17 @@ func (r *run) progress(kind progress.Kind, reason string) error {
 		Reason: reason, At: workflow.Now(r.ctx),
 	}
 	ctx := r.local()
-	if err := workflow.ExecuteLocalActivity(ctx, r.acts.RecordProgress, snap).Get(ctx, nil); err != nil {
+	r.writing++
+	err := workflow.ExecuteLocalActivity(ctx, r.acts.RecordProgress, snap).Get(ctx, nil)
+	r.writing--
+	if err != nil {
 		return fmt.Errorf("record progress: %w", err)
+	}
+	if r.engine >= 1 {
+		// Published once the workflow task has nothing more to do (see
+		// publishLater), with whatever else changed in it.
+		r.unpublished = true
+		return nil
 	}
 	return r.publish()
 }

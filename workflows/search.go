@@ -17,7 +17,11 @@ import (
 // The search attributes each lead's workflow keeps up to date, so leads can
 // be found in Temporal's UI and CLI:
 //
-//	temporal workflow list --query 'NurtureStage = "evaluation" AND NurtureScore > 50'
+//	temporal workflow list --query 'NurtureStage = "evaluation" AND NurtureScore >= 50'
+//
+// NurtureScore holds the score in tens (see Tens): 50 is a score from 50 to
+// 59. An exact score would change Temporal's visibility store with nearly
+// every engagement event; in tens, about one event in several does.
 const (
 	SearchJourney   = "NurtureJourney"
 	SearchVersion   = "NurtureVersion"
@@ -86,13 +90,19 @@ type searchValues struct {
 func (r *run) publish() error {
 	if !r.searchAsked {
 		r.searchAsked = true
-		r.searchable = workflow.GetVersion(r.ctx, versionSearchAttributes, workflow.DefaultVersion, 1) == 1
+		r.searchable = r.has(versionSearchAttributes)
 	}
 	if !r.searchable {
 		return nil
 	}
-	now := searchValues{journey: r.st.JourneyID, version: r.st.JourneyVersion, stage: r.st.BuyingStage, lifecycle: r.st.Lifecycle, score: r.st.Score.Total()}
+	score := r.st.Score.Total()
+	if r.has(versionScoreInTens) {
+		score = Tens(score)
+	}
+	now := searchValues{journey: r.st.JourneyID, version: r.st.JourneyVersion, stage: r.st.BuyingStage, lifecycle: r.st.Lifecycle, score: score}
 	if now == r.searched {
+		// The summary is no history event: it follows every change.
+		r.summarize()
 		return nil
 	}
 	var updates []temporal.SearchAttributeUpdate
@@ -115,6 +125,57 @@ func (r *run) publish() error {
 		return fmt.Errorf("update search attributes: %w", err)
 	}
 	r.searched = now
-	workflow.SetCurrentDetails(r.ctx, fmt.Sprintf("%s v%d, stage %s, %s, score %d", now.journey, now.version, now.stage, now.lifecycle, now.score))
+	r.summarize()
 	return nil
+}
+
+// publishLater publishes the lead's state whenever it changed and the
+// workflow is about to wait for something outside its task (a timer, an
+// activity, a message) rather than for a progress write: so a task that
+// moves the lead through several steps upserts the search attributes once,
+// not once per step. (Each upsert is a history event and a write of
+// Temporal's visibility store.)
+func (r *run) publishLater() {
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return r.unpublished && r.writing == 0 }); err != nil {
+				return
+			}
+			if err := r.flushPublish(); err != nil {
+				r.log.Error("search attributes not updated", "error", err)
+			}
+		}
+	})
+}
+
+// flushPublish publishes what progress left unpublished; the run calls it
+// before it ends, since the workflow's last task has no wait after it.
+func (r *run) flushPublish() error {
+	if !r.unpublished {
+		return nil
+	}
+	r.unpublished = false
+	return r.publish()
+}
+
+// summarize sets the one-line summary Temporal's UI shows, with the exact
+// score.
+func (r *run) summarize() {
+	workflow.SetCurrentDetails(r.ctx, fmt.Sprintf("%s v%d, stage %s, %s, score %d",
+		r.st.JourneyID, r.st.JourneyVersion, r.st.BuyingStage, r.st.Lifecycle, r.st.Score.Total()))
+}
+
+// versionScoreInTens guards NurtureScore in tens. Before it, every change
+// of the score upserted the attribute: an event in the lead's history and
+// a write of Temporal's visibility store for every engagement event, a
+// quarter of the CPU the engagement cost (see the README's Performance).
+const versionScoreInTens = "score-in-tens"
+
+// Tens is a score rounded down to a multiple of ten, as NurtureScore holds
+// it: 57 is 50, -3 is -10.
+func Tens(score int) int {
+	if score < 0 {
+		return -((-score + 9) / 10 * 10)
+	}
+	return score / 10 * 10
 }

@@ -29,7 +29,7 @@ const versionSendQueue = "send-queue"
 // policy has no maximum attempts).
 func (r *run) sendOptions() workflow.Context {
 	ctx := mailOptions(r.ctx)
-	if workflow.GetVersion(r.ctx, versionSendQueue, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !r.has(versionSendQueue) {
 		return ctx
 	}
 	opts := workflow.GetActivityOptions(ctx)

@@ -28,6 +28,7 @@ func TestJourneyEmailsGoThroughTheSendQueue(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			if tc.before {
+				b.env.OnGetVersion("engine", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 				b.env.OnGetVersion("send-queue", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 			}
 			var mu sync.Mutex

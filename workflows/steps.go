@@ -39,8 +39,7 @@ func (r *run) execute() (bool, error) {
 			// differs only because a set_stage moved it, and that holds.
 			// (Before this, every step put the lead back in its own stage,
 			// undoing set_stage; running leads keep that until they pass.)
-			moves := from != loc.Stage ||
-				workflow.GetVersion(r.ctx, versionSetStageHolds, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+			moves := from != loc.Stage || !r.has(versionSetStageHolds)
 			if moves {
 				r.st.BuyingStage = loc.Stage
 				if err := r.progress(progress.Stage, "entered stage "+loc.Stage); err != nil {
