@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
@@ -183,7 +185,7 @@ func freshSchema(cfg *config.SQL, name string, logger serverlog.Logger) error {
 // attributes, and waits until it answers (the server learns of a new
 // namespace when it next refreshes its cache).
 func registerNamespace(ctx context.Context, address, namespace string) error {
-	c, err := client.Dial(client.Options{HostPort: address, Namespace: namespace})
+	c, err := client.Dial(client.Options{HostPort: address, Namespace: namespace, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		return fmt.Errorf("dial temporal on PostgreSQL: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/leadcsv"
+	"github.com/nurture-dev/nurture/pace"
 	"github.com/nurture-dev/nurture/store"
 )
 
@@ -43,12 +44,17 @@ fields (bant_budget, industry, persona, ...). Headers match in any case, with
 spaces for _ ("First Name"); -map renames them. A row that cannot be a lead
 is reported with its row and column and the rest go on; a lead already in
 the journey (or waiting to enter it) is skipped, so an interrupted import
-can be run again. Shows a progress bar on a terminal, progress lines
-otherwise. Exits 1 when a row was refused.`)
+can be run again. Enrolments wait while the journeys' oldest workflow task
+or email has waited longer than -max-backlog for a worker (emails wait for
+SEND_RATE), so a big list does not hold up the leads already in journeys:
+the import goes at the pace the workers and the send rate keep.
+Shows a progress bar on a terminal, progress lines otherwise. Exits 1 when
+a row was refused.`)
 	journey := fs.String("journey", "b2b-nurture", "the journey")
 	stage := fs.String("stage", "", "stage to start at (default: the journey's entry rule for the source, else its first stage)")
 	source := fs.String("source", "import", "the leads' source, unless a source column says otherwise")
 	workers := fs.Int("concurrency", 8, "leads enrolled at once")
+	maxBacklog := fs.Duration("max-backlog", 5*time.Second, "hold enrolments while the journeys' oldest waiting workflow task or email has waited longer (0: never)")
 	rename := keyValues{}
 	fs.Var(rename, "map", "header=field (repeatable): \"E-mail=email\", \"Job Title=title\", \"Notes=\" to skip a column")
 	args, err := positional(fs, args, 1, "name the CSV file")
@@ -57,6 +63,9 @@ otherwise. Exits 1 when a row was refused.`)
 	}
 	if *workers < 1 || *workers > 64 {
 		return misused(fs, fmt.Errorf("-concurrency %d: from 1 to 64", *workers))
+	}
+	if *maxBacklog < 0 {
+		return misused(fs, fmt.Errorf("-max-backlog %s: 0 or more", *maxBacklog))
 	}
 	renames := map[string]string{}
 	for k, v := range rename {
@@ -94,6 +103,10 @@ otherwise. Exits 1 when a row was refused.`)
 		return fmt.Errorf("journey %q: %w (publish it first)", *journey, err)
 	}
 	in := &ingest.Intake{DB: conn.db, Temporal: conn.temporal, TaskQueue: cfg.TaskQueue, DefaultJourney: *journey}
+	var gate *pace.Gate
+	if *maxBacklog > 0 {
+		gate = pace.Journeys(conn.temporal, cfg.TemporalNamespace, cfg.TaskQueue, *maxBacklog)
+	}
 
 	var tally importTally
 	progress := newMeter(env.stderr, meterText{doing: "importing", did: "imported", unit: "rows"}, total, isTerminal(env.stderr), 5*time.Second)
@@ -102,7 +115,7 @@ otherwise. Exits 1 when a row was refused.`)
 	for range *workers {
 		wg.Go(func() {
 			for r := range work {
-				err := importOne(ctx, in, r, *journey, *stage)
+				err := importOne(ctx, in, gate, r, *journey, *stage)
 				switch {
 				case errors.Is(err, errAlreadyEnrolled):
 					tally.skipped.Add(1)
@@ -157,6 +170,9 @@ otherwise. Exits 1 when a row was refused.`)
 	}
 	fmt.Fprintf(env.stdout, "%d rows in %s (%.0f rows/s): %d enrolled in %s, %d skipped (already in it), %d refused\n",
 		done, took.Round(time.Millisecond), float64(done)/max(took.Seconds(), 1e-9), tally.enrolled.Load(), *journey, tally.skipped.Load(), tally.failed.Load())
+	if gate != nil && gate.Waited() > 0 {
+		fmt.Fprintf(env.stdout, "enrolments waited %s in all for the workers (%s)\n", gate.Waited().Round(time.Second), gate.Why())
+	}
 	switch {
 	case readErr != nil:
 		return fmt.Errorf("%s: %w; the rows before it were taken (run the import again once fixed: they are skipped)", args[0], readErr)
@@ -172,7 +188,7 @@ var errAlreadyEnrolled = errors.New("already in the journey")
 
 // importOne enrols a row's lead unless its journey has it already: a rerun
 // after an interruption skips what was done.
-func importOne(ctx context.Context, in *ingest.Intake, r leadcsv.Row, journey, stage string) error {
+func importOne(ctx context.Context, in *ingest.Intake, gate *pace.Gate, r leadcsv.Row, journey, stage string) error {
 	prev, err := store.GetLead(ctx, in.DB, r.Profile.ID)
 	switch {
 	case err == nil && prev.JourneyID == journey && prev.EndedAt == nil && prev.PendingJourney == "":
@@ -182,6 +198,11 @@ func importOne(ctx context.Context, in *ingest.Intake, r leadcsv.Row, journey, s
 		return errAlreadyEnrolled
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return err
+	}
+	if gate != nil {
+		if err := gate.Wait(ctx); err != nil {
+			return err
+		}
 	}
 	_, err = in.Enroll(ctx, r.Profile, journey, stage)
 	return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,4 +107,65 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestImportWaitsForTheWorkers: with no worker taking the journeys' tasks,
+// the import stops enrolling once the oldest waiting task is older than
+// -max-backlog, and goes on when a worker is back; every lead is enrolled
+// once and gets its first email.
+func TestImportWaitsForTheWorkers(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, starter := startSystemForCLI(t, ctx)
+	const rows = 1000
+	var csv strings.Builder
+	csv.WriteString("email\n")
+	for i := range rows {
+		fmt.Fprintf(&csv, "lead%04d@list.test\n", i)
+	}
+	file := filepath.Join(t.TempDir(), "list.csv")
+	require.NoError(t, os.WriteFile(file, []byte(csv.String()), 0o600))
+
+	s.worker.Stop()
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := starter("import", file, "-max-backlog", "1s")
+		done <- result{out, err}
+	}()
+	enrolled := func() int {
+		var n int
+		require.NoError(t, s.db.QueryRow(ctx, `select count(*) from leads`).Scan(&n))
+		return n
+	}
+	// Held: the count stops short of the list while no worker runs.
+	held, last := 0, -1
+	for held < 3 {
+		time.Sleep(time.Second)
+		if n := enrolled(); n == last {
+			held++
+		} else {
+			held, last = 0, n
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the import ended with no worker running: %v\n%s", r.err, r.out)
+		default:
+		}
+	}
+	require.Less(t, last, rows)
+
+	s.startWorker(t)
+	r := <-done
+	require.NoError(t, r.err, r.out)
+	require.Contains(t, r.out, fmt.Sprintf("%d rows in ", rows))
+	require.Contains(t, r.out, fmt.Sprintf(": %d enrolled in b2b-nurture, 0 skipped", rows))
+	require.Regexp(t, `enrolments waited \d+s in all for the workers \(the oldest workflow task on \S+ has waited [\d.]+s \(more than 1s\)\)`, r.out)
+	_, err := s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) >= rows })
+	require.NoError(t, err)
+	require.Len(t, s.sink.Messages(), rows, "one first email each")
 }

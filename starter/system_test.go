@@ -107,6 +107,16 @@ func (s *system) startTemporal(t testing.TB, dbFile string) {
 	}
 	s.client, err = client.Dial(opts)
 	require.NoError(t, err)
+	s.startWorker(t)
+	if s.intake != nil {
+		s.intake.Temporal = s.client
+	}
+	t.Cleanup(s.stop)
+}
+
+// startWorker starts the journeys' workers on the test's task queue.
+func (s *system) startWorker(t testing.TB) {
+	t.Helper()
 	mail, err := email.New(email.Config{Host: s.sink.Host(), Port: s.sink.Port(), TLS: "none", From: "Acme <marketing@acme.test>"})
 	require.NoError(t, err)
 	s.worker = journeyworker.New(s.client, t.Name(), &activities.Activities{DB: s.db, Mail: mail, SalesEmail: "sales@acme.test", Log: testLogger(), Metrics: s.metrics,
@@ -114,10 +124,6 @@ func (s *system) startTemporal(t testing.TB, dbFile string) {
 		DomainLimit: s.domainLimit},
 		worker.Options{WorkerStopTimeout: 10 * time.Second}, s.rates)
 	require.NoError(t, s.worker.Start())
-	if s.intake != nil {
-		s.intake.Temporal = s.client
-	}
-	t.Cleanup(s.stop)
 }
 
 func (s *system) stop() {
