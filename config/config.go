@@ -76,6 +76,9 @@ type Config struct {
 	// recipient domain. Zero is no limit.
 	SendRate          float64
 	SendRatePerWorker float64
+	// WorkflowCacheSize is how many journeys a worker keeps in memory
+	// (the SDK's sticky workflow cache, process-wide).
+	WorkflowCacheSize int
 	SendRatePerDomain int
 
 	// The console's settings (package console): the accounts file, and
@@ -148,9 +151,11 @@ const (
 	// Sending is the rate of journey emails: across the cluster, per
 	// worker, per recipient domain.
 	Sending
+	// Worker is how many journeys a worker keeps in memory.
+	Worker
 
 	// All is every setting: the worker, the receiver and the demo.
-	All = Database | Temporal | Mail | Links | Receiver | Console | CRM | Logging | Metrics | Sending
+	All = Database | Temporal | Mail | Links | Receiver | Console | CRM | Logging | Metrics | Sending | Worker
 )
 
 // Register declares every setting's flag on fs with defaults from the
@@ -236,6 +241,17 @@ func (c *Config) RegisterGroups(fs *flag.FlagSet, getenv Getenv, groups Group) {
 	}
 	if groups&Sending != 0 {
 		c.registerSending(fs, getenv)
+	}
+	if groups&Worker != 0 {
+		c.WorkflowCacheSize = DefaultWorkflowCacheSize
+		if v := getenv("WORKFLOW_CACHE_SIZE"); v != "" {
+			c.WorkflowCacheSize = -1
+			if n, err := strconv.Atoi(v); err == nil {
+				c.WorkflowCacheSize = n
+			}
+		}
+		fs.Var(countValue{&c.WorkflowCacheSize}, "workflow-cache-size",
+			"journeys a worker keeps in memory between their workflow tasks (Temporal's sticky cache); one not kept replays its history at its next task ($WORKFLOW_CACHE_SIZE)")
 	}
 	if groups&Console != 0 {
 		str(&c.ConsoleAccountsFile, "console-accounts", "CONSOLE_ACCOUNTS_FILE", "", "file of console accounts (NAME ROLE BCRYPT-HASH a line; starter console-account makes one); empty serves no console")
@@ -449,6 +465,9 @@ func (c *Config) Check(getenv Getenv) error {
 	}
 	if groups&Sending != 0 {
 		problems = append(problems, c.checkSending(getenv)...)
+	}
+	if groups&Worker != 0 && c.WorkflowCacheSize < 0 {
+		problems = append(problems, fmt.Sprintf("WORKFLOW_CACHE_SIZE %q: journeys a worker keeps in memory, a whole number 0 or more", getenv("WORKFLOW_CACHE_SIZE")))
 	}
 	if groups&Logging != 0 {
 		if _, err := parseLevel(c.LogLevel); err != nil {

@@ -13,6 +13,10 @@ import (
 // recipient domain, so a send window opening at 09:00 for 5,000 leads on
 // gmail.com spreads them over 40 minutes instead of one burst (while the
 // other domains' mail goes on at the cluster rate).
+// DefaultWorkflowCacheSize is the SDK's own default: about 1 GB of a
+// worker's memory when full (see the README's Performance).
+const DefaultWorkflowCacheSize = 10000
+
 const (
 	DefaultSendRate          = 10
 	DefaultSendRatePerWorker = 0

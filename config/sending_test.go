@@ -45,3 +45,27 @@ func TestSendRateSettings(t *testing.T) {
 	_, err = parse(nil, "-send-rate-per-domain", "lots")
 	require.ErrorContains(t, err, `invalid value "lots" for flag -send-rate-per-domain: "lots" is not a whole number 0 or more`)
 }
+
+func TestWorkflowCacheSize(t *testing.T) {
+	t.Parallel()
+	parse := func(vars map[string]string, args ...string) (config.Config, error) {
+		fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var c config.Config
+		c.RegisterGroups(fs, env(vars), config.Worker)
+		if err := fs.Parse(args); err != nil {
+			return c, err
+		}
+		return c, c.Check(env(vars))
+	}
+	c, err := parse(nil)
+	require.NoError(t, err)
+	require.Equal(t, 10000, c.WorkflowCacheSize, "the SDK's own default")
+	c, err = parse(map[string]string{"WORKFLOW_CACHE_SIZE": "2000"})
+	require.NoError(t, err)
+	require.Equal(t, 2000, c.WorkflowCacheSize)
+	_, err = parse(map[string]string{"WORKFLOW_CACHE_SIZE": "lots"})
+	require.EqualError(t, err, `configuration: WORKFLOW_CACHE_SIZE "lots": journeys a worker keeps in memory, a whole number 0 or more`)
+	_, err = parse(nil, "-workflow-cache-size", "-1")
+	require.ErrorContains(t, err, `invalid value "-1" for flag -workflow-cache-size`)
+}

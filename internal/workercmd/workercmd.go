@@ -102,6 +102,8 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stderr io.Wri
 	acts := journeyworker.Activities(&cfg, pool, mail, signer, log)
 	acts.Metrics = m
 	fatal := make(chan error, 1)
+	// Process-wide in the SDK: set before the workers are made.
+	worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
 	w := journeyworker.New(c, cfg.TaskQueue, acts, worker.Options{WorkerStopTimeout: 30 * time.Second,
 		OnFatalError: func(err error) { fatal <- err }}, journeyworker.SendRates(&cfg))
 
