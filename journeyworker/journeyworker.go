@@ -47,6 +47,7 @@ type Workers struct {
 // taskQueue and its send queue. opts are both workers' options; rates are
 // the send queue's.
 func New(c client.Client, taskQueue string, acts *activities.Activities, opts worker.Options, rates Rates) *Workers {
+	autoscalePollers(&opts)
 	w := worker.New(c, taskQueue, opts)
 	workflows.Register(w)
 	// Every activity stays registered here, SendContent too: journeys
@@ -61,6 +62,23 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts wo
 	// Only the send: nothing else waits behind the rate.
 	s.RegisterActivityWithOptions(acts.SendContent, activity.RegisterOptions{Name: sendContent})
 	return &Workers{Journeys: w, Sends: s}
+}
+
+// autoscalePollers lets the number of pollers follow the work, unless
+// opts fix it. With the SDK's default of two pollers for each kind of
+// task, a worker on a Temporal server persisted to PostgreSQL took workflow
+// tasks more slowly than an import made them while its CPU was half idle:
+// each poll waits for the server's write of the task's start, and the
+// queue's four partitions each want a poller. Autoscaling pollers (the
+// server says when more would find work) took that backlog away (see the
+// README's Performance).
+func autoscalePollers(opts *worker.Options) {
+	if opts.WorkflowTaskPollerBehavior == nil && opts.MaxConcurrentWorkflowTaskPollers == 0 {
+		opts.WorkflowTaskPollerBehavior = worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+	}
+	if opts.ActivityTaskPollerBehavior == nil && opts.MaxConcurrentActivityTaskPollers == 0 {
+		opts.ActivityTaskPollerBehavior = worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+	}
 }
 
 // sendContent is the activity name the workflow schedules sends under:

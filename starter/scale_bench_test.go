@@ -253,7 +253,9 @@ func newScaleHarness(b *testing.B) *scaleHarness {
 	require.NoError(b, err)
 	b.Cleanup(h.mail.Close)
 
-	bw := worker.New(h.s.client, bareQueueName, worker.Options{})
+	// The floor's pollers scale as nurture's do (journeyworker).
+	autoscale := worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+	bw := worker.New(h.s.client, bareQueueName, worker.Options{WorkflowTaskPollerBehavior: autoscale, ActivityTaskPollerBehavior: autoscale})
 	bw.RegisterWorkflowWithOptions(func(ctx workflow.Context, in workflows.Input) error {
 		seen := map[string]bool{}
 		if !workflow.IsReplaying(ctx) {
