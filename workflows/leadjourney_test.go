@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/nurture-dev/nurture/activities"
 	"github.com/nurture-dev/nurture/journeys"
@@ -467,4 +468,37 @@ func TestAWaitKeepsOneTimerHoweverMuchEngagementArrives(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCarriedStateStaysBounded: what a run hands to the next when it
+// continues as new does not grow with the lead's life. A lead that took
+// 2,000 events and one that took 6,000 (opens, during its first waits)
+// carry states of about the same size, under 64 KB: the de-duplication
+// window (the last 1,000 event IDs), the step history and the frequency
+// cap's memory are bounded.
+func TestCarriedStateStaysBounded(t *testing.T) {
+	t.Parallel()
+	carried := func(events int) int {
+		b := setup(t)
+		// A hundred at a time, an hour apart: a workflow task takes each
+		// hundred.
+		for batch := range events / 100 {
+			b.env.RegisterDelayedCallback(func() {
+				for n := range 100 {
+					b.env.SignalWorkflow(workflows.SignalEngagement, lead.Event{ID: fmt.Sprintf("open-%d-%d", batch, n), LeadID: b.input.Lead.ID, Type: lead.EmailOpen, OccurredAt: b.env.Now()})
+				}
+			}, time.Duration(batch+1)*time.Minute)
+		}
+		b.env.RegisterDelayedCallback(func() { b.env.SetContinueAsNewSuggested(true) }, time.Duration(events/100+1)*time.Minute)
+		b.env.ExecuteWorkflow(workflows.LeadJourney, b.input)
+		var can *workflow.ContinueAsNewError
+		require.True(t, errors.As(b.env.GetWorkflowError(), &can), "got %v", b.env.GetWorkflowError())
+		var next workflows.Input
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+		require.Equal(t, events, next.Carried.EventsSeen)
+		return proto.Size(can.Input)
+	}
+	small, large := carried(2000), carried(6000)
+	require.Less(t, large, 64<<10, "6,000 events: %d bytes", large)
+	require.Less(t, large, small+small/10, "2,000 events carry %d bytes, 6,000 carry %d", small, large)
 }
