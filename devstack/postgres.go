@@ -22,8 +22,8 @@ import (
 	"go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
 	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/temporal"
-	sqltool "go.temporal.io/server/tools/sql"
 	"go.temporal.io/server/tools/common/schema"
+	sqltool "go.temporal.io/server/tools/sql"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/nurture-dev/nurture/workflows"

@@ -351,8 +351,12 @@ func (h *scaleHarness) settle(b *testing.B) {
 
 // scaleShapes run one side (nurture when ours) of a shape.
 var scaleShapes = map[string]func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult{
-	"dense":  func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult { return h.engagement(b, ours, round, 2, 500, 8) },
-	"sparse": func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult { return h.engagement(b, ours, round, 500, 2, 32) },
+	"dense": func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult {
+		return h.engagement(b, ours, round, 2, 500, 8)
+	},
+	"sparse": func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult {
+		return h.engagement(b, ours, round, 500, 2, 32)
+	},
 	"enrol": func(b *testing.B, h *scaleHarness, ours bool, round int) sideResult {
 		return h.firstEmails(b, ours, round, benchInt(b, "NURTURE_BENCH_ENROL", 1000), false)
 	},
