@@ -15,7 +15,6 @@ import (
 
 	"github.com/nurture-dev/nurture/ingest"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/smtpsink"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -59,48 +58,6 @@ const (
 	benchSenders     = 8
 	benchLatencyRuns = 60
 )
-
-// BenchmarkEngagement runs the same engagement load through a bare workflow
-// (the floor) and through nurture (HTTP-edge equivalent: store in
-// PostgreSQL, SignalWithStart; then dedupe, rescore and persist the score in
-// the workflow), on one embedded server in one run, and reports both and
-// their ratio. Run: go test ./starter -run '^$' -bench Engagement -benchtime 1x
-func BenchmarkEngagement(b *testing.B) {
-	ctx := context.Background()
-	s := startSystem(b, "", 1)
-	bare := bareEngine(b, s)
-	ours := engine{name: "nurture", send: func(ctx context.Context, _ lead.Profile, ev lead.Event) error {
-		_, err := s.intake.Record(ctx, ev)
-		return err
-	}, processed: storedScore(b, s)}
-
-	for i := 0; i < b.N; i++ {
-		leads := enrollLeads(b, ctx, s.intake, fmt.Sprintf("bench-%d", i))
-		// Every lead has had its first email and sits in a 3-day wait.
-		if _, err := s.sink.Wait(ctx, func(m []smtpsink.Message) bool { return len(m) >= (i+1)*benchLeads }); err != nil {
-			b.Fatal(err)
-		}
-		idPrefix := fmt.Sprintf("run%d", i)
-		floor := measure(b, ctx, bare, leads, idPrefix)
-		got := measure(b, ctx, ours, leads, idPrefix)
-
-		b.ReportMetric(floor.acceptedPerSec, "bare-accepted/s")
-		b.ReportMetric(got.acceptedPerSec, "nurture-accepted/s")
-		b.ReportMetric(got.acceptedPerSec/floor.acceptedPerSec, "accepted-ratio")
-		b.ReportMetric(floor.processedPerSec, "bare-processed/s")
-		b.ReportMetric(got.processedPerSec, "nurture-processed/s")
-		b.ReportMetric(got.processedPerSec/floor.processedPerSec, "processed-ratio")
-		b.ReportMetric(ms(floor.p50), "bare-p50-ms")
-		b.ReportMetric(ms(floor.p99), "bare-p99-ms")
-		b.ReportMetric(ms(got.p50), "nurture-p50-ms")
-		b.ReportMetric(ms(got.p99), "nurture-p99-ms")
-
-		events, bytes := historyCost(b, ctx, s.client, workflows.WorkflowID(leads[0].ID))
-		perEvent := float64(benchEventsEach + benchLatencyRuns/benchLeads + 1)
-		b.ReportMetric(float64(events)/perEvent, "history-events/event")
-		b.ReportMetric(float64(bytes)/perEvent, "history-bytes/event")
-	}
-}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

@@ -164,25 +164,36 @@ func (r *run) load(id string, version int) error {
 // the workflow's commands once had a marker of its own, and the SDK
 // records every marker with an upsert of the TemporalChangeVersion search
 // attribute: a write of Temporal's visibility store for each, in every run
-// (five at each enrolment). A run that records engine version 1 has every
-// change listed below (has); one recorded before asks each change's own
-// marker, as it was recorded then. A new change takes the next engine
-// version and asks has(change) like the others.
+// (five at each enrolment). A run records the engine version it was
+// started with, which stands for every change made up to it (see has and
+// engineSince).
 const versionEngine = "engine"
 
 // engineVersion is the engine version new runs record.
 const engineVersion workflow.Version = 1
 
-// has reports whether this run has a change to its commands: with engine
-// version 1, all of versionSearchAttributes, versionNoticeApart,
-// versionCRMHook, versionCapAcrossJourneys, versionSetStageHolds,
-// versionSendQueue, versionLoadLocal, versionOneTimer and
-// versionScoreInTens; before it, what the change's own marker says.
+// has reports whether this run has a change to its commands: a run that
+// recorded an engine version has the changes that version brought and
+// those before it (engineSince); a run recorded before the engine marker
+// asks the change's own marker, as it was recorded then.
 func (r *run) has(change string) bool {
 	if r.engine >= 1 {
-		return true
+		return r.engine >= engineSince(change)
 	}
 	return workflow.GetVersion(r.ctx, change, workflow.DefaultVersion, 1) == 1
+}
+
+// engineSince is the engine version that brought a change. A change comes
+// with the next engine version (and engineVersion moves to it): runs that
+// recorded an earlier one keep their branch, and take the change when they
+// next continue as new.
+func engineSince(change string) workflow.Version {
+	switch change {
+	case versionSearchAttributes, versionNoticeApart, versionCRMHook, versionCapAcrossJourneys,
+		versionSetStageHolds, versionSendQueue, versionLoadLocal, versionOneTimer, versionScoreInTens:
+		return 1
+	}
+	panic(fmt.Sprintf("change %q has no engine version: add it to engineSince", change))
 }
 
 // versionLoadLocal guards the journey's load as a local activity: one

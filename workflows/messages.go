@@ -456,8 +456,8 @@ func (r *run) exit(reason ExitReason) error {
 
 // progress stores a snapshot of score, stage and lifecycle. It is a local
 // activity: a short database write that runs inside the workflow task, with
-// no round trip through the server, which roughly doubles the engagement a
-// worker processes (see the README's benchmark). It retries for as long as
+// no round trip through the server, which roughly doubled the engagement a
+// worker processes (see the README's Performance). It retries for as long as
 // PostgreSQL is away; the lead waits meanwhile. A write repeated by a
 // workflow task that was lost and run again replaces what the lost one
 // wrote (see package store's RecordProgress), so the stored lead follows the
