@@ -260,7 +260,11 @@ func (s *Sender) Transmit(ctx context.Context, to string, raw []byte, h Hooks) e
 	}
 	err = s.converse(ctx, sess, to, raw, h)
 	var se *SendError
-	if err != nil && reused && errors.As(err, &se) && se.Stage == BeforeData && se.Code == 0 && !errors.Is(err, errHook) {
+	// A reused connection may have died while it waited in the pool, or
+	// the server closed it for being idle (421, "closing transmission
+	// channel"): before the message's data nothing was sent, so a new
+	// connection cannot duplicate it.
+	if err != nil && reused && errors.As(err, &se) && se.Stage == BeforeData && (se.Code == 0 || se.Code == codeClosing) && !errors.Is(err, errHook) {
 		s.drop(sess)
 		if sess, err = s.dial(ctx); err != nil {
 			return &SendError{Stage: BeforeData, Err: err}
@@ -274,6 +278,10 @@ func (s *Sender) Transmit(ctx context.Context, to string, raw []byte, h Hooks) e
 	s.release(sess)
 	return nil
 }
+
+// codeClosing is SMTP's "service not available, closing transmission
+// channel", which servers send a connection idle too long.
+const codeClosing = 421
 
 // errHook marks an error a hook returned, which a new connection would
 // not cure.

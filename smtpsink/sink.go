@@ -75,6 +75,9 @@ type Faults struct {
 	// RejectRcpt, when it returns an error, refuses a recipient with it;
 	// an *smtp.SMTPError gives the code (550 for good, 450 for now).
 	RejectRcpt func(to string) error
+	// IdleTimeout closes a connection idle this long with 421, as real
+	// servers do (a minute when zero).
+	IdleTimeout time.Duration
 }
 
 // Start listens and serves until Close.
@@ -98,6 +101,9 @@ func Start(opts Options) (*Sink, error) {
 	s.server = smtp.NewServer(backend{s})
 	s.server.Domain = "localhost"
 	s.server.ReadTimeout = time.Minute
+	if opts.Faults.IdleTimeout > 0 {
+		s.server.ReadTimeout = opts.Faults.IdleTimeout
+	}
 	s.server.WriteTimeout = time.Minute
 	s.server.MaxMessageBytes = 10 << 20
 	s.server.AllowInsecureAuth = true
