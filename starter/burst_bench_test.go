@@ -77,7 +77,7 @@ func BenchmarkBurst(b *testing.B) {
 	for range b.N {
 		for _, mode := range modes {
 			r := runBurstWithTickers(b, n, tickers, rate, mode == "paced")
-			b.Logf("%s: %s", mode, r)
+			fmt.Printf("%s: %s\n", mode, r)
 			b.ReportMetric(r.enrolRate, mode+"-enrolled/s")
 			b.ReportMetric(r.firstDuring, mode+"-first-emails/s-during")
 			b.ReportMetric(r.drain.Seconds(), mode+"-last-first-email-s")

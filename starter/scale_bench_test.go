@@ -84,7 +84,9 @@ func BenchmarkScale(b *testing.B) {
 					stop()
 					h.settle(b)
 				}
-				b.Logf("round %d %s: floor %s | nurture %s", round+1, name, pair[0], pair[1])
+				// Printed, not logged: the testing package cuts a
+				// benchmark's log short.
+				fmt.Printf("round %d %s: floor %s | nurture %s\n", round+1, name, pair[0], pair[1])
 				results[name] = append(results[name], pair)
 			}
 		}
@@ -185,7 +187,7 @@ func reportShape(b *testing.B, name string, pairs [][2]sideResult) {
 		b.ReportMetric(median(ratio), name+"-"+m.name+"-ratio")
 		b.ReportMetric(median(ours), name+"-nurture-"+m.name)
 	}
-	b.Logf("shape %s, %d rounds (min / median / max)\n| %s | floor | nurture | nurture / floor |\n| --- | --- | --- | --- |\n%s",
+	fmt.Printf("shape %s, %d rounds (min / median / max)\n| %s | floor | nurture | nurture / floor |\n| --- | --- | --- | --- |\n%s\n",
 		name, len(pairs), name, strings.Join(lines, "\n"))
 }
 
@@ -487,7 +489,7 @@ func (h *scaleHarness) engagement(b *testing.B, ours bool, round, n, each, sende
 	}
 	r.processed = last.Sub(start)
 	after := h.histories(b, ours, leads)
-	b.Logf("%s %s: the first lead's history by event type: %s", side, prefix, h.historyKinds(b, ours, leads[0]))
+	fmt.Printf("%s %s: the first lead's history by event type: %s\n", side, prefix, h.historyKinds(b, ours, leads[0]))
 	for i := range leads {
 		r.histEvents += after[i].events - before[i].events
 		r.histBytes += after[i].bytes - before[i].bytes
