@@ -234,8 +234,9 @@ func runBurstWithTickers(b *testing.B, n, tickers int, rate float64, paced bool)
 	for _, ts := range byLead {
 		slices.SortFunc(ts, time.Time.Compare)
 		for k := 1; k < len(ts); k++ {
-			// Gaps that began in the burst or its drain.
-			if ts[k-1].Before(start) || ts[k-1].After(last) {
+			// Gaps that overlap the burst or its drain (a journey held
+			// up throughout has one gap spanning it).
+			if !ts[k].After(start) || !ts[k-1].Before(last) {
 				continue
 			}
 			r.lateness = append(r.lateness, ts[k].Sub(ts[k-1])-tickerGap)
