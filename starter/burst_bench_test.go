@@ -161,34 +161,16 @@ func runBurstWithTickers(b *testing.B, n, tickers int, rate float64, paced bool)
 		}
 	}()
 	start := time.Now()
-	next := make(chan int)
-	errs := make(chan error, 8)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				if gate != nil {
-					if err := gate.Wait(ctx); err != nil {
-						errs <- err
-						return
-					}
-				}
-				if _, err := s.intake.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("burst%05d@co%02d.test", i, i%100), FirstName: "Lead"}, "", ""); err != nil {
-					errs <- err
-					return
-				}
+	err = fanOut(8, n, func(i int) error {
+		if gate != nil {
+			if err := gate.Wait(ctx); err != nil {
+				return err
 			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(b, err)
-	}
+		}
+		_, err := s.intake.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("burst%05d@co%02d.test", i, i%100), FirstName: "Lead"}, "", "")
+		return err
+	})
+	require.NoError(b, err)
 	enrolled := time.Now()
 	deadline := time.Now().Add(40 * time.Minute)
 	for {

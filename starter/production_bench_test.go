@@ -100,45 +100,27 @@ func enrolProduction(b *testing.B, ctx context.Context, n int, in *ingest.Intake
 		start := time.Now()
 		var buckets sync.Map
 		var enrolled atomic.Int64
-		next := make(chan int)
-		var wg sync.WaitGroup
-		var failed atomic.Value
-		for range 8 {
-			wg.Go(func() {
-				for i := range next {
-					if err := gate.Wait(ctx); err != nil {
-						failed.Store(err)
-						return
-					}
-					res, err := in.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("lead%06d@co%03d.test", i, i%500), FirstName: "Lead"}, "", "")
-					if err != nil {
-						failed.Store(err)
-						return
-					}
-					k := int(time.Since(start) / (10 * time.Second))
-					v, _ := buckets.LoadOrStore(k, new(atomic.Int64))
-					v.(*atomic.Int64).Add(1)
-					enrolled.Add(1)
-					if i%10 == 0 {
-						if _, err := in.Record(ctx, lead.Event{ID: "click-" + res.Profile.ID, LeadID: res.Profile.ID, Type: lead.EmailClick, OccurredAt: time.Now().UTC()}); err != nil {
-							failed.Store(err)
-							return
-						}
-					}
-				}
-			})
-		}
-		for i := range n {
-			next <- i
-			if i%10000 == 9999 {
-				b.Logf("%s: %d leads enrolled, %d emails, worker RSS %d MB", time.Since(start).Round(time.Second), enrolled.Load(), len(sink.Messages()), w.rss()>>20)
+		err := fanOut(8, n, func(i int) error {
+			if err := gate.Wait(ctx); err != nil {
+				return err
 			}
-		}
-		close(next)
-		wg.Wait()
-		if err, _ := failed.Load().(error); err != nil {
-			b.Fatal(err)
-		}
+			res, err := in.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("lead%06d@co%03d.test", i, i%500), FirstName: "Lead"}, "", "")
+			if err != nil {
+				return err
+			}
+			k := int(time.Since(start) / (10 * time.Second))
+			v, _ := buckets.LoadOrStore(k, new(atomic.Int64))
+			v.(*atomic.Int64).Add(1)
+			if done := enrolled.Add(1); done%10000 == 0 {
+				b.Logf("%s: %d leads enrolled, %d emails, worker RSS %d MB", time.Since(start).Round(time.Second), done, len(sink.Messages()), w.rss()>>20)
+			}
+			if i%10 == 0 {
+				_, err := in.Record(ctx, lead.Event{ID: "click-" + res.Profile.ID, LeadID: res.Profile.ID, Type: lead.EmailClick, OccurredAt: time.Now().UTC()})
+				return err
+			}
+			return nil
+		})
+		require.NoError(b, err)
 		enrolTook := time.Since(start)
 		// Every lead's first week: the quiet ones leave after 7 days.
 		for {
@@ -189,24 +171,11 @@ func productionHerd(b *testing.B, ctx context.Context, in *ingest.Intake, db sto
 	herdIn := *in
 	herdIn.TimeScale = 1
 	start := time.Now()
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				_, err := herdIn.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("herd%05d@co%02d.test", i, i%100), FirstName: "Lead"}, "herd", "")
-				if err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	err = fanOut(8, n, func(i int) error {
+		_, err := herdIn.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("herd%05d@co%02d.test", i, i%100), FirstName: "Lead"}, "herd", "")
+		return err
+	})
+	require.NoError(b, err)
 	r := sideResult{events: n, accepted: time.Since(start)}
 	if time.Now().After(open) {
 		b.Logf("herd: enrolment ended %s after the instant", time.Since(open).Round(time.Second))

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -497,6 +496,37 @@ func (h *scaleHarness) engagement(b *testing.B, ours bool, round, n, each, sende
 	return r
 }
 
+// fanOut calls do(i) for every i below n from workers goroutines, and
+// returns the first error; after one, no further i is handed out.
+func fanOut(workers, n int, do func(i int) error) error {
+	next := make(chan int)
+	stop := make(chan struct{})
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := do(i); err != nil {
+					once.Do(func() { first = err; close(stop) })
+					return
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-stop:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
 // sideName names a side in lead addresses and logs.
 func sideName(ours bool) string {
 	if ours {
@@ -530,45 +560,22 @@ func (h *scaleHarness) enrolWaiting(b *testing.B, ours bool, prefix string, n in
 	ctx := context.Background()
 	leads := make([]lead.Profile, n)
 	before := len(h.s.sink.Messages())
-	var wg sync.WaitGroup
-	next := make(chan int)
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				p := lead.Profile{Email: fmt.Sprintf("%s-%d@load.test", prefix, i)}
-				if !ours {
-					if err := p.Normalize(); err != nil {
-						errs <- err
-						return
-					}
-					leads[i] = p
-					_, err := h.s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "bare-" + p.ID, TaskQueue: bareQueueName},
-						bareLeadName, workflows.Input{Lead: p})
-					if err != nil {
-						errs <- err
-						return
-					}
-					continue
-				}
-				res, err := h.s.intake.Enroll(ctx, p, "", "")
-				if err != nil {
-					errs <- err
-					return
-				}
-				leads[i] = res.Profile
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(b, err)
-	}
+	err := fanOut(8, n, func(i int) error {
+		p := lead.Profile{Email: fmt.Sprintf("%s-%d@load.test", prefix, i)}
+		if ours {
+			res, err := h.s.intake.Enroll(ctx, p, "", "")
+			leads[i] = res.Profile
+			return err
+		}
+		if err := p.Normalize(); err != nil {
+			return err
+		}
+		leads[i] = p
+		_, err := h.s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "bare-" + p.ID, TaskQueue: bareQueueName},
+			bareLeadName, workflows.Input{Lead: p})
+		return err
+	})
+	require.NoError(b, err)
 	if ours {
 		h.awaitMail(b, before+n, 10*time.Minute)
 		// The first email's send is followed by the wait's own progress.
@@ -672,35 +679,18 @@ func (h *scaleHarness) firstEmails(b *testing.B, ours bool, round, n int, herd b
 	cpu0 := readCPU(b)
 	start := time.Now()
 	sentAt := make([]time.Time, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	var failed atomic.Value
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				sentAt[i] = time.Now()
-				var err error
-				if ours {
-					_, err = h.s.intake.Enroll(ctx, lead.Profile{Email: addrs[i], FirstName: "Lead"}, journeyID, "")
-				} else {
-					_, err = h.s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "bare-" + addrs[i], TaskQueue: bareQueueName},
-						bareOnceName, bareInput{Email: addrs[i], At: open})
-				}
-				if err != nil {
-					failed.Store(err)
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	err := fanOut(8, n, func(i int) error {
+		sentAt[i] = time.Now()
+		if ours {
+			_, err := h.s.intake.Enroll(ctx, lead.Profile{Email: addrs[i], FirstName: "Lead"}, journeyID, "")
+			return err
+		}
+		_, err := h.s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "bare-" + addrs[i], TaskQueue: bareQueueName},
+			bareOnceName, bareInput{Email: addrs[i], At: open})
+		return err
+	})
 	accepted := time.Since(start)
-	if err, _ := failed.Load().(error); err != nil {
-		b.Fatalf("%s: %v", side, err)
-	}
+	require.NoError(b, err, side)
 	if herd && time.Now().After(open) {
 		b.Logf("%s: enrolment ended %s after the instant; raise the room left for it", side, time.Since(open).Round(time.Millisecond))
 	}
