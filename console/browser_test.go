@@ -112,6 +112,8 @@ func TestInABrowser(t *testing.T) {
 	link := chromedp.CSS(`a[href="/console/leads/` + grace.ID + `"]`)
 	do(t, ctx,
 		chromedp.Navigate(base+"/console/leads"),
+		// The search box of the page just loaded, not of the one before.
+		chromedp.WaitVisible(chromedp.CSS(`form #q`)),
 		chromedp.SendKeys(chromedp.CSS("#q"), "cobol"),
 		chromedp.Click(chromedp.CSS("#search")),
 		chromedp.WaitVisible(link),
