@@ -243,15 +243,8 @@ func (c *Config) RegisterGroups(fs *flag.FlagSet, getenv Getenv, groups Group) {
 		c.registerSending(fs, getenv)
 	}
 	if groups&Worker != 0 {
-		c.WorkflowCacheSize = DefaultWorkflowCacheSize
-		if v := getenv("WORKFLOW_CACHE_SIZE"); v != "" {
-			c.WorkflowCacheSize = -1
-			if n, err := strconv.Atoi(v); err == nil {
-				c.WorkflowCacheSize = n
-			}
-		}
-		fs.Var(countValue{&c.WorkflowCacheSize}, "workflow-cache-size",
-			"journeys a worker keeps in memory between their workflow tasks (Temporal's sticky cache); one not kept replays its history at its next task ($WORKFLOW_CACHE_SIZE)")
+		registerCount(fs, getenv, &c.WorkflowCacheSize, "workflow-cache-size", "WORKFLOW_CACHE_SIZE", DefaultWorkflowCacheSize,
+			"journeys a worker keeps in memory between their workflow tasks (Temporal's sticky cache); one not kept replays its history at its next task")
 	}
 	if groups&Console != 0 {
 		str(&c.ConsoleAccountsFile, "console-accounts", "CONSOLE_ACCOUNTS_FILE", "", "file of console accounts (NAME ROLE BCRYPT-HASH a line; starter console-account makes one); empty serves no console")

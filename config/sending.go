@@ -42,15 +42,22 @@ func (c *Config) registerSending(fs *flag.FlagSet, getenv Getenv) {
 		"journey emails a `second` across every worker (the Temporal server enforces it on the send task queue; give every worker the same); 0 is no limit")
 	rate(&c.SendRatePerWorker, "send-rate-per-worker", "SEND_RATE_PER_WORKER", DefaultSendRatePerWorker,
 		"journey emails a `second` from this worker; 0 is no limit")
-	c.SendRatePerDomain = DefaultSendRatePerDomain
-	if v := getenv("SEND_RATE_PER_DOMAIN"); v != "" {
-		c.SendRatePerDomain = -1
+	registerCount(fs, getenv, &c.SendRatePerDomain, "send-rate-per-domain", "SEND_RATE_PER_DOMAIN", DefaultSendRatePerDomain,
+		"journey emails a `minute` to one recipient domain (gmail.com, acme.com), across every worker; 0 is no limit")
+}
+
+// registerCount declares a whole-number setting of 0 or more, default def.
+// A value in the environment that is not a whole number is kept as -1, for
+// Check to report; a bad flag value is refused when the flags are parsed.
+func registerCount(fs *flag.FlagSet, getenv Getenv, p *int, name, env string, def int, usage string) {
+	*p = def
+	if v := getenv(env); v != "" {
+		*p = -1
 		if n, err := strconv.Atoi(v); err == nil {
-			c.SendRatePerDomain = n
+			*p = n
 		}
 	}
-	fs.Var(countValue{&c.SendRatePerDomain}, "send-rate-per-domain",
-		"journey emails a `minute` to one recipient domain (gmail.com, acme.com), across every worker; 0 is no limit ($SEND_RATE_PER_DOMAIN)")
+	fs.Var(countValue{p}, name, usage+" ($"+env+")")
 }
 
 // checkSending says what is wrong with the send rate's settings.

@@ -135,7 +135,7 @@ func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) 
 		if left <= 0 {
 			return waitResult{}, nil
 		}
-		if !r.oneTimerPerWait() {
+		if !r.has(versionOneTimer) {
 			// Recorded before versionOneTimer: a fresh timer on every
 			// wake-up, the earlier ones left pending.
 			if _, err := workflow.AwaitWithTimeout(r.ctx, left, func() bool { return r.hasMessages() || r.canSuggested() }); err != nil {
@@ -161,11 +161,6 @@ func (r *run) wait(deadline func() time.Time, want []lead.EventType, task bool) 
 // events per event (started, fired, and a share of the task that took the
 // firing) for nothing.
 const versionOneTimer = "one-timer-per-wait"
-
-// oneTimerPerWait reports whether this run's waits use one timer each.
-func (r *run) oneTimerPerWait() bool {
-	return r.has(versionOneTimer)
-}
 
 // waitTimer is a wait's one timer, cancelled when the wait ends before it
 // fires, so no timer outlives its wait.

@@ -247,11 +247,8 @@ type run struct {
 	// migrating is set while a migration is carried out (its activities
 	// run), so another is refused meanwhile.
 	migrating bool
-	// searchAsked is set once publish has asked whether this run keeps
-	// search attributes, searchable its answer (no for a journey started
-	// before them); searched is what they say.
-	searchAsked, searchable bool
-	searched                searchValues
+	// searched is what the search attributes say.
+	searched searchValues
 	// engine is this run's engine version (see has).
 	engine workflow.Version
 	// writing counts progress writes under way; unpublished is set when

@@ -88,21 +88,19 @@ type searchValues struct {
 // publish keeps the lead's search attributes and its one-line summary up to
 // date with its state; it upserts only what changed.
 func (r *run) publish() error {
-	if !r.searchAsked {
-		r.searchAsked = true
-		r.searchable = r.has(versionSearchAttributes)
-	}
-	if !r.searchable {
+	// A journey started before them replays without (the SDK answers a
+	// version asked again from what it recorded, adding nothing).
+	if !r.has(versionSearchAttributes) {
 		return nil
 	}
+	// The summary is no history event: it follows every change.
+	r.summarize()
 	score := r.st.Score.Total()
 	if r.has(versionScoreInTens) {
 		score = Tens(score)
 	}
 	now := searchValues{journey: r.st.JourneyID, version: r.st.JourneyVersion, stage: r.st.BuyingStage, lifecycle: r.st.Lifecycle, score: score}
 	if now == r.searched {
-		// The summary is no history event: it follows every change.
-		r.summarize()
 		return nil
 	}
 	var updates []temporal.SearchAttributeUpdate
@@ -125,7 +123,6 @@ func (r *run) publish() error {
 		return fmt.Errorf("update search attributes: %w", err)
 	}
 	r.searched = now
-	r.summarize()
 	return nil
 }
 
