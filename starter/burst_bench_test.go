@@ -99,14 +99,7 @@ type tickerRun struct {
 	workflowBacklog, sendBacklog pace.Backlog
 }
 
-func (r tickerRun) late(p int) time.Duration {
-	if len(r.lateness) == 0 {
-		return 0
-	}
-	s := slices.Clone(r.lateness)
-	slices.Sort(s)
-	return s[min(len(s)-1, len(s)*p/100)]
-}
+func (r tickerRun) late(p int) time.Duration { return percentile(r.lateness, p) }
 
 func (r tickerRun) String() string {
 	return fmt.Sprintf("%d leads enrolled in %s (%.0f/s, held %s); first emails %.1f/s during the enrolment, the last %s after it began; "+

@@ -22,7 +22,6 @@ import (
 
 	"github.com/nurture-dev/nurture/devstack"
 	"github.com/nurture-dev/nurture/ingest"
-	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
 	"github.com/nurture-dev/nurture/pace"
 	"github.com/nurture-dev/nurture/smtpsink"
@@ -162,16 +161,12 @@ func enrolProduction(b *testing.B, ctx context.Context, n int, in *ingest.Intake
 func productionHerd(b *testing.B, ctx context.Context, in *ingest.Intake, db storeDB, sink *smtpsink.Sink, n int) sideResult {
 	b.Helper()
 	open := time.Now().Add(time.Duration(n/60)*time.Second + 30*time.Second).Truncate(time.Second)
-	src := fmt.Sprintf(burstJourney, "herd", open.UTC().Format(time.RFC3339))
-	j, err := journeys.Parse("herd.yaml", []byte(src))
-	require.NoError(b, err)
-	_, err = store.PublishJourney(ctx, db, j, []byte(src))
-	require.NoError(b, err)
+	publishBurstJourney(b, ctx, db, "herd", open)
 	before := len(sink.Messages())
 	herdIn := *in
 	herdIn.TimeScale = 1
 	start := time.Now()
-	err = fanOut(8, n, func(i int) error {
+	err := fanOut(8, n, func(i int) error {
 		_, err := herdIn.Enroll(ctx, lead.Profile{Email: fmt.Sprintf("herd%05d@co%02d.test", i, i%100), FirstName: "Lead"}, "herd", "")
 		return err
 	})

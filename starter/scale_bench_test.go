@@ -21,9 +21,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/nurture-dev/nurture/email"
-	"github.com/nurture-dev/nurture/journeys"
 	"github.com/nurture-dev/nurture/lead"
-	"github.com/nurture-dev/nurture/store"
 	"github.com/nurture-dev/nurture/workflows"
 )
 
@@ -134,16 +132,9 @@ type sideResult struct {
 	histEvents, histBytes int
 }
 
-func (r sideResult) acceptedPerSec() float64  { return float64(r.events) / r.accepted.Seconds() }
-func (r sideResult) processedPerSec() float64 { return float64(r.events) / r.processed.Seconds() }
-func (r sideResult) pct(p int) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	s := slices.Clone(r.lat)
-	slices.Sort(s)
-	return s[min(len(s)-1, len(s)*p/100)]
-}
+func (r sideResult) acceptedPerSec() float64             { return float64(r.events) / r.accepted.Seconds() }
+func (r sideResult) processedPerSec() float64            { return float64(r.events) / r.processed.Seconds() }
+func (r sideResult) pct(p int) time.Duration             { return percentile(r.lat, p) }
 func (r sideResult) cpuPerEvent(d time.Duration) float64 { return ms(d) / float64(r.events) }
 
 func (r sideResult) String() string {
@@ -496,37 +487,6 @@ func (h *scaleHarness) engagement(b *testing.B, ours bool, round, n, each, sende
 	return r
 }
 
-// fanOut calls do(i) for every i below n from workers goroutines, and
-// returns the first error; after one, no further i is handed out.
-func fanOut(workers, n int, do func(i int) error) error {
-	next := make(chan int)
-	stop := make(chan struct{})
-	var once sync.Once
-	var first error
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				if err := do(i); err != nil {
-					once.Do(func() { first = err; close(stop) })
-					return
-				}
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-stop:
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	return first
-}
-
 // sideName names a side in lead addresses and logs.
 func sideName(ours bool) string {
 	if ours {
@@ -668,11 +628,7 @@ func (h *scaleHarness) firstEmails(b *testing.B, ours bool, round, n int, herd b
 		open = time.Now().Add(time.Duration(n/40)*time.Second + 10*time.Second).Truncate(time.Second)
 		if ours {
 			journeyID = strings.ReplaceAll(prefix, "-", "_")
-			src := fmt.Sprintf(burstJourney, journeyID, open.UTC().Format(time.RFC3339))
-			j, err := journeys.Parse(journeyID+".yaml", []byte(src))
-			require.NoError(b, err)
-			_, err = store.PublishJourney(ctx, h.s.db, j, []byte(src))
-			require.NoError(b, err)
+			publishBurstJourney(b, ctx, h.s.db, journeyID, open)
 		}
 	}
 	before := len(h.s.sink.Messages())

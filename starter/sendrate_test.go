@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,38 +46,29 @@ stages:
 // ended after open (those leads' emails go at once).
 func (s *system) burst(t testing.TB, ctx context.Context, id string, open time.Time, addrs []string) int {
 	t.Helper()
+	publishBurstJourney(t, ctx, s.db, id, open)
+	var late atomic.Int64
+	err := fanOut(8, len(addrs), func(i int) error {
+		if _, err := s.intake.Enroll(ctx, lead.Profile{Email: addrs[i], FirstName: "Lead"}, id, ""); err != nil {
+			return fmt.Errorf("enrol %s: %w", addrs[i], err)
+		}
+		if time.Now().After(open) {
+			late.Add(1)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return int(late.Load())
+}
+
+// publishBurstJourney publishes a burst journey id whose moment is open.
+func publishBurstJourney(t testing.TB, ctx context.Context, db store.DB, id string, open time.Time) {
+	t.Helper()
 	src := fmt.Sprintf(burstJourney, id, open.UTC().Format(time.RFC3339))
 	j, err := journeys.Parse(id+".yaml", []byte(src))
 	require.NoError(t, err)
-	_, err = store.PublishJourney(ctx, s.db, j, []byte(src))
+	_, err = store.PublishJourney(ctx, db, j, []byte(src))
 	require.NoError(t, err)
-	next := make(chan string)
-	errs := make(chan error, 8)
-	var late atomic.Int64
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for addr := range next {
-				if _, err := s.intake.Enroll(ctx, lead.Profile{Email: addr, FirstName: "Lead"}, id, ""); err != nil {
-					errs <- fmt.Errorf("enrol %s: %w", addr, err)
-					return
-				}
-				if time.Now().After(open) {
-					late.Add(1)
-				}
-			}
-		})
-	}
-	for _, a := range addrs {
-		next <- a
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	return int(late.Load())
 }
 
 // awaitJourneysEnded waits until no journey runs: every send that will

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,6 +125,37 @@ func (s *system) startWorker(t testing.TB) {
 		DomainLimit: s.domainLimit},
 		worker.Options{WorkerStopTimeout: 10 * time.Second}, s.rates)
 	require.NoError(t, s.worker.Start())
+}
+
+// fanOut calls do(i) for every i below n from workers goroutines, and
+// returns the first error; after one, no further i is handed out.
+func fanOut(workers, n int, do func(i int) error) error {
+	next := make(chan int)
+	stop := make(chan struct{})
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := do(i); err != nil {
+					once.Do(func() { first = err; close(stop) })
+					return
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-stop:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return first
 }
 
 func (s *system) stop() {
